@@ -1,0 +1,109 @@
+// Command plan shows what a stack will create, offline: it runs the Pulumi
+// program in-process under the recording engine with the stack's
+// configuration, in preview mode, prints the resource tree and the IAM
+// grants, and writes build/<stack>/plan.json. No cloud credentials and no
+// Pulumi CLI are needed.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/asyncjobs/asyncjobs/internal/planview"
+	"github.com/asyncjobs/asyncjobs/internal/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/stackfile"
+	"github.com/asyncjobs/asyncjobs/stacks"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	stack := fs.String("stack", "dev", "stack whose Pulumi.<stack>.yaml is planned")
+	dir := fs.String("dir", ".", "directory holding Pulumi.yaml")
+	out := fs.String("out", "build", "directory plans are written under (<out>/<stack>/plan.json)")
+	quiet := fs.Bool("quiet", false, "write plan.json without printing the tree")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	planFile := filepath.Join(*out, *stack, "plan.json")
+
+	plan, err := Record(*dir, *stack)
+	if err != nil {
+		// Never leave a plan behind that no longer matches the configuration.
+		if rmErr := os.Remove(planFile); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
+			return errors.Join(err, rmErr)
+		}
+		return fmt.Errorf("stack %s: %w\nno plan written", *stack, err)
+	}
+	if err := writeJSON(planFile, plan); err != nil {
+		return err
+	}
+	if !*quiet {
+		if err := planview.Write(stdout, plan); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "\nwrote %s\n", planFile)
+	return nil
+}
+
+// Record loads a stack file, validates its configuration and records the
+// program's preview.
+func Record(dir, stack string) (*recorder.Plan, error) {
+	st, err := stackfile.Load(dir, stack)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := stacks.Load(stacks.Source(st.Config)); err != nil {
+		return nil, err
+	}
+	return recorder.Run(stacks.Program, recorder.Options{
+		Project:    st.Project,
+		Stack:      st.Name,
+		Config:     st.Config,
+		SecretKeys: st.SecretKeys,
+		Preview:    true,
+	})
+}
+
+// writeJSON writes v to path atomically: a reader sees the old file or the
+// whole new one.
+func writeJSON(path string, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep "<computed>" readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	b := buf.Bytes()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".plan-*.json")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

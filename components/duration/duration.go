@@ -1,0 +1,85 @@
+// Package duration provides the duration type used in asyncjobs configuration:
+// Go duration syntax ("90s", "60m", "1h30m") plus whole days ("7d"), rendered
+// for Google APIs as whole seconds ("3600s").
+package duration
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Duration is a non-negative span of time read from configuration.
+type Duration struct {
+	time.Duration
+	// Set reports whether the value was present in the configuration.
+	Set bool
+}
+
+// Of returns a set Duration of d.
+func Of(d time.Duration) Duration { return Duration{Duration: d, Set: true} }
+
+// Seconds returns d as N whole seconds.
+func Seconds(n int64) Duration { return Of(time.Duration(n) * time.Second) }
+
+// Parse reads "7d", "60m", "3600s" or any Go duration.
+func Parse(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("empty duration")
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q: days must be a whole number", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q: use a number with a unit such as 10s, 60m, 7d", s)
+	}
+	return d, nil
+}
+
+// UnmarshalJSON accepts a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"10s\", \"60m\" or \"7d\", got %s", string(b))
+	}
+	v, err := Parse(s)
+	if err != nil {
+		return err
+	}
+	*d = Of(v)
+	return nil
+}
+
+// MarshalJSON writes the canonical form.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// String renders the duration compactly ("7d", "60m", "10s").
+func (d Duration) String() string {
+	switch {
+	case d.Duration == 0:
+		return "0s"
+	case d.Duration%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d.Duration/(24*time.Hour))
+	case d.Duration%time.Minute == 0:
+		return fmt.Sprintf("%dm", d.Duration/time.Minute)
+	default:
+		return d.Duration.String()
+	}
+}
+
+// GoogleSeconds renders the duration as Google APIs expect it ("3600s").
+// Sub-second parts are truncated, as the APIs themselves do.
+func (d Duration) GoogleSeconds() string {
+	return fmt.Sprintf("%ds", int64(d.Duration/time.Second))
+}
+
+// WholeSeconds returns the duration in whole seconds.
+func (d Duration) WholeSeconds() int64 { return int64(d.Duration / time.Second) }

@@ -1,0 +1,133 @@
+package taskqueue
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/asyncjobs/asyncjobs/components/duration"
+	"github.com/asyncjobs/asyncjobs/components/gcpiam"
+	"github.com/asyncjobs/asyncjobs/components/gcpname"
+)
+
+// Cloud Tasks limits (google/cloud/tasks/v2/queue.proto).
+const (
+	MaxDispatchesPerSecond  = 500
+	MaxConcurrentDispatches = 5000
+	UnlimitedAttempts       = -1
+)
+
+// Spec is the configuration of one Cloud Tasks queue.
+type Spec struct {
+	Name                 string      `json:"name" doc:"queue id (the stack's name suffix is appended)"`
+	Location             string      `json:"location" doc:"queue location (default: the stack region)"`
+	RateLimits           RateLimits  `json:"rateLimits" doc:"dispatch rate limits"`
+	Retry                RetryConfig `json:"retry" doc:"retry configuration"`
+	LoggingSamplingRatio float64     `json:"loggingSamplingRatio" doc:"share of task operations logged, 0-1"`
+	Enqueuers            []string    `json:"enqueuers" doc:"extra IAM members that may enqueue tasks (enqueuer on the queue, actAs on the invoker account)"`
+	InvokerAccountID     string      `json:"invokerAccountId" doc:"invoker service account id (default <name>-invoker)"`
+	EnqueuerAccountID    string      `json:"enqueuerAccountId" doc:"enqueuer service account id (default <name>-enqueuer)"`
+}
+
+// RateLimits bound how fast the queue dispatches.
+type RateLimits struct {
+	MaxDispatchesPerSecond  float64 `json:"maxDispatchesPerSecond" doc:"dispatches per second, 0 < x <= 500"`
+	MaxConcurrentDispatches int     `json:"maxConcurrentDispatches" doc:"tasks in flight, 1-5000"`
+}
+
+// RetryConfig is Cloud Tasks' retry configuration.
+type RetryConfig struct {
+	MaxAttempts      int               `json:"maxAttempts" doc:"attempts including the first, >= 1, or -1 for unlimited"`
+	MinBackoff       duration.Duration `json:"minBackoff" doc:"first retry interval, >= 0s"`
+	MaxBackoff       duration.Duration `json:"maxBackoff" doc:"retry interval cap, >= minBackoff"`
+	MaxDoublings     int               `json:"maxDoublings" doc:"times the interval doubles before growing linearly, >= 0"`
+	MaxRetryDuration duration.Duration `json:"maxRetryDuration" doc:"time limit for retrying, 0s = unlimited"`
+}
+
+// DefaultSpec returns the defaults: Cloud Tasks' own, made explicit.
+func DefaultSpec() Spec {
+	return Spec{
+		RateLimits: RateLimits{MaxDispatchesPerSecond: 500, MaxConcurrentDispatches: 1000},
+		Retry: RetryConfig{
+			MaxAttempts:      100,
+			MinBackoff:       duration.Of(100 * time.Millisecond),
+			MaxBackoff:       duration.Of(time.Hour),
+			MaxDoublings:     16,
+			MaxRetryDuration: duration.Of(0),
+		},
+		LoggingSamplingRatio: 1.0,
+	}
+}
+
+// UnmarshalJSON decodes onto the defaults.
+func (s *Spec) UnmarshalJSON(b []byte) error {
+	type plain Spec
+	p := plain(DefaultSpec())
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*s = Spec(p)
+	return nil
+}
+
+// InvokerID is the invoker service account id before the stack suffix.
+func (s Spec) InvokerID() string {
+	if s.InvokerAccountID != "" {
+		return s.InvokerAccountID
+	}
+	return strings.ToLower(s.Name) + "-invoker"
+}
+
+// EnqueuerID is the enqueuer service account id before the stack suffix.
+func (s Spec) EnqueuerID() string {
+	if s.EnqueuerAccountID != "" {
+		return s.EnqueuerAccountID
+	}
+	return strings.ToLower(s.Name) + "-enqueuer"
+}
+
+// Validate checks the queue against Cloud Tasks' limits.
+func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
+	var errs field.ErrorList
+	errs = append(errs, gcpname.ValidateQueue(path.Child("name"), gcpname.Physical(s.Name, suffix))...)
+	if s.Location != "" {
+		errs = append(errs, gcpname.ValidateRegion(path.Child("location"), s.Location)...)
+	}
+	if s.Name != "" {
+		errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("invokerAccountId"), gcpname.Physical(s.InvokerID(), suffix))...)
+		errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("enqueuerAccountId"), gcpname.Physical(s.EnqueuerID(), suffix))...)
+	}
+	rl := path.Child("rateLimits")
+	if s.RateLimits.MaxDispatchesPerSecond <= 0 || s.RateLimits.MaxDispatchesPerSecond > MaxDispatchesPerSecond {
+		errs = append(errs, field.Invalid(rl.Child("maxDispatchesPerSecond"), s.RateLimits.MaxDispatchesPerSecond, fmt.Sprintf("must be > 0 and <= %d", MaxDispatchesPerSecond)))
+	}
+	if s.RateLimits.MaxConcurrentDispatches < 1 || s.RateLimits.MaxConcurrentDispatches > MaxConcurrentDispatches {
+		errs = append(errs, field.Invalid(rl.Child("maxConcurrentDispatches"), s.RateLimits.MaxConcurrentDispatches, fmt.Sprintf("must be between 1 and %d", MaxConcurrentDispatches)))
+	}
+	r := path.Child("retry")
+	if s.Retry.MaxAttempts < UnlimitedAttempts || s.Retry.MaxAttempts == 0 {
+		errs = append(errs, field.Invalid(r.Child("maxAttempts"), s.Retry.MaxAttempts, "must be >= 1, or -1 for unlimited"))
+	}
+	if s.Retry.MinBackoff.Duration < 0 {
+		errs = append(errs, field.Invalid(r.Child("minBackoff"), s.Retry.MinBackoff.String(), "must be >= 0s"))
+	}
+	if s.Retry.MaxBackoff.Duration < 0 {
+		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.String(), "must be >= 0s"))
+	} else if s.Retry.MaxBackoff.Duration < s.Retry.MinBackoff.Duration {
+		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.String(), fmt.Sprintf("must be >= minBackoff (%s)", s.Retry.MinBackoff)))
+	}
+	if s.Retry.MaxDoublings < 0 {
+		errs = append(errs, field.Invalid(r.Child("maxDoublings"), s.Retry.MaxDoublings, "must be >= 0"))
+	}
+	if s.Retry.MaxRetryDuration.Duration < 0 {
+		errs = append(errs, field.Invalid(r.Child("maxRetryDuration"), s.Retry.MaxRetryDuration.String(), "must be >= 0s (0s means unlimited)"))
+	}
+	if s.LoggingSamplingRatio < 0 || s.LoggingSamplingRatio > 1 {
+		errs = append(errs, field.Invalid(path.Child("loggingSamplingRatio"), s.LoggingSamplingRatio, "must be between 0 and 1"))
+	}
+	errs = append(errs, gcpiam.ValidateMembers(path.Child("enqueuers"), s.Enqueuers)...)
+	return errs
+}

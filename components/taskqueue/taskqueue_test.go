@@ -1,0 +1,159 @@
+package taskqueue
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/asyncjobs/asyncjobs/components/duration"
+	"github.com/asyncjobs/asyncjobs/components/worker"
+	"github.com/asyncjobs/asyncjobs/internal/plantest"
+	"github.com/asyncjobs/asyncjobs/internal/recorder"
+)
+
+// documentSpec is the first document's `gcloud tasks queues create sample-queue`.
+func documentSpec() Spec {
+	s := DefaultSpec()
+	s.Name = "sample-queue"
+	s.Retry = RetryConfig{
+		MaxAttempts:      10,
+		MinBackoff:       duration.Of(10 * time.Second),
+		MaxBackoff:       duration.Of(3600 * time.Second),
+		MaxDoublings:     3,
+		MaxRetryDuration: duration.Of(0),
+	}
+	s.Enqueuers = []string{"serviceAccount:producer@p.iam.gserviceaccount.com"}
+	return s
+}
+
+func record(t *testing.T, spec Spec) *recorder.Plan {
+	t.Helper()
+	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
+		ws := worker.DefaultSpec()
+		ws.Image = "gcr.io/p/w:1"
+		w, err := worker.New(ctx, "worker", worker.Args{Spec: ws, Project: "p", Region: "asia-northeast1"})
+		if err != nil {
+			return err
+		}
+		_, err = New(ctx, "queue", Args{
+			Spec: spec, Project: "p", Location: "asia-northeast1", Protect: true,
+			Worker: w, WorkerURL: w.URL, WorkerTimeoutSeconds: 3600,
+		})
+		return err
+	}, recorder.Options{Project: "asyncjobs", Stack: "test"})
+	if err != nil {
+		t.Fatalf("recording: %v", err)
+	}
+	return plan
+}
+
+func TestQueueInputs(t *testing.T) {
+	plan := record(t, documentSpec())
+	comp := plantest.Find(t, plan, TypeToken, "queue")
+	q := plantest.Find(t, plan, "gcp:cloudtasks/queue:Queue", "queue")
+	plantest.ChildOf(t, q, comp)
+	plantest.Inputs(t, q, map[string]any{
+		"name":                                   "sample-queue",
+		"location":                               "asia-northeast1",
+		"project":                                "p",
+		"rateLimits.maxDispatchesPerSecond":      500.0,
+		"rateLimits.maxConcurrentDispatches":     1000.0,
+		"retryConfig.maxAttempts":                10.0,
+		"retryConfig.minBackoff":                 "10s",
+		"retryConfig.maxBackoff":                 "3600s",
+		"retryConfig.maxDoublings":               3.0,
+		"retryConfig.maxRetryDuration":           "0s",
+		"stackdriverLoggingConfig.samplingRatio": 1.0,
+	})
+	plantest.Absent(t, q, "rateLimits.maxBurstSize") // output-only in the API
+	if !q.Protect {
+		t.Errorf("queue not protected although Protect was set")
+	}
+
+	inv := plantest.Find(t, plan, "gcp:serviceaccount/account:Account", "queue-invoker")
+	plantest.Input(t, inv, "accountId", "sample-queue-invoker")
+	enq := plantest.Find(t, plan, "gcp:serviceaccount/account:Account", "queue-enqueuer")
+	plantest.Input(t, enq, "accountId", "sample-queue-enqueuer")
+
+	run := plantest.Find(t, plan, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "queue-invoker-run")
+	plantest.ChildOf(t, run, comp)
+	plantest.Inputs(t, run, map[string]any{
+		"role":   "roles/run.invoker",
+		"member": "serviceAccount:sample-queue-invoker@p.iam.gserviceaccount.com",
+		"name":   "worker",
+	})
+
+	enqueuers := map[string]string{
+		"queue-enqueuer-0": "serviceAccount:sample-queue-enqueuer@p.iam.gserviceaccount.com",
+		"queue-enqueuer-1": "serviceAccount:producer@p.iam.gserviceaccount.com",
+	}
+	for name, member := range enqueuers {
+		g := plantest.Find(t, plan, "gcp:cloudtasks/queueIamMember:QueueIamMember", name)
+		plantest.Inputs(t, g, map[string]any{"role": "roles/cloudtasks.enqueuer", "member": member, "name": "sample-queue", "location": "asia-northeast1"})
+		plantest.ReplacedWith(t, g, q)
+		actAs := plantest.Find(t, plan, "gcp:serviceaccount/iAMMember:IAMMember", name+"-actas")
+		plantest.Inputs(t, actAs, map[string]any{
+			"role":             "roles/iam.serviceAccountUser",
+			"member":           member,
+			"serviceAccountId": "projects/p/serviceAccounts/sample-queue-invoker@p.iam.gserviceaccount.com",
+		})
+		plantest.ReplacedWith(t, actAs, inv)
+	}
+	if n := len(plan.ByType("gcp:cloudtasks/queueIamMember:QueueIamMember")); n != 2 {
+		t.Errorf("got %d enqueuer grants, want 2", n)
+	}
+	if n := len(plan.ByType("gcp:serviceaccount/iAMMember:IAMMember")); n != 2 {
+		t.Errorf("got %d actAs grants, want 2", n)
+	}
+}
+
+func TestQueueSpecValidation(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Spec)
+		path   string
+	}{
+		{"dispatch rate zero", func(s *Spec) { s.RateLimits.MaxDispatchesPerSecond = 0 }, "q.rateLimits.maxDispatchesPerSecond"},
+		{"dispatch rate over 500", func(s *Spec) { s.RateLimits.MaxDispatchesPerSecond = 501 }, "q.rateLimits.maxDispatchesPerSecond"},
+		{"concurrent zero", func(s *Spec) { s.RateLimits.MaxConcurrentDispatches = 0 }, "q.rateLimits.maxConcurrentDispatches"},
+		{"concurrent over 5000", func(s *Spec) { s.RateLimits.MaxConcurrentDispatches = 5001 }, "q.rateLimits.maxConcurrentDispatches"},
+		{"attempts -2", func(s *Spec) { s.Retry.MaxAttempts = -2 }, "q.retry.maxAttempts"},
+		{"attempts 0", func(s *Spec) { s.Retry.MaxAttempts = 0 }, "q.retry.maxAttempts"},
+		{"negative min backoff", func(s *Spec) { s.Retry.MinBackoff = duration.Of(-time.Second) }, "q.retry.minBackoff"},
+		{"max below min", func(s *Spec) { s.Retry.MaxBackoff = duration.Of(time.Second) }, "q.retry.maxBackoff"},
+		{"negative doublings", func(s *Spec) { s.Retry.MaxDoublings = -1 }, "q.retry.maxDoublings"},
+		{"negative retry duration", func(s *Spec) { s.Retry.MaxRetryDuration = duration.Of(-time.Second) }, "q.retry.maxRetryDuration"},
+		{"sampling above 1", func(s *Spec) { s.LoggingSamplingRatio = 1.5 }, "q.loggingSamplingRatio"},
+		{"sampling negative", func(s *Spec) { s.LoggingSamplingRatio = -0.1 }, "q.loggingSamplingRatio"},
+		{"bad queue name", func(s *Spec) { s.Name = "sample_queue" }, "q.name"},
+		{"queue name too long", func(s *Spec) {
+			s.Name = strings.Repeat("q", 101)
+			s.InvokerAccountID = "inv-acct"
+			s.EnqueuerAccountID = "enq-acct"
+		}, "q.name"},
+		{"derived invoker id too long", func(s *Spec) { s.Name = "a-really-long-queue-name-here" }, "q.invokerAccountId"},
+		{"public enqueuer", func(s *Spec) { s.Enqueuers = []string{"allUsers"} }, "q.enqueuers[0]"},
+		{"member without kind", func(s *Spec) { s.Enqueuers = []string{"someone@example.com"} }, "q.enqueuers[0]"},
+		{"duplicate enqueuer", func(s *Spec) { s.Enqueuers = []string{"user:a@example.com", "user:a@example.com"} }, "q.enqueuers[1]"},
+		{"bad location", func(s *Spec) { s.Location = "Tokyo" }, "q.location"},
+	}
+	if errs := documentSpec().Validate(field.NewPath("q"), ""); len(errs) != 0 {
+		t.Fatalf("the document's queue is rejected: %v", errs)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := documentSpec()
+			tc.mutate(&s)
+			errs := s.Validate(field.NewPath("q"), "")
+			for _, e := range errs {
+				if e.Field == tc.path {
+					return
+				}
+			}
+			t.Errorf("want an error at %s, got %v", tc.path, errs)
+		})
+	}
+}

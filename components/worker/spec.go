@@ -1,0 +1,197 @@
+package worker
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/asyncjobs/asyncjobs/components/duration"
+	"github.com/asyncjobs/asyncjobs/components/gcpiam"
+	"github.com/asyncjobs/asyncjobs/components/gcpname"
+)
+
+// Ingress settings accepted in configuration and the Cloud Run values they map to.
+const (
+	IngressAll      = "all"
+	IngressInternal = "internal"
+)
+
+var ingressValues = map[string]string{
+	IngressAll:      "INGRESS_TRAFFIC_ALL",
+	IngressInternal: "INGRESS_TRAFFIC_INTERNAL_ONLY",
+}
+
+// Cloud Run limits (run/docs; revision_template.proto).
+const (
+	MinTimeout         = time.Second
+	MaxTimeout         = 60 * time.Minute
+	MaxConcurrency     = 1000
+	MaxInstancesLimit  = 1000
+	MinMemoryMiB       = 128
+	MaxMemoryMiB       = 32 * 1024
+	MaxCPUMilli        = 8000
+	MinFractionalMilli = 80
+)
+
+// Whole CPU counts Cloud Run accepts above one CPU.
+var wholeCPUs = map[int64]bool{1000: true, 2000: true, 4000: true, 6000: true, 8000: true}
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// Environment variables Cloud Run sets itself.
+var reservedEnv = map[string]bool{"PORT": true, "K_SERVICE": true, "K_REVISION": true, "K_CONFIGURATION": true}
+
+// Spec is the configuration of the private Cloud Run worker.
+type Spec struct {
+	Name             string            `json:"name" doc:"Cloud Run service name (the stack's name suffix is appended)"`
+	Image            string            `json:"image" doc:"container image; a tag other than latest, or a digest"`
+	Port             int               `json:"port" doc:"container port, 1-65535"`
+	CPU              string            `json:"cpu" doc:"CPU limit: 80m-1000m, or 1, 2, 4, 6, 8 CPUs"`
+	Memory           string            `json:"memory" doc:"memory limit, 128Mi-32Gi"`
+	Concurrency      int               `json:"concurrency" doc:"requests per instance, 1-1000 (1 when CPU is under 1)"`
+	MinInstances     int               `json:"minInstances" doc:"instances kept warm, 0-maxInstances"`
+	MaxInstances     int               `json:"maxInstances" doc:"instance cap, 1-1000"`
+	Timeout          duration.Duration `json:"timeout" doc:"request timeout, 1s-60m"`
+	Ingress          string            `json:"ingress" doc:"all (the documents' choice) or internal"`
+	Env              map[string]string `json:"env" doc:"environment variables"`
+	Invokers         []string          `json:"invokers" doc:"extra IAM members granted run.invoker on this service only"`
+	ServiceAccountID string            `json:"serviceAccountId" doc:"runtime service account id (default <name>-run)"`
+}
+
+// DefaultSpec returns the defaults: Cloud Run's own, made explicit.
+func DefaultSpec() Spec {
+	return Spec{
+		Name:         "worker",
+		Port:         8080,
+		CPU:          "1000m",
+		Memory:       "512Mi",
+		Concurrency:  80,
+		MinInstances: 0,
+		MaxInstances: 10,
+		Timeout:      duration.Of(5 * time.Minute),
+		Ingress:      IngressAll,
+	}
+}
+
+// UnmarshalJSON decodes onto the defaults.
+func (s *Spec) UnmarshalJSON(b []byte) error {
+	type plain Spec
+	p := plain(DefaultSpec())
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*s = Spec(p)
+	return nil
+}
+
+// RuntimeAccountID is the runtime service account id before the stack suffix.
+func (s Spec) RuntimeAccountID() string {
+	if s.ServiceAccountID != "" {
+		return s.ServiceAccountID
+	}
+	return s.Name + "-run"
+}
+
+// PushAccountID is the id of the identity in Pub/Sub push tokens, before the
+// stack suffix.
+func (s Spec) PushAccountID() string { return s.Name + "-push" }
+
+// CloudRunIngress maps the configured ingress to the Cloud Run enum value.
+func (s Spec) CloudRunIngress() string { return ingressValues[s.Ingress] }
+
+// CPUMilli returns the CPU limit in millicores; call after Validate.
+func (s Spec) CPUMilli() int64 {
+	q, err := resource.ParseQuantity(s.CPU)
+	if err != nil {
+		return 0
+	}
+	return q.MilliValue()
+}
+
+// Validate checks every field against Cloud Run's rules. suffix is the
+// stack's name suffix, which counts towards name lengths.
+func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
+	var errs field.ErrorList
+	errs = append(errs, gcpname.ValidateRunService(path.Child("name"), gcpname.Physical(s.Name, suffix))...)
+	errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("serviceAccountId"), gcpname.Physical(s.RuntimeAccountID(), suffix))...)
+	errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("name"), gcpname.Physical(s.PushAccountID(), suffix))...)
+	errs = append(errs, ValidateImage(path.Child("image"), s.Image)...)
+	if s.Port < 1 || s.Port > 65535 {
+		errs = append(errs, field.Invalid(path.Child("port"), s.Port, "must be between 1 and 65535"))
+	}
+	milli := int64(0)
+	if q, err := resource.ParseQuantity(s.CPU); err != nil {
+		errs = append(errs, field.Invalid(path.Child("cpu"), s.CPU, "must be a CPU quantity such as 1000m or 2"))
+	} else {
+		milli = q.MilliValue()
+		if milli < MinFractionalMilli || milli > MaxCPUMilli || (milli > 1000 && !wholeCPUs[milli]) {
+			errs = append(errs, field.Invalid(path.Child("cpu"), s.CPU, "Cloud Run accepts 80m-1000m, or 1, 2, 4, 6 or 8 CPUs"))
+		}
+	}
+	if q, err := resource.ParseQuantity(s.Memory); err != nil {
+		errs = append(errs, field.Invalid(path.Child("memory"), s.Memory, "must be a memory quantity such as 512Mi or 2Gi"))
+	} else if mib := q.Value() / (1024 * 1024); q.Value()%(1024*1024) != 0 || mib < MinMemoryMiB || mib > MaxMemoryMiB {
+		errs = append(errs, field.Invalid(path.Child("memory"), s.Memory, "must be a whole number of MiB between 128Mi and 32Gi"))
+	}
+	switch {
+	case s.Concurrency < 1 || s.Concurrency > MaxConcurrency:
+		errs = append(errs, field.Invalid(path.Child("concurrency"), s.Concurrency, fmt.Sprintf("must be between 1 and %d", MaxConcurrency)))
+	case milli > 0 && milli < 1000 && s.Concurrency != 1:
+		errs = append(errs, field.Invalid(path.Child("concurrency"), s.Concurrency, "must be 1 when cpu is below 1 (Cloud Run rule)"))
+	}
+	if s.MaxInstances < 1 || s.MaxInstances > MaxInstancesLimit {
+		errs = append(errs, field.Invalid(path.Child("maxInstances"), s.MaxInstances, fmt.Sprintf("must be between 1 and %d", MaxInstancesLimit)))
+	}
+	if s.MinInstances < 0 || s.MinInstances > s.MaxInstances {
+		errs = append(errs, field.Invalid(path.Child("minInstances"), s.MinInstances, fmt.Sprintf("must be between 0 and maxInstances (%d)", s.MaxInstances)))
+	}
+	if s.Timeout.Duration < MinTimeout || s.Timeout.Duration > MaxTimeout {
+		errs = append(errs, field.Invalid(path.Child("timeout"), s.Timeout.String(), "must be between 1s and 60m"))
+	}
+	if _, ok := ingressValues[s.Ingress]; !ok {
+		errs = append(errs, field.NotSupported(path.Child("ingress"), s.Ingress, []string{IngressAll, IngressInternal}))
+	}
+	for k := range s.Env {
+		p := path.Child("env").Key(k)
+		for _, msg := range validation.IsEnvVarName(k) {
+			errs = append(errs, field.Invalid(p, k, msg))
+		}
+		if reservedEnv[k] || strings.HasPrefix(k, "X_GOOGLE_") {
+			errs = append(errs, field.Forbidden(p, fmt.Sprintf("%s is set by Cloud Run itself", k)))
+		}
+	}
+	errs = append(errs, gcpiam.ValidateMembers(path.Child("invokers"), s.Invokers)...)
+	return errs
+}
+
+// ValidateImage requires a pinned image reference: a tag other than latest,
+// or a digest.
+func ValidateImage(path *field.Path, image string) field.ErrorList {
+	if image == "" {
+		return field.ErrorList{field.Required(path, "a container image")}
+	}
+	if strings.ContainsAny(image, " \t") || strings.ToLower(image) != image && !strings.Contains(image, "@") {
+		return field.ErrorList{field.Invalid(path, image, "must be a lowercase image reference without spaces")}
+	}
+	if _, digest, ok := strings.Cut(image, "@"); ok {
+		if !digestRE.MatchString(digest) {
+			return field.ErrorList{field.Invalid(path, image, "a digest must be sha256: followed by 64 lowercase hex digits")}
+		}
+		return nil
+	}
+	last := image[strings.LastIndex(image, "/")+1:]
+	_, tag, hasTag := strings.Cut(last, ":")
+	if !hasTag || tag == "" {
+		return field.ErrorList{field.Invalid(path, image, "must be pinned: add a tag (not latest) or a digest")}
+	}
+	if tag == "latest" {
+		return field.ErrorList{field.Invalid(path, image, "must not use the latest tag: pin a version or a digest")}
+	}
+	return nil
+}

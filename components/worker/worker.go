@@ -1,0 +1,169 @@
+// Package worker declares the private Cloud Run worker: a Cloud Run v2
+// service that only authenticated callers holding roles/run.invoker on this
+// service may call, running as its own runtime service account.
+package worker
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/asyncjobs/asyncjobs/components/gcpiam"
+	"github.com/asyncjobs/asyncjobs/components/gcpname"
+)
+
+// TypeToken is the component's Pulumi type.
+const TypeToken = "asyncjobs:worker:Worker"
+
+// Args are the worker's validated settings.
+type Args struct {
+	Spec    Spec
+	Project string
+	Region  string
+	// Suffix is appended to physical names (see gcpname.Physical).
+	Suffix string
+	Labels map[string]string
+	// PushIdentity creates the identity Pub/Sub push subscriptions put in
+	// their OIDC tokens, allowed to invoke this service only.
+	PushIdentity bool
+	// Protect marks the service as protected (production stacks).
+	Protect bool
+	// DependsOn orders every child after these resources (API enablement).
+	DependsOn []pulumi.Resource
+}
+
+// Worker is the private Cloud Run worker.
+type Worker struct {
+	pulumi.ResourceState
+
+	URL                 pulumi.StringOutput `pulumi:"url"`
+	ServiceName         pulumi.StringOutput `pulumi:"serviceName"`
+	Location            pulumi.StringOutput `pulumi:"location"`
+	ServiceAccountEmail pulumi.StringOutput `pulumi:"serviceAccountEmail"`
+	// PushServiceAccountEmail is empty unless Args.PushIdentity is set.
+	PushServiceAccountEmail pulumi.StringOutput `pulumi:"pushServiceAccountEmail"`
+
+	service *cloudrunv2.Service
+}
+
+// New declares the worker. Invoker grants for identities created elsewhere
+// are made with GrantInvoker.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Worker, error) {
+	w := &Worker{}
+	if err := ctx.RegisterComponentResource(TypeToken, name, w, opts...); err != nil {
+		return nil, err
+	}
+	child := pulumi.Composite(pulumi.Parent(w), pulumi.DependsOn(args.DependsOn))
+	spec := args.Spec
+
+	sa, err := serviceaccount.NewAccount(ctx, name+"-runtime", &serviceaccount.AccountArgs{
+		Project:     pulumi.String(args.Project),
+		AccountId:   pulumi.String(gcpname.Physical(spec.RuntimeAccountID(), args.Suffix)),
+		DisplayName: pulumi.String(fmt.Sprintf("asyncjobs %s runtime", spec.Name)),
+		Description: pulumi.String("Runtime identity of the Cloud Run worker; holds no project roles."),
+	}, child)
+	if err != nil {
+		return nil, err
+	}
+
+	envKeys := make([]string, 0, len(spec.Env))
+	for k := range spec.Env {
+		envKeys = append(envKeys, k)
+	}
+	sort.Strings(envKeys)
+	envs := cloudrunv2.ServiceTemplateContainerEnvArray{}
+	for _, k := range envKeys {
+		envs = append(envs, cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String(k), Value: pulumi.String(spec.Env[k])})
+	}
+
+	svc, err := cloudrunv2.NewService(ctx, name, &cloudrunv2.ServiceArgs{
+		Project:  pulumi.String(args.Project),
+		Location: pulumi.String(args.Region),
+		Name:     pulumi.String(gcpname.Physical(spec.Name, args.Suffix)),
+		Ingress:  pulumi.String(spec.CloudRunIngress()),
+		Labels:   pulumi.ToStringMap(args.Labels),
+		Template: &cloudrunv2.ServiceTemplateArgs{
+			ServiceAccount:                sa.Email,
+			MaxInstanceRequestConcurrency: pulumi.Int(spec.Concurrency),
+			Timeout:                       pulumi.String(spec.Timeout.GoogleSeconds()),
+			Scaling: &cloudrunv2.ServiceTemplateScalingArgs{
+				MinInstanceCount: pulumi.Int(spec.MinInstances),
+				MaxInstanceCount: pulumi.Int(spec.MaxInstances),
+			},
+			Containers: cloudrunv2.ServiceTemplateContainerArray{
+				cloudrunv2.ServiceTemplateContainerArgs{
+					Image: pulumi.String(spec.Image),
+					Ports: cloudrunv2.ServiceTemplateContainerPortArray{
+						cloudrunv2.ServiceTemplateContainerPortArgs{ContainerPort: pulumi.Int(spec.Port)},
+					},
+					Resources: &cloudrunv2.ServiceTemplateContainerResourcesArgs{
+						Limits: pulumi.StringMap{
+							"cpu":    pulumi.String(spec.CPU),
+							"memory": pulumi.String(spec.Memory),
+						},
+					},
+					Envs: envs,
+				},
+			},
+		},
+	}, child, pulumi.Protect(args.Protect))
+	if err != nil {
+		return nil, err
+	}
+
+	w.service = svc
+	w.URL = svc.Uri
+	w.ServiceName = svc.Name
+	w.Location = svc.Location
+	w.ServiceAccountEmail = sa.Email
+
+	for i, m := range spec.Invokers {
+		if _, err := w.GrantInvoker(ctx, fmt.Sprintf("%s-invoker-%d", name, i), pulumi.String(m), child); err != nil {
+			return nil, err
+		}
+	}
+
+	w.PushServiceAccountEmail = pulumi.String("").ToStringOutput()
+	if args.PushIdentity {
+		push, err := serviceaccount.NewAccount(ctx, name+"-push", &serviceaccount.AccountArgs{
+			Project:     pulumi.String(args.Project),
+			AccountId:   pulumi.String(gcpname.Physical(spec.PushAccountID(), args.Suffix)),
+			DisplayName: pulumi.String(fmt.Sprintf("asyncjobs %s push invoker", spec.Name)),
+			Description: pulumi.String("Identity in the OIDC tokens of Pub/Sub push deliveries; may only invoke the worker."),
+		}, child)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.GrantInvoker(ctx, name+"-push-invoker", push.Member, child); err != nil {
+			return nil, err
+		}
+		w.PushServiceAccountEmail = push.Email
+	}
+
+	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{
+		"pushServiceAccountEmail": w.PushServiceAccountEmail,
+		"url":                     w.URL,
+		"serviceName":             w.ServiceName,
+		"location":                w.Location,
+		"serviceAccountEmail":     w.ServiceAccountEmail,
+	}); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// GrantInvoker grants roles/run.invoker on this service, and nothing wider,
+// to member. opts should parent the grant to the component that asks for it.
+// The grant is re-created whenever the service is replaced, since IAM on the
+// old service goes with it.
+func (w *Worker) GrantInvoker(ctx *pulumi.Context, name string, member pulumi.StringInput, opts ...pulumi.ResourceOption) (*cloudrunv2.ServiceIamMember, error) {
+	return cloudrunv2.NewServiceIamMember(ctx, name, &cloudrunv2.ServiceIamMemberArgs{
+		Name:     w.ServiceName,
+		Location: w.Location,
+		Role:     pulumi.String(gcpiam.RoleRunInvoker),
+		Member:   member,
+	}, append(opts, pulumi.ReplaceWith([]pulumi.Resource{w.service}))...)
+}

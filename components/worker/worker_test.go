@@ -1,0 +1,162 @@
+package worker
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/asyncjobs/asyncjobs/components/duration"
+	"github.com/asyncjobs/asyncjobs/internal/plantest"
+	"github.com/asyncjobs/asyncjobs/internal/recorder"
+)
+
+func documentSpec() Spec {
+	s := DefaultSpec()
+	s.Image = "asia-docker.pkg.dev/p/sample/flask:ver1"
+	s.MaxInstances = 1
+	s.Timeout = duration.Of(60 * time.Minute)
+	s.Env = map[string]string{"B": "2", "A": "1"}
+	s.Invokers = []string{"group:ops@example.com"}
+	return s
+}
+
+func record(t *testing.T, args Args) *recorder.Plan {
+	t.Helper()
+	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
+		_, err := New(ctx, "worker", args)
+		return err
+	}, recorder.Options{Project: "asyncjobs", Stack: "test"})
+	if err != nil {
+		t.Fatalf("recording: %v", err)
+	}
+	return plan
+}
+
+func TestWorkerInputs(t *testing.T) {
+	plan := record(t, Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", Suffix: "t1", Labels: map[string]string{"env": "dev"}, Protect: true})
+
+	comp := plantest.Find(t, plan, TypeToken, "worker")
+	if comp.Custom {
+		t.Errorf("component registered as a custom resource")
+	}
+	sa := plantest.Find(t, plan, "gcp:serviceaccount/account:Account", "worker-runtime")
+	plantest.Input(t, sa, "accountId", "worker-run-t1")
+	plantest.ChildOf(t, sa, comp)
+
+	svc := plantest.Find(t, plan, "gcp:cloudrunv2/service:Service", "worker")
+	for path, v := range map[string]any{
+		"name":                                          "worker-t1",
+		"location":                                      "asia-northeast1",
+		"ingress":                                       "INGRESS_TRAFFIC_ALL",
+		"labels.env":                                    "dev",
+		"template.serviceAccount":                       "worker-run-t1@p.iam.gserviceaccount.com",
+		"template.maxInstanceRequestConcurrency":        80.0,
+		"template.timeout":                              "3600s",
+		"template.scaling.minInstanceCount":             0.0,
+		"template.scaling.maxInstanceCount":             1.0,
+		"template.containers.0.image":                   "asia-docker.pkg.dev/p/sample/flask:ver1",
+		"template.containers.0.ports.0.containerPort":   8080.0,
+		"template.containers.0.resources.limits.cpu":    "1000m",
+		"template.containers.0.resources.limits.memory": "512Mi",
+		"template.containers.0.envs.0.name":             "A",
+		"template.containers.0.envs.1.value":            "2",
+	} {
+		plantest.Input(t, svc, path, v)
+	}
+	if !svc.Protect {
+		t.Errorf("service not protected although Protect was set")
+	}
+	plantest.ChildOf(t, svc, comp)
+
+	grants := plan.ByType("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+	if len(grants) != 1 {
+		t.Fatalf("got %d invoker grants, want 1 (the configured member)", len(grants))
+	}
+	g := grants[0]
+	plantest.Input(t, g, "role", "roles/run.invoker")
+	plantest.Input(t, g, "member", "group:ops@example.com")
+	plantest.Input(t, g, "name", "worker-t1")
+	plantest.Input(t, g, "location", "asia-northeast1")
+	plantest.ReplacedWith(t, g, svc)
+	if n := len(plan.ByType("gcp:serviceaccount/account:Account")); n != 1 {
+		t.Errorf("got %d service accounts without push, want 1", n)
+	}
+}
+
+func TestWorkerPushIdentity(t *testing.T) {
+	plan := record(t, Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", PushIdentity: true})
+	push := plantest.Find(t, plan, "gcp:serviceaccount/account:Account", "worker-push")
+	plantest.Input(t, push, "accountId", "worker-push")
+	g := plantest.Find(t, plan, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "worker-push-invoker")
+	plantest.Input(t, g, "member", "serviceAccount:worker-push@p.iam.gserviceaccount.com")
+	plantest.Input(t, g, "role", "roles/run.invoker")
+}
+
+func TestWorkerPreviewLeavesDeploymentValuesUnknown(t *testing.T) {
+	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
+		_, err := New(ctx, "worker", Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1"})
+		return err
+	}, recorder.Options{Project: "asyncjobs", Stack: "test", Preview: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := plantest.Find(t, plan, "gcp:cloudrunv2/service:Service", "worker")
+	plantest.Input(t, svc, "template.serviceAccount", recorder.Computed)
+	if deps := svc.PropertyDependencies["template"]; len(deps) != 1 || !strings.HasSuffix(deps[0], "::worker-runtime") {
+		t.Errorf("template depends on %v, want the runtime account", deps)
+	}
+}
+
+func TestSpecValidation(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Spec)
+		path   string
+		typ    field.ErrorType
+	}{
+		{"latest tag", func(s *Spec) { s.Image = "gcr.io/p/app:latest" }, "w.image", field.ErrorTypeInvalid},
+		{"no tag", func(s *Spec) { s.Image = "gcr.io/p/app" }, "w.image", field.ErrorTypeInvalid},
+		{"bad digest", func(s *Spec) { s.Image = "gcr.io/p/app@sha256:abc" }, "w.image", field.ErrorTypeInvalid},
+		{"missing image", func(s *Spec) { s.Image = "" }, "w.image", field.ErrorTypeRequired},
+		{"port zero", func(s *Spec) { s.Port = 0 }, "w.port", field.ErrorTypeInvalid},
+		{"cpu not a quantity", func(s *Spec) { s.CPU = "lots" }, "w.cpu", field.ErrorTypeInvalid},
+		{"cpu 3", func(s *Spec) { s.CPU = "3" }, "w.cpu", field.ErrorTypeInvalid},
+		{"memory too small", func(s *Spec) { s.Memory = "64Mi" }, "w.memory", field.ErrorTypeInvalid},
+		{"memory too big", func(s *Spec) { s.Memory = "64Gi" }, "w.memory", field.ErrorTypeInvalid},
+		{"concurrency 0", func(s *Spec) { s.Concurrency = 0 }, "w.concurrency", field.ErrorTypeInvalid},
+		{"concurrency 1001", func(s *Spec) { s.Concurrency = 1001 }, "w.concurrency", field.ErrorTypeInvalid},
+		{"fractional cpu needs concurrency 1", func(s *Spec) { s.CPU = "500m" }, "w.concurrency", field.ErrorTypeInvalid},
+		{"min above max", func(s *Spec) { s.MinInstances = 5; s.MaxInstances = 2 }, "w.minInstances", field.ErrorTypeInvalid},
+		{"max zero", func(s *Spec) { s.MaxInstances = 0; s.MinInstances = 0 }, "w.maxInstances", field.ErrorTypeInvalid},
+		{"timeout over 60m", func(s *Spec) { s.Timeout = duration.Of(61 * time.Minute) }, "w.timeout", field.ErrorTypeInvalid},
+		{"timeout zero", func(s *Spec) { s.Timeout = duration.Of(0) }, "w.timeout", field.ErrorTypeInvalid},
+		{"ingress public lb", func(s *Spec) { s.Ingress = "internal-and-cloud-load-balancing" }, "w.ingress", field.ErrorTypeNotSupported},
+		{"allUsers invoker", func(s *Spec) { s.Invokers = []string{"allUsers"} }, "w.invokers[0]", field.ErrorTypeForbidden},
+		{"allAuthenticatedUsers invoker", func(s *Spec) { s.Invokers = []string{"allAuthenticatedUsers"} }, "w.invokers[0]", field.ErrorTypeForbidden},
+		{"default compute account", func(s *Spec) { s.Invokers = []string{"serviceAccount:1-compute@developer.gserviceaccount.com"} }, "w.invokers[0]", field.ErrorTypeForbidden},
+		{"reserved env", func(s *Spec) { s.Env = map[string]string{"PORT": "1"} }, "w.env[PORT]", field.ErrorTypeForbidden},
+		{"bad env name", func(s *Spec) { s.Env = map[string]string{"1X": "1"} }, "w.env[1X]", field.ErrorTypeInvalid},
+		{"name uppercase", func(s *Spec) { s.Name = "Worker" }, "w.name", field.ErrorTypeInvalid},
+		{"name too long", func(s *Spec) { s.Name = strings.Repeat("w", 50); s.ServiceAccountID = "worker-run" }, "w.name", field.ErrorTypeTooLong},
+		{"account id too short", func(s *Spec) { s.ServiceAccountID = "abc" }, "w.serviceAccountId", field.ErrorTypeInvalid},
+	}
+	if errs := documentSpec().Validate(field.NewPath("w"), ""); len(errs) != 0 {
+		t.Fatalf("the documents' spec is rejected: %v", errs)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := documentSpec()
+			tc.mutate(&s)
+			errs := s.Validate(field.NewPath("w"), "")
+			for _, e := range errs {
+				if e.Field == tc.path && e.Type == tc.typ {
+					return
+				}
+			}
+			t.Errorf("want %s error at %s, got %v", tc.typ, tc.path, errs)
+		})
+	}
+}

@@ -1,0 +1,126 @@
+package stacks_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/asyncjobs/asyncjobs/internal/recorder"
+)
+
+// checkInvariants asserts the properties every plan must have, whatever its
+// configuration. It fails when a plan has nothing to check.
+func checkInvariants(t *testing.T, plan *recorder.Plan) {
+	t.Helper()
+	byURN := map[string]*recorder.Resource{}
+	for _, r := range plan.Resources {
+		byURN[r.URN] = r
+	}
+	var subs, grants, dlPairs int
+	for _, r := range plan.Resources {
+		lower := strings.ToLower(r.Type)
+		// Every child sits under one of our components.
+		if r.Custom {
+			parent, ok := byURN[r.Parent]
+			if !ok || !strings.HasPrefix(parent.Type, "asyncjobs:") {
+				t.Errorf("%s %s is not parented to a component (parent %s)", r.Type, r.Name, r.Parent)
+			}
+		} else if !strings.HasPrefix(r.Type, "asyncjobs:") {
+			t.Errorf("component %s has a type token outside asyncjobs:", r.Type)
+		}
+		switch {
+		case strings.HasPrefix(r.Type, "gcp:projects/iAM"), strings.HasPrefix(r.Type, "gcp:organizations/iAM"):
+			t.Errorf("project- or organization-level IAM resource %s %s", r.Type, r.Name)
+		case strings.HasSuffix(lower, "iambinding"), strings.HasSuffix(lower, "iampolicy"):
+			t.Errorf("authoritative IAM resource %s %s; only additive members are allowed", r.Type, r.Name)
+		case r.Type == "gcp:serviceaccount/key:Key":
+			t.Errorf("service account key %s: keys are never created", r.Name)
+		case strings.HasSuffix(lower, "iammember"):
+			grants++
+			m, _ := r.Inputs["member"].(string)
+			if l := strings.ToLower(m); l == "allusers" || l == "allauthenticatedusers" {
+				t.Errorf("%s %s grants %s to the public", r.Type, r.Name, r.Inputs["role"])
+			}
+			if m == "" {
+				t.Errorf("%s %s has no member", r.Type, r.Name)
+			}
+		case r.Type == "gcp:projects/service:Service":
+			if r.Inputs["disableOnDestroy"] != false {
+				t.Errorf("API %s would be disabled on destroy", r.Inputs["service"])
+			}
+		case r.Type == "gcp:cloudrunv2/service:Service":
+			if in := r.Inputs["ingress"]; in != "INGRESS_TRAFFIC_ALL" && in != "INGRESS_TRAFFIC_INTERNAL_ONLY" {
+				t.Errorf("worker ingress %v", in)
+			}
+			if sa, _ := r.Input("template.serviceAccount"); sa == nil || sa == "" {
+				t.Errorf("worker %s runs as the default compute service account", r.Name)
+			}
+		case r.Type == "gcp:pubsub/subscription:Subscription":
+			subs++
+			if ttl, ok := r.Input("expirationPolicy.ttl"); !ok || ttl != "" {
+				t.Errorf("subscription %s may expire (expirationPolicy.ttl %v)", r.Name, ttl)
+			}
+			role, _ := r.Input("labels.asyncjobs-role")
+			if role == "dead-letter" {
+				continue
+			}
+			dlPairs++
+			checkDeadLettering(t, plan, r, byURN)
+		}
+	}
+	if len(plan.Resources) == 0 || grants == 0 {
+		t.Fatalf("plan has %d resources and %d grants: nothing to check", len(plan.Resources), grants)
+	}
+	if subs > 0 && dlPairs == 0 {
+		t.Errorf("plan has subscriptions but none dead-letters")
+	}
+}
+
+func checkDeadLettering(t *testing.T, plan *recorder.Plan, sub *recorder.Resource, byURN map[string]*recorder.Resource) {
+	t.Helper()
+	if a, _ := sub.Input("deadLetterPolicy.maxDeliveryAttempts"); a == nil {
+		t.Errorf("worker subscription %s does not dead-letter", sub.Name)
+		return
+	}
+	dlTopics := sub.PropertyDependencies["deadLetterPolicy"]
+	if len(dlTopics) != 1 || byURN[dlTopics[0]] == nil || byURN[dlTopics[0]].Type != "gcp:pubsub/topic:Topic" {
+		t.Errorf("worker subscription %s: dead-letter topic not found (%v)", sub.Name, dlTopics)
+		return
+	}
+	dlTopic := dlTopics[0]
+	var hasSub, publisher, subscriber bool
+	for _, r := range plan.Resources {
+		deps := func(k string) bool {
+			for _, u := range r.PropertyDependencies[k] {
+				if u == dlTopic || u == sub.URN {
+					return true
+				}
+			}
+			return false
+		}
+		member, _ := r.Inputs["member"].(string)
+		agent := strings.HasPrefix(member, "serviceAccount:service-") && strings.HasSuffix(member, "@gcp-sa-pubsub.iam.gserviceaccount.com")
+		switch r.Type {
+		case "gcp:pubsub/subscription:Subscription":
+			if deps("topic") && r.URN != sub.URN {
+				hasSub = true
+			}
+		case "gcp:pubsub/topicIAMMember:TopicIAMMember":
+			if agent && deps("topic") && r.Inputs["role"] == "roles/pubsub.publisher" {
+				publisher = true
+			}
+		case "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember":
+			if agent && deps("subscription") && r.Inputs["role"] == "roles/pubsub.subscriber" {
+				subscriber = true
+			}
+		}
+	}
+	if !hasSub {
+		t.Errorf("dead-letter topic of %s has no subscription: dead letters would be lost", sub.Name)
+	}
+	if !publisher {
+		t.Errorf("Pub/Sub service agent cannot publish to the dead-letter topic of %s", sub.Name)
+	}
+	if !subscriber {
+		t.Errorf("Pub/Sub service agent cannot acknowledge on %s", sub.Name)
+	}
+}

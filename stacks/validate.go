@@ -1,0 +1,99 @@
+package stacks
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/asyncjobs/asyncjobs/components/gcpname"
+	"github.com/asyncjobs/asyncjobs/components/messaging"
+)
+
+func key(name string) *field.Path { return field.NewPath(Namespace + ":" + name) }
+
+// Validate checks the whole configuration and returns every problem at once.
+// Each component's own rules live with the component; this adds the rules
+// that span components (unique names, required keys).
+func (c Config) Validate() field.ErrorList {
+	var errs field.ErrorList
+	if c.Project != "" {
+		errs = append(errs, gcpname.ValidateProject(field.NewPath(ProjectKey), c.Project)...)
+	}
+	if c.Region == "" {
+		errs = append(errs, field.Required(key("region"), "a region such as asia-northeast1"))
+	} else {
+		errs = append(errs, gcpname.ValidateRegion(key("region"), c.Region)...)
+	}
+	errs = append(errs, gcpname.ValidateSuffix(key("nameSuffix"), c.NameSuffix)...)
+	errs = append(errs, gcpname.ValidateLabels(key("labels"), c.Labels)...)
+	if _, ok := c.Labels[messaging.RoleLabel]; ok {
+		errs = append(errs, field.Forbidden(key("labels").Key(messaging.RoleLabel), "this label is set by asyncjobs"))
+	}
+	errs = append(errs, c.Worker.Validate(key("worker"), c.NameSuffix)...)
+
+	accounts := newUnique("service account id")
+	accounts.add(key("worker").Child("serviceAccountId"), c.Worker.RuntimeAccountID())
+	if c.hasPush() {
+		accounts.add(key("worker").Child("name"), c.Worker.PushAccountID())
+	}
+
+	queues := newUnique("queue name")
+	for i, q := range c.Queues {
+		p := key("queues").Index(i)
+		errs = append(errs, q.Validate(p, c.NameSuffix)...)
+		queues.add(p.Child("name"), q.Name)
+		accounts.add(p.Child("invokerAccountId"), q.InvokerID())
+		accounts.add(p.Child("enqueuerAccountId"), q.EnqueuerID())
+	}
+
+	topics := newUnique("topic name")
+	subs := newUnique("subscription name")
+	for i, t := range c.Topics {
+		p := key("topics").Index(i)
+		errs = append(errs, t.Validate(p, c.NameSuffix)...)
+		topics.add(p.Child("name"), t.Name)
+		for j, s := range t.Subscriptions {
+			sp := p.Child("subscriptions").Index(j).Child("name")
+			subs.add(sp, s.Name)
+			// The dead-letter topic and subscription share this derived name.
+			topics.add(sp, messaging.DeadLetterName(s.Name))
+			subs.add(sp, messaging.DeadLetterName(s.Name))
+		}
+	}
+	errs = append(errs, accounts.errs...)
+	errs = append(errs, queues.errs...)
+	errs = append(errs, topics.errs...)
+	errs = append(errs, subs.errs...)
+	return errs
+}
+
+func (c Config) hasPush() bool {
+	for _, t := range c.Topics {
+		for _, s := range t.Subscriptions {
+			if s.Push != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// unique collects names that must not repeat within one kind of resource.
+type unique struct {
+	what string
+	seen map[string]*field.Path
+	errs field.ErrorList
+}
+
+func newUnique(what string) *unique { return &unique{what: what, seen: map[string]*field.Path{}} }
+
+func (u *unique) add(path *field.Path, name string) {
+	if name == "" {
+		return
+	}
+	if first, ok := u.seen[name]; ok {
+		u.errs = append(u.errs, field.Duplicate(path, fmt.Sprintf("%s %q is already used by %s", u.what, name, first)))
+		return
+	}
+	u.seen[name] = path
+}
