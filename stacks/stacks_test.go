@@ -277,6 +277,6 @@ func ExampleConfigError() {
 	fmt.Println(err)
 	// Output:
 	// invalid configuration (2 problems):
-	//   asyncjobs:nameSufix: Not found: "unknown key (did you mean \"nameSuffix\"?)"
+	//   asyncjobs:nameSufix: Not found: unknown key (did you mean "nameSuffix"?)
 	//   asyncjobs:queues[0].retry.maxDoublings: Invalid value: -1: must be >= 0
 }

@@ -108,7 +108,7 @@ func UnknownKey(path *field.Path, known []string) *field.Error {
 	if s := closest(name, known); s != "" {
 		msg = fmt.Sprintf("unknown key (did you mean %q?)", s)
 	}
-	return field.NotFound(path, msg)
+	return &field.Error{Type: field.ErrorTypeNotFound, Field: path.String(), BadValue: field.OmitValueType{}, Detail: msg}
 }
 
 // Field is one configuration key of a struct type.
