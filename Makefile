@@ -2,7 +2,7 @@
 STACK ?= dev
 GO    ?= go
 
-.PHONY: all plan plans test unit lint fmt-check vet deps-check bench tools clean
+.PHONY: all plan plans ops test unit lint fmt-check vet deps-check bench tools clean
 
 all: test
 
@@ -29,6 +29,10 @@ vet:
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkPlan' -benchmem -count=1 ./stacks/ | tee build-bench.txt
 	$(GO) run ./cmd/benchcheck -max-ratio 150 build-bench.txt
+
+## ops: build the operator commands (enqueue, deadletters) into bin/
+ops:
+	$(GO) build -o bin/ ./cmd/enqueue ./cmd/deadletters
 
 ## tools: build and cache the real tools the tests use (kube-apiserver, etcd, pulumi)
 tools:

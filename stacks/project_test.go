@@ -93,7 +93,7 @@ func TestProgramDependencies(t *testing.T) {
 		"github.com/open-policy-agent/opa", "github.com/zegl/kube-score", "github.com/rhysd/actionlint",
 		"k8s.io/client-go", "github.com/pulumi/pulumi/sdk/v3/go/auto",
 		"github.com/asyncjobs/asyncjobs/internal/recorder", "github.com/asyncjobs/asyncjobs/internal/plantest",
-		"github.com/asyncjobs/asyncjobs/internal/planview", "github.com/asyncjobs/asyncjobs/cmd/",
+		"github.com/asyncjobs/asyncjobs/internal/planview", "github.com/asyncjobs/asyncjobs/internal/opstool", "github.com/asyncjobs/asyncjobs/cmd/",
 	}
 	for _, d := range deps {
 		for _, f := range forbidden {

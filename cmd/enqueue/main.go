@@ -1,0 +1,55 @@
+// Command enqueue creates one HTTP task in a Cloud Tasks queue of the stack:
+// a POST to the private Cloud Run worker, signed with an OIDC token for the
+// invoker service account.
+//
+// The queue, worker URL, audience and invoker service account come from the
+// stack's outputs (--outputs FILE or --stack NAME, with --queue NAME when
+// there are several queues) or from explicit flags, which override them.
+// Every input is checked before any call is made; the create call is retried
+// on transient errors with a fixed backoff and an overall deadline, and the
+// created task's name is printed on standard output.
+//
+// Usage:
+//
+//	enqueue --stack dev --body '{"message":"hello"}'
+//	enqueue --outputs outputs.json --queue sample-queue --body-file job.json --delay 10m
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "enqueue: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run parses args, checks every input, creates the task and prints its name
+// on stdout. stdin is read only for --body-file -.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	req, opts, err := parse(ctx, args, stdin, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	name, err := enqueue(ctx, req, opts, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, name)
+	return nil
+}

@@ -1,0 +1,10 @@
+// Package opstool holds what the operations commands enqueue and deadletters
+// share: reading the stack's outputs (from a file or from `pulumi stack
+// output --json`), checking Google Cloud resource names, repeatable
+// key=value flags, and building client options (application default
+// credentials, service-account impersonation, or an insecure loopback
+// endpoint for tests).
+//
+// The Pulumi program never imports this package, so the Google Cloud client
+// libraries it uses stay out of the program's build.
+package opstool

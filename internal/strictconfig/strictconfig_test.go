@@ -1,0 +1,73 @@
+package strictconfig
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/asyncjobs/asyncjobs/components/duration"
+)
+
+type inner struct {
+	Count int               `json:"count"`
+	Wait  duration.Duration `json:"wait"`
+}
+
+type outer struct {
+	Name   string            `json:"name"`
+	On     bool              `json:"on"`
+	Ratio  float64           `json:"ratio"`
+	Items  []inner           `json:"items"`
+	Opt    *inner            `json:"opt"`
+	Labels map[string]string `json:"labels"`
+}
+
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		doc  string
+		errs map[string]field.ErrorType
+	}{
+		{`{"name":"a","on":true,"ratio":0.5,"items":[{"count":1,"wait":"1s"}],"opt":{"count":2},"labels":{"a":"b"}}`, nil},
+		{`{"nmae":"a"}`, map[string]field.ErrorType{"o.nmae": field.ErrorTypeNotFound}},
+		{`{"items":[{"count":1.5}]}`, map[string]field.ErrorType{"o.items[0].count": field.ErrorTypeTypeInvalid}},
+		{`{"items":[{"wait":5}]}`, map[string]field.ErrorType{"o.items[0].wait": field.ErrorTypeTypeInvalid}},
+		{`{"items":{"count":1}}`, map[string]field.ErrorType{"o.items": field.ErrorTypeTypeInvalid}},
+		{`{"on":"yes","name":1}`, map[string]field.ErrorType{"o.on": field.ErrorTypeTypeInvalid, "o.name": field.ErrorTypeTypeInvalid}},
+		{`{"labels":{"a":1}}`, map[string]field.ErrorType{"o.labels[a]": field.ErrorTypeTypeInvalid}},
+		{`{"opt":{"cnt":1}}`, map[string]field.ErrorType{"o.opt.cnt": field.ErrorTypeNotFound}},
+		{`[1]`, map[string]field.ErrorType{"o": field.ErrorTypeTypeInvalid}},
+	}
+	for _, tc := range cases {
+		var v any
+		if err := json.Unmarshal([]byte(tc.doc), &v); err != nil {
+			t.Fatal(err)
+		}
+		errs := Check(field.NewPath("o"), v, reflect.TypeOf(outer{}))
+		got := map[string]field.ErrorType{}
+		for _, e := range errs {
+			got[e.Field] = e.Type
+		}
+		if len(got) != len(tc.errs) {
+			t.Errorf("%s: got %v, want %v", tc.doc, errs, tc.errs)
+			continue
+		}
+		for f, typ := range tc.errs {
+			if got[f] != typ {
+				t.Errorf("%s: %s got %q, want %q (%v)", tc.doc, f, got[f], typ, errs)
+			}
+		}
+	}
+}
+
+func TestUnknownKeySuggests(t *testing.T) {
+	e := UnknownKey(field.NewPath("asyncjobs:queues").Index(0).Child("retyr"), []string{"name", "retry"})
+	if e.Error() != `asyncjobs:queues[0].retyr: Not found: unknown key (did you mean "retry"?)` {
+		t.Errorf("got %q", e.Error())
+	}
+	e = UnknownKey(field.NewPath("x").Child("zzzzzz"), []string{"name", "retry"})
+	if e.Error() != `x.zzzzzz: Not found: unknown key; known keys: name, retry` {
+		t.Errorf("got %q", e.Error())
+	}
+}
