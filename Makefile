@@ -14,9 +14,9 @@ plan:
 plans:
 	@for f in Pulumi.*.yaml; do s=$${f#Pulumi.}; s=$${s%.yaml}; $(GO) run ./cmd/plan -quiet -stack $$s || exit 1; done
 
-## test: formatting, vet, the program's dependency check and every test
-test: fmt-check vet
-	$(GO) test -count=1 ./...
+## test: formatting, vet, the real tools the tests need, and every test
+test: fmt-check vet tools
+	$(GO) test -count=1 -timeout 30m ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,0 +1,125 @@
+// Package toolcache gives tests the real tools that scripts/tools.sh builds
+// from the module proxy or installs from Debian's packages (kube-apiserver,
+// etcd, the Pulumi CLI), cached outside the repository. A tool that cannot
+// be provided skips the test, or fails it when CI is "true".
+package toolcache
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	toolMu    sync.Mutex
+	toolPaths = map[string]string{}
+)
+
+// Path returns the absolute path of a tool provided by scripts/tools.sh
+// ("kube-apiserver", "etcd" or "pulumi"), building or installing it first if
+// needed. When the tool cannot be provided the test is skipped, or failed
+// when the environment variable CI is "true".
+func Path(t testing.TB, tool string) string {
+	t.Helper()
+	toolMu.Lock()
+	defer toolMu.Unlock()
+	if p, ok := toolPaths[tool]; ok {
+		return p
+	}
+	p, err := runTools(tool)
+	if err != nil {
+		unavailable(t, "%s is not available: %v", tool, err)
+	}
+	toolPaths[tool] = p
+	return p
+}
+
+func runTools(tool string) (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	script := filepath.Join(root, "scripts", "tools.sh")
+	if _, err := os.Stat(script); err != nil {
+		return "", err
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		return "", err
+	}
+	var stdout bytes.Buffer
+	stderr := &tailWriter{max: 4096}
+	cmd := exec.Command(bash, script, "path", tool)
+	cmd.Dir = root
+	cmd.Stdout = &stdout
+	// Build progress is shown as it happens (go test -v) and kept for the
+	// error message.
+	cmd.Stderr = io.MultiWriter(os.Stderr, stderr)
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("scripts/tools.sh path %s: %v\n%s", tool, err, strings.TrimSpace(stderr.String()))
+	}
+	p := strings.TrimSpace(stdout.String())
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("scripts/tools.sh path %s printed %q, not an absolute path", tool, p)
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// repoRoot walks up from the working directory to the directory with go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("toolcache: "+format+" (CI=true: a missing tool is a failure)", args...)
+	}
+	t.Skipf("toolcache: "+format+" (skipping; under CI=true this fails)", args...)
+}
+
+// tailWriter keeps the last max bytes written to it.
+type tailWriter struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	if len(w.buf) > w.max {
+		w.buf = append([]byte(nil), w.buf[len(w.buf)-w.max:]...)
+	}
+	return len(p), nil
+}
+
+func (w *tailWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.buf)
+}

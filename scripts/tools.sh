@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# Provides the real tools the test suite runs against, built or installed on
+# demand and cached outside the repository, keyed by version:
+#
+#   kube-apiserver  built from the k8s.io/kubernetes module (Go module proxy)
+#   etcd            Debian's etcd-server package (/usr/bin/etcd)
+#   pulumi          the Pulumi CLI built from the Go module proxy
+#
+# Usage:
+#   scripts/tools.sh path <tool>        print the tool's absolute path (build it first if missing)
+#   scripts/tools.sh ensure all|<tool>  build/install the tool(s)
+#   scripts/tools.sh list               print the tool names
+#
+# Cache: ${ASYNCJOBS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/asyncjobs-tools}/<tool>-<version>/
+# Only the path goes to stdout; progress goes to stderr and each build keeps a
+# log in the cache directory (<tool>-<version>.build.log).
+set -euo pipefail
+shopt -s inherit_errexit
+
+KUBE_VERSION="${ASYNCJOBS_KUBE_VERSION:-v1.32.0}"
+PULUMI_VERSION="${ASYNCJOBS_PULUMI_VERSION:-v3.216.0}"
+GO="${GO:-go}"
+TOOLS=(kube-apiserver etcd pulumi)
+
+log() { printf 'tools.sh: %s\n' "$*" >&2; }
+die() {
+	printf 'tools.sh: error: %s\n' "$*" >&2
+	exit 1
+}
+
+usage() {
+	cat >&2 <<'EOF'
+usage: scripts/tools.sh path <tool>         print the absolute path of <tool>, building/installing it if missing
+       scripts/tools.sh ensure all|<tool>   build/install the tool(s)
+       scripts/tools.sh list                print the tool names
+tools: kube-apiserver, etcd, pulumi
+EOF
+	exit 2
+}
+
+cache_root() {
+	local root
+	if [[ -n "${ASYNCJOBS_TOOLS_CACHE:-}" ]]; then
+		root="$ASYNCJOBS_TOOLS_CACHE"
+	elif [[ -n "${XDG_CACHE_HOME:-}" ]]; then
+		root="$XDG_CACHE_HOME/asyncjobs-tools"
+	elif [[ -n "${HOME:-}" ]]; then
+		root="$HOME/.cache/asyncjobs-tools"
+	else
+		die "cannot choose a cache directory: set ASYNCJOBS_TOOLS_CACHE, XDG_CACHE_HOME or HOME"
+	fi
+	mkdir -p "$root" || die "cannot create cache directory $root"
+	(cd "$root" && pwd -P)
+}
+
+check_tool() {
+	local t
+	for t in "${TOOLS[@]}"; do
+		[[ "$1" == "$t" ]] && return 0
+	done
+	die "unknown tool '$1' (known: ${TOOLS[*]})"
+}
+
+tool_version() {
+	case "$1" in
+	kube-apiserver) printf '%s\n' "$KUBE_VERSION" ;;
+	pulumi) printf '%s\n' "$PULUMI_VERSION" ;;
+	*) die "no version for $1" ;;
+	esac
+}
+
+# Takes an exclusive lock on file $1 on file descriptor 9 (held until the
+# calling (sub)shell exits), telling the user when it has to wait.
+take_lock() {
+	local lockfile="$1"
+	command -v flock >/dev/null 2>&1 || die "flock not found (install util-linux)"
+	exec 9>"$lockfile"
+	if ! flock -n 9; then
+		log "waiting for ${lockfile} (another process is providing the same tool)"
+		flock 9
+	fi
+}
+
+# Prints the "old oldver new newver" fields of each replace directive of the
+# go.mod file $1 (oldver/newver are "-" when absent), one per line.
+gomod_replaces() {
+	awk '
+		/^replace[[:space:]]*\(/ { block = 1; next }
+		block && /^[[:space:]]*\)/ { block = 0; next }
+		{
+			line = $0
+			sub(/\/\/.*$/, "", line)
+			if (!block) {
+				if (line !~ /^replace[[:space:]]/) next
+				sub(/^replace[[:space:]]+/, "", line)
+			}
+			n = split(line, f, " ")
+			arrow = 0
+			for (i = 1; i <= n; i++) if (f[i] == "=>") arrow = i
+			if (arrow != 2 && arrow != 3) next
+			oldver = (arrow == 3) ? f[2] : "-"
+			newver = (arrow + 2 <= n) ? f[arrow + 2] : "-"
+			print f[1], oldver, f[arrow + 1], newver
+		}
+	' "$1"
+}
+
+# Prints the path of the go.mod file of module@version $1 (downloading it).
+# Diagnostics go to stderr (the build log).
+gomod_file() {
+	local json gomod
+	json="$("$GO" mod download -json "$1")" || {
+		printf '%s\n' "$json" >&2
+		echo "go mod download $1 failed" >&2
+		return 1
+	}
+	gomod="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"GoMod":[[:space:]]*"\(.*\)",\{0,1\}[[:space:]]*$/\1/p')"
+	if [[ -z "$gomod" || ! -f "$gomod" ]]; then
+		printf '%s\n' "$json" >&2
+		echo "could not find the go.mod of $1" >&2
+		return 1
+	fi
+	printf '%s\n' "$gomod"
+}
+
+# Build steps. Each runs in its own subshell with `set -e`, inside the empty
+# work directory $1, and writes the finished binary into directory $2. All
+# their output goes to the build log.
+
+build_kube_apiserver() {
+	local out="$2" gomod staging_version old oldver new newver minor
+	local -a edits=()
+	# Staging modules are published as v0.X.Y for kubernetes v1.X.Y.
+	staging_version="v0.${KUBE_VERSION#v1.}"
+	minor="${KUBE_VERSION#v1.}"
+	minor="${minor%%.*}"
+	"$GO" mod init asyncjobs.invalid/tools/kube-apiserver
+	gomod="$(gomod_file "k8s.io/kubernetes@${KUBE_VERSION}")"
+	echo "k8s.io/kubernetes go.mod: $gomod"
+	while read -r old oldver new newver; do
+		: "$oldver" "$newver"
+		if [[ "$new" == ./staging/* ]]; then
+			edits+=("-replace=${old}=${old}@${staging_version}")
+		fi
+	done < <(gomod_replaces "$gomod")
+	if [[ ${#edits[@]} -eq 0 ]]; then
+		echo "no staging replace directives found in $gomod"
+		return 1
+	fi
+	echo "replacing ${#edits[@]} staging modules with ${staging_version}"
+	"$GO" mod edit "-require=k8s.io/kubernetes@${KUBE_VERSION}" "${edits[@]}"
+	"$GO" get "k8s.io/kubernetes/cmd/kube-apiserver@${KUBE_VERSION}"
+	local ldflags="-s -w"
+	local pkg
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		ldflags+=" -X ${pkg}.gitVersion=${KUBE_VERSION} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor}"
+	done
+	CGO_ENABLED=0 "$GO" build -trimpath -ldflags "$ldflags" -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+	"$out/kube-apiserver" --version
+}
+
+build_pulumi() {
+	local out="$2" gomod old oldver new newver
+	local -a edits=()
+	"$GO" mod init asyncjobs.invalid/tools/pulumi
+	gomod="$(gomod_file "github.com/pulumi/pulumi/pkg/v3@${PULUMI_VERSION}")"
+	echo "pulumi pkg go.mod: $gomod"
+	# Copy the replace directives that point at published modules (the
+	# github.com/atotto/clipboard fork); local ones (../sdk) are the
+	# monorepo layout and become the sdk requirement below.
+	while read -r old oldver new newver; do
+		case "$new" in
+		./* | ../* | /*) continue ;;
+		esac
+		if [[ "$oldver" == "-" ]]; then oldver=""; else oldver="@${oldver}"; fi
+		if [[ "$newver" == "-" ]]; then newver=""; else newver="@${newver}"; fi
+		edits+=("-replace=${old}${oldver}=${new}${newver}")
+	done < <(gomod_replaces "$gomod")
+	echo "copied replace directives: ${edits[*]:-none}"
+	"$GO" mod edit \
+		"-require=github.com/pulumi/pulumi/pkg/v3@${PULUMI_VERSION}" \
+		"-require=github.com/pulumi/pulumi/sdk/v3@${PULUMI_VERSION}" \
+		${edits[@]+"${edits[@]}"}
+	"$GO" get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@${PULUMI_VERSION}" "github.com/pulumi/pulumi/sdk/v3@${PULUMI_VERSION}"
+	CGO_ENABLED=0 "$GO" build -trimpath \
+		-ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${PULUMI_VERSION}" \
+		-o "$out/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+	PULUMI_SKIP_UPDATE_CHECK=true PULUMI_HOME="$1/pulumi-home" "$out/pulumi" version
+}
+
+# Builds Go tool $1 into the cache unless it is there already. Prints nothing
+# on stdout.
+ensure_built() {
+	local tool="$1" version root final log work heartbeat rc start elapsed
+	version="$(tool_version "$tool")"
+	root="$(cache_root)"
+	final="$root/$tool-$version"
+	[[ -x "$final/$tool" ]] && return 0
+
+	command -v "$GO" >/dev/null 2>&1 || die "cannot build $tool: '$GO' not found in PATH"
+	take_lock "$root/.$tool-$version.lock"
+	# Someone else may have built it while we waited.
+	[[ -x "$final/$tool" ]] && return 0
+	# Anything left here is from a build that was killed (builds hold the lock).
+	rm -rf "$final" "$root/.tmp-$tool-$version."*
+
+	log="$root/$tool-$version.build.log"
+	work="$(mktemp -d "$root/.tmp-$tool-$version.XXXXXX")"
+	# shellcheck disable=SC2064 # expand $work now
+	trap "rm -rf '$work'" EXIT
+	mkdir -p "$work/src" "$work/out"
+	: >"$log"
+	log "building $tool $version (this takes several minutes; log: $log)"
+	start=$SECONDS
+	# Heartbeat for long builds; it stops by itself when this script is gone.
+	# sleep gets no copy of stderr or of the lock, so killing the loop
+	# releases both at once.
+	(
+		while sleep 60 >/dev/null 2>&1 9>&- && kill -0 "$$" 2>/dev/null; do
+			log "still building $tool $version ($((SECONDS - start))s)"
+		done
+	) &
+	heartbeat=$!
+	# shellcheck disable=SC2064 # expand $work and $heartbeat now
+	trap "kill '$heartbeat' 2>/dev/null || true; rm -rf '$work'" EXIT
+	set +e
+	(
+		set -e
+		cd "$work/src"
+		export GOFLAGS=-mod=mod GOWORK=off
+		echo "== building $tool $version with $("$GO" version) at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		case "$tool" in
+		kube-apiserver) build_kube_apiserver "$work" "$work/out" ;;
+		pulumi) build_pulumi "$work" "$work/out" ;;
+		esac
+	) >>"$log" 2>&1 </dev/null
+	rc=$?
+	set -e
+	kill "$heartbeat" 2>/dev/null || true
+	elapsed=$((SECONDS - start))
+	if [[ $rc -ne 0 || ! -x "$work/out/$tool" ]]; then
+		log "building $tool $version FAILED after ${elapsed}s (exit $rc); last lines of $log:"
+		tail -n 40 "$log" >&2 || true
+		die "could not build $tool $version (full log: $log)"
+	fi
+	cp "$log" "$work/out/build.log"
+	chmod 755 "$work/out" # mktemp made it 0700
+	# Atomic: the directory appears complete or not at all.
+	mv -T "$work/out" "$final"
+	log "built $tool $version in ${elapsed}s: $final/$tool"
+}
+
+ETCD_BIN=/usr/bin/etcd
+
+ensure_etcd() {
+	local root log
+	local -a sudo=()
+	[[ -x "$ETCD_BIN" ]] && return 0
+	root="$(cache_root)"
+	take_lock "$root/.etcd.lock"
+	[[ -x "$ETCD_BIN" ]] && return 0
+	command -v apt-get >/dev/null 2>&1 ||
+		die "etcd not found at $ETCD_BIN and apt-get is not available: install etcd 3.4+ (Debian package etcd-server)"
+	if [[ "$(id -u)" -ne 0 ]]; then
+		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+			sudo=(sudo -n)
+		else
+			die "etcd not found at $ETCD_BIN; installing it needs root: run 'apt-get install -y etcd-server' as root"
+		fi
+	fi
+	log="$root/etcd.install.log"
+	: >"$log"
+	local -a apt=(${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+	log "installing Debian package etcd-server (log: $log)"
+	if ! "${apt[@]}" install -y --no-install-recommends etcd-server >>"$log" 2>&1 </dev/null; then
+		log "apt-get install failed; running apt-get update and retrying"
+		if ! { "${apt[@]}" update >>"$log" 2>&1 </dev/null &&
+			"${apt[@]}" install -y --no-install-recommends etcd-server >>"$log" 2>&1 </dev/null; }; then
+			tail -n 30 "$log" >&2 || true
+			die "could not install etcd-server with apt-get (full log: $log)"
+		fi
+	fi
+	[[ -x "$ETCD_BIN" ]] || die "etcd-server installed but $ETCD_BIN is missing"
+	log "installed $("$ETCD_BIN" --version 2>/dev/null | head -n 1)"
+}
+
+# Provides tool $1 and prints nothing on stdout. Runs in a subshell so that
+# locks and traps end with it.
+ensure_tool() {
+	check_tool "$1"
+	case "$1" in
+	etcd) (ensure_etcd) ;;
+	*) (ensure_built "$1") ;;
+	esac
+}
+
+tool_path() {
+	case "$1" in
+	etcd) printf '%s\n' "$ETCD_BIN" ;;
+	*) printf '%s/%s-%s/%s\n' "$(cache_root)" "$1" "$(tool_version "$1")" "$1" ;;
+	esac
+}
+
+main() {
+	[[ $# -ge 1 ]] || usage
+	case "$1" in
+	path)
+		[[ $# -eq 2 ]] || usage
+		ensure_tool "$2"
+		tool_path "$2"
+		;;
+	ensure)
+		[[ $# -eq 2 ]] || usage
+		local t
+		if [[ "$2" == all ]]; then
+			for t in "${TOOLS[@]}"; do
+				ensure_tool "$t"
+				log "ok: $t -> $(tool_path "$t")"
+			done
+		else
+			ensure_tool "$2"
+			log "ok: $2 -> $(tool_path "$2")"
+		fi
+		;;
+	list) printf '%s\n' "${TOOLS[@]}" ;;
+	-h | --help | help) usage ;;
+	*) usage ;;
+	esac
+}
+
+main "$@"
