@@ -3,6 +3,7 @@ package stacks_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +39,19 @@ func scaled(tb testing.TB, cfg map[string]string, n int) map[string]string {
 		}
 		b, _ := json.Marshal(copies)
 		out[key] = string(b)
+	}
+	// Subscribers pull the first copy of their subscription.
+	var subs []map[string]any
+	if raw, ok := cfg["asyncjobs:subscribers"]; ok {
+		if err := json.Unmarshal([]byte(raw), &subs); err != nil {
+			tb.Fatal(err)
+		}
+		for _, s := range subs {
+			topic, sub, _ := strings.Cut(s["subscription"].(string), "/")
+			s["subscription"] = fmt.Sprintf("%s-0/%s-0", topic, sub)
+		}
+		b, _ := json.Marshal(subs)
+		out["asyncjobs:subscribers"] = string(b)
 	}
 	return out
 }

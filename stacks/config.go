@@ -13,7 +13,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/asyncjobs/asyncjobs/components/cronjob"
+	"github.com/asyncjobs/asyncjobs/components/gke"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
+	"github.com/asyncjobs/asyncjobs/components/subscriber"
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/components/worker"
 	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
@@ -27,15 +30,18 @@ const ProjectKey = "gcp:project"
 
 // Config is a stack's whole configuration, defaults applied.
 type Config struct {
-	Project    string                `json:"-"`
-	Region     string                `json:"region" doc:"region of the worker and the default queue location, e.g. asia-northeast1 (required)"`
-	NameSuffix string                `json:"nameSuffix" doc:"appended to every physical name (1-8 lowercase letters or digits); test stacks set a fresh one so re-creating them never collides with names Google keeps reserved"`
-	Protect    bool                  `json:"protect" doc:"protect stateful resources (topics, subscriptions, dead-letter pairs, queues, the worker) from deletion"`
-	EnableAPIs bool                  `json:"enableApis" doc:"enable the Google APIs the stack uses (never disabled on destroy)"`
-	Labels     map[string]string     `json:"labels" doc:"labels put on every resource that takes labels"`
-	Worker     worker.Spec           `json:"worker" doc:"the private Cloud Run worker"`
-	Queues     []taskqueue.Spec      `json:"queues" doc:"Cloud Tasks queues calling the worker"`
-	Topics     []messaging.TopicSpec `json:"topics" doc:"Pub/Sub topics with worker subscriptions"`
+	Project     string                `json:"-"`
+	Region      string                `json:"region" doc:"region of the worker and the default queue location, e.g. asia-northeast1 (required)"`
+	NameSuffix  string                `json:"nameSuffix" doc:"appended to every physical name (1-8 lowercase letters or digits); test stacks set a fresh one so re-creating them never collides with names Google keeps reserved"`
+	Protect     bool                  `json:"protect" doc:"protect stateful resources (topics, subscriptions, dead-letter pairs, queues, the worker) from deletion"`
+	EnableAPIs  bool                  `json:"enableApis" doc:"enable the Google APIs the stack uses (never disabled on destroy)"`
+	Labels      map[string]string     `json:"labels" doc:"labels put on every resource that takes labels"`
+	Worker      worker.Spec           `json:"worker" doc:"the private Cloud Run worker"`
+	Queues      []taskqueue.Spec      `json:"queues" doc:"Cloud Tasks queues calling the worker"`
+	Topics      []messaging.TopicSpec `json:"topics" doc:"Pub/Sub topics with worker subscriptions"`
+	GKE         gke.Spec              `json:"gke" doc:"the GKE cluster the Kubernetes workloads run on"`
+	Subscribers []subscriber.Spec     `json:"subscribers" doc:"Pub/Sub subscriber Deployments on GKE, capped by an HPA"`
+	CronJobs    []cronjob.Spec        `json:"cronJobs" doc:"CronJobs on GKE with the documents' safety settings"`
 }
 
 // Defaults returns the configuration a stack starts from; this is the one
@@ -45,6 +51,7 @@ func Defaults() Config {
 		EnableAPIs: true,
 		Labels:     map[string]string{},
 		Worker:     worker.DefaultSpec(),
+		GKE:        gke.DefaultSpec(),
 	}
 }
 

@@ -27,7 +27,22 @@ func checkInvariants(t *testing.T, plan *recorder.Plan) {
 		} else if !strings.HasPrefix(r.Type, "asyncjobs:") {
 			t.Errorf("component %s has a type token outside asyncjobs:", r.Type)
 		}
+		if strings.HasPrefix(r.Type, "kubernetes:") && r.Provider == "" {
+			t.Errorf("%s %s uses the default Kubernetes provider", r.Type, r.Name)
+		}
 		switch {
+		case r.Type == "kubernetes:apps/v1:Deployment":
+			if v, ok := r.Input("spec.replicas"); ok && v != nil {
+				t.Errorf("Deployment %s sets replicas although an HPA owns them", r.Name)
+			}
+		case r.Type == "kubernetes:batch/v1:CronJob":
+			ann, _ := r.Input("spec.jobTemplate.spec.template.metadata.annotations")
+			if m, _ := ann.(map[string]any); m["cluster-autoscaler.kubernetes.io/safe-to-evict"] != "false" {
+				t.Errorf("CronJob %s pod template is evictable: %v", r.Name, ann)
+			}
+			if ns, _ := r.Input("metadata.namespace"); ns == "default" || ns == nil {
+				t.Errorf("CronJob %s namespace %v", r.Name, ns)
+			}
 		case strings.HasPrefix(r.Type, "gcp:projects/iAM"), strings.HasPrefix(r.Type, "gcp:organizations/iAM"):
 			t.Errorf("project- or organization-level IAM resource %s %s", r.Type, r.Name)
 		case strings.HasSuffix(lower, "iambinding"), strings.HasSuffix(lower, "iampolicy"):

@@ -9,7 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/components/apis"
+	"github.com/asyncjobs/asyncjobs/components/cronjob"
+	"github.com/asyncjobs/asyncjobs/components/gcpname"
+	"github.com/asyncjobs/asyncjobs/components/gke"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
+	"github.com/asyncjobs/asyncjobs/components/subscriber"
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/components/worker"
 )
@@ -25,6 +29,9 @@ var APIs = []string{
 	"monitoring.googleapis.com",
 	"logging.googleapis.com",
 }
+
+// WorkloadAPIs are enabled too when the stack runs workloads on GKE.
+var WorkloadAPIs = []string{"container.googleapis.com"}
 
 // ConfigError lists every problem found in a stack's configuration.
 type ConfigError struct {
@@ -84,7 +91,11 @@ func topKey(path string) string {
 func Build(ctx *pulumi.Context, cfg Config) error {
 	var deps []pulumi.Resource
 	if cfg.EnableAPIs {
-		svcs, err := apis.New(ctx, "apis", apis.Args{Project: cfg.Project, Services: APIs})
+		services := APIs
+		if cfg.HasWorkloads() {
+			services = append(append([]string{}, APIs...), WorkloadAPIs...)
+		}
+		svcs, err := apis.New(ctx, "apis", apis.Args{Project: cfg.Project, Services: services})
 		if err != nil {
 			return err
 		}
@@ -145,6 +156,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 	ctx.Export("queues", queues)
 
 	topics, deadLetters := pulumi.Map{}, pulumi.Map{}
+	declared := map[string]*messaging.Topic{}
 	if len(cfg.Topics) > 0 {
 		project := organizations.LookupProjectOutput(ctx, organizations.LookupProjectOutputArgs{
 			ProjectId: pulumi.String(cfg.Project),
@@ -165,6 +177,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 			if err != nil {
 				return err
 			}
+			declared[spec.Name] = t
 			subs := pulumi.Map{}
 			for _, s := range spec.Subscriptions {
 				out := t.Subscriptions[s.Name]
@@ -185,5 +198,59 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 	}
 	ctx.Export("topics", topics)
 	ctx.Export("deadLetters", deadLetters)
+	if cfg.HasWorkloads() {
+		return buildWorkloads(ctx, cfg, deps, declared)
+	}
+	return nil
+}
+
+// buildWorkloads declares the cluster access, the subscribers and the CronJobs.
+func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, topics map[string]*messaging.Topic) error {
+	cluster, err := gke.New(ctx, "gke", gke.Args{Spec: cfg.GKE, Project: cfg.Project, Region: cfg.Region, Labels: cfg.Labels, DependsOn: deps})
+	if err != nil {
+		return err
+	}
+	subscription := func(ref string) (pulumi.StringOutput, messaging.SubscriptionSpec) {
+		t, s, _ := cfg.subscription(ref)
+		return topics[t.Name].Subscriptions[s.Name].Subscription, s
+	}
+	workloads := pulumi.Map{}
+	for _, spec := range cfg.Subscribers {
+		id, sub := subscription(spec.Subscription)
+		s, err := subscriber.New(ctx, "subscriber-"+spec.Name, subscriber.Args{
+			Spec: spec, Project: cfg.Project, Suffix: cfg.NameSuffix,
+			Namespace: cfg.GKE.Namespace, WorkloadPool: cluster.WorkloadPool,
+			SubscriptionID: id, SubscriptionName: gcpname.Physical(sub.Name, cfg.NameSuffix),
+			AckDeadlineSeconds: int(sub.AckDeadline.WholeSeconds()),
+			Provider:           cluster.Provider, Ready: cluster.Ready, DependsOn: deps,
+		})
+		if err != nil {
+			return err
+		}
+		workloads[spec.Name] = pulumi.Map{"kind": pulumi.String("Deployment"), "serviceAccount": s.ServiceAccountEmail}
+	}
+	for _, spec := range cfg.CronJobs {
+		var grants []cronjob.ResolvedGrant
+		if spec.GoogleServiceAccount != nil {
+			for _, g := range spec.GoogleServiceAccount.Grants {
+				r := cronjob.ResolvedGrant{Role: g.Role}
+				if g.Topic != "" {
+					r.Topic = topics[g.Topic].TopicID
+				} else {
+					r.Subscription, _ = subscription(g.Subscription)
+				}
+				grants = append(grants, r)
+			}
+		}
+		if _, err := cronjob.New(ctx, "cronjob-"+spec.Name, cronjob.Args{
+			Spec: spec, Project: cfg.Project, Suffix: cfg.NameSuffix,
+			Namespace: cfg.GKE.Namespace, WorkloadPool: cluster.WorkloadPool, Grants: grants,
+			Provider: cluster.Provider, Ready: cluster.Ready, DependsOn: deps,
+		}); err != nil {
+			return err
+		}
+		workloads[spec.Name] = pulumi.Map{"kind": pulumi.String("CronJob")}
+	}
+	ctx.Export("kubernetes", pulumi.Map{"cluster": cluster.Name, "namespace": cluster.Namespace, "workloads": workloads})
 	return nil
 }

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -60,6 +61,7 @@ func (c Config) Validate() field.ErrorList {
 			subs.add(sp, messaging.DeadLetterName(s.Name))
 		}
 	}
+	errs = append(errs, c.validateWorkloads(accounts)...)
 	errs = append(errs, accounts.errs...)
 	errs = append(errs, queues.errs...)
 	errs = append(errs, topics.errs...)
@@ -96,4 +98,85 @@ func (u *unique) add(path *field.Path, name string) {
 		return
 	}
 	u.seen[name] = path
+}
+
+// HasWorkloads reports whether the stack runs anything on GKE.
+func (c Config) HasWorkloads() bool { return len(c.Subscribers) > 0 || len(c.CronJobs) > 0 }
+
+// subscription finds a "<topic>/<subscription>" reference.
+func (c Config) subscription(ref string) (messaging.TopicSpec, messaging.SubscriptionSpec, bool) {
+	topic, sub, ok := strings.Cut(ref, "/")
+	if !ok {
+		return messaging.TopicSpec{}, messaging.SubscriptionSpec{}, false
+	}
+	for _, t := range c.Topics {
+		if t.Name != topic {
+			continue
+		}
+		for _, s := range t.Subscriptions {
+			if s.Name == sub {
+				return t, s, true
+			}
+		}
+	}
+	return messaging.TopicSpec{}, messaging.SubscriptionSpec{}, false
+}
+
+func (c Config) hasTopic(name string) bool {
+	for _, t := range c.Topics {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c Config) subscriptionRefs() []string {
+	var refs []string
+	for _, t := range c.Topics {
+		for _, s := range t.Subscriptions {
+			refs = append(refs, t.Name+"/"+s.Name)
+		}
+	}
+	return refs
+}
+
+func (c Config) validateWorkloads(accounts *unique) field.ErrorList {
+	if !c.HasWorkloads() {
+		return nil
+	}
+	errs := c.GKE.Validate(key("gke"))
+	// Deployments, CronJobs and their service accounts share one namespace.
+	names := newUnique("Kubernetes workload name")
+	for i, s := range c.Subscribers {
+		p := key("subscribers").Index(i)
+		errs = append(errs, s.Validate(p, c.NameSuffix)...)
+		names.add(p.Child("name"), s.Name)
+		accounts.add(p.Child("serviceAccountId"), s.AccountID())
+		if _, sub, ok := c.subscription(s.Subscription); !ok {
+			errs = append(errs, field.NotSupported(p.Child("subscription"), s.Subscription, c.subscriptionRefs()))
+		} else if sub.Push != nil {
+			errs = append(errs, field.Invalid(p.Child("subscription"), s.Subscription, "is a push subscription; a subscriber Deployment pulls"))
+		}
+	}
+	for i, j := range c.CronJobs {
+		p := key("cronJobs").Index(i)
+		errs = append(errs, j.Validate(p, c.NameSuffix)...)
+		names.add(p.Child("name"), j.Name)
+		if j.GoogleServiceAccount != nil {
+			accounts.add(p.Child("googleServiceAccount", "accountId"), j.AccountID())
+			for k, g := range j.GoogleServiceAccount.Grants {
+				gp := p.Child("googleServiceAccount", "grants").Index(k)
+				if g.Topic != "" && !c.hasTopic(g.Topic) {
+					errs = append(errs, field.NotFound(gp.Child("topic"), g.Topic))
+				}
+				if g.Subscription != "" {
+					if _, _, ok := c.subscription(g.Subscription); !ok {
+						errs = append(errs, field.NotSupported(gp.Child("subscription"), g.Subscription, c.subscriptionRefs()))
+					}
+				}
+			}
+		}
+	}
+	return append(errs, names.errs...)
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/asyncjobs/asyncjobs/internal/manifests"
 	"github.com/asyncjobs/asyncjobs/internal/planview"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 	"github.com/asyncjobs/asyncjobs/internal/stackfile"
@@ -45,9 +46,16 @@ func run(args []string, stdout io.Writer) error {
 		if rmErr := os.Remove(planFile); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
 			return errors.Join(err, rmErr)
 		}
+		if rmErr := os.RemoveAll(filepath.Join(*out, *stack, "manifests")); rmErr != nil {
+			return errors.Join(err, rmErr)
+		}
 		return fmt.Errorf("stack %s: %w\nno plan written", *stack, err)
 	}
 	if err := writeJSON(planFile, plan); err != nil {
+		return err
+	}
+	objects := manifests.FromPlan(plan)
+	if err := manifests.Write(filepath.Join(*out, *stack, "manifests"), objects); err != nil {
 		return err
 	}
 	if !*quiet {
@@ -55,7 +63,7 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "\nwrote %s\n", planFile)
+	fmt.Fprintf(stdout, "\nwrote %s and %d Kubernetes manifests in %s\n", planFile, len(objects), filepath.Join(*out, *stack, "manifests"))
 	return nil
 }
 

@@ -29,6 +29,23 @@ var keySettings = map[string][]string{
 		"retryConfig.maxAttempts", "retryConfig.minBackoff", "retryConfig.maxBackoff", "retryConfig.maxDoublings",
 		"retryConfig.maxRetryDuration", "stackdriverLoggingConfig.samplingRatio",
 	},
+	"gcp:container/cluster:Cluster":     {"name", "location", "enableAutopilot", "deletionProtection", "workloadIdentityConfig.workloadPool"},
+	"kubernetes:core/v1:Namespace":      {"metadata.name", "metadata.labels.pod-security.kubernetes.io/enforce"},
+	"kubernetes:core/v1:ServiceAccount": {"metadata.name", "metadata.annotations.iam.gke.io/gcp-service-account", "automountServiceAccountToken"},
+	"kubernetes:apps/v1:Deployment": {
+		"metadata.name", "metadata.namespace", "spec.replicas", "spec.template.spec.containers.0.image",
+		"spec.template.spec.serviceAccountName", "spec.template.spec.terminationGracePeriodSeconds",
+		"spec.template.spec.securityContext.runAsUser", "spec.template.spec.securityContext.seccompProfile.type",
+	},
+	"kubernetes:autoscaling/v2:HorizontalPodAutoscaler": {"metadata.name", "spec.minReplicas", "spec.maxReplicas", "spec.metrics.0.resource.target.averageUtilization"},
+	"kubernetes:policy/v1:PodDisruptionBudget":          {"metadata.name", "spec.maxUnavailable"},
+	"kubernetes:batch/v1:CronJob": {
+		"metadata.name", "spec.schedule", "spec.timeZone", "spec.concurrencyPolicy", "spec.startingDeadlineSeconds",
+		"spec.jobTemplate.spec.activeDeadlineSeconds", "spec.jobTemplate.spec.backoffLimit",
+		"spec.jobTemplate.spec.completions", "spec.jobTemplate.spec.parallelism", "spec.jobTemplate.spec.completionMode",
+		"spec.jobTemplate.spec.template.spec.restartPolicy",
+		"spec.jobTemplate.spec.template.metadata.annotations.cluster-autoscaler.kubernetes.io/safe-to-evict",
+	},
 	"gcp:pubsub/topic:Topic": {"name", "messageRetentionDuration", "labels.asyncjobs-role"},
 	"gcp:pubsub/subscription:Subscription": {
 		"name", "topic", "ackDeadlineSeconds", "messageRetentionDuration", "expirationPolicy.ttl",

@@ -70,6 +70,7 @@ type Resource struct {
 	RetainOnDelete       bool                `json:"retainOnDelete"`
 	DeleteBeforeReplace  bool                `json:"deleteBeforeReplace,omitempty"`
 	ReplaceWith          []string            `json:"replaceWith,omitempty"`
+	SecretOutputs        []string            `json:"additionalSecretOutputs,omitempty"`
 }
 
 // Invoke is one provider function call and the placeholder it was answered with.
@@ -197,6 +198,9 @@ func (m *monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		RetainOnDelete:       rpc.GetRetainOnDelete(),
 		DeleteBeforeReplace:  rpc.GetDeleteBeforeReplace(),
 		ReplaceWith:          sortedCopy(rpc.GetReplaceWith()),
+	}
+	if so := rpc.GetAdditionalSecretOutputs(); len(so) > 0 {
+		r.SecretOutputs = sortedCopy(so)
 	}
 	for k, deps := range rpc.GetPropertyDependencies() {
 		if urns := deps.GetUrns(); len(urns) > 0 {

@@ -11,8 +11,23 @@ import (
 // number on purpose, so that it can never be mistaken for a real one.
 const PlaceholderProjectNumber = "PROJECT_NUMBER"
 
+// Placeholders for an existing GKE cluster's address and CA certificate.
+const (
+	PlaceholderClusterEndpoint = "CLUSTER_ENDPOINT"
+	PlaceholderClusterCA       = "CLUSTER_CA_CERTIFICATE"
+)
+
 // placeholders answer invokes offline with deterministic, clearly marked values.
 var placeholders = map[string]func(args resource.PropertyMap) resource.PropertyMap{
+	"gcp:container/getCluster:getCluster": func(args resource.PropertyMap) resource.PropertyMap {
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"name":        str(args, "name"),
+			"location":    str(args, "location"),
+			"project":     str(args, "project"),
+			"endpoint":    PlaceholderClusterEndpoint,
+			"masterAuths": []any{map[string]any{"clusterCaCertificate": PlaceholderClusterCA}},
+		})
+	},
 	"gcp:organizations/getProject:getProject": func(args resource.PropertyMap) resource.PropertyMap {
 		id := str(args, "projectId")
 		return resource.NewPropertyMapFromMap(map[string]any{

@@ -1,0 +1,158 @@
+// Package gke gives the stack a Kubernetes provider for a GKE cluster and the
+// namespace its workloads run in. By default it targets an existing cluster
+// named in configuration; optionally it creates an Autopilot cluster. The
+// provider authenticates through the gke-gcloud-auth-plugin, so no
+// credentials are stored, and the kubeconfig is kept secret.
+package gke
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/container"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// TypeToken is the component's Pulumi type.
+const TypeToken = "asyncjobs:gke:Cluster"
+
+// Args are the cluster settings, validated.
+type Args struct {
+	Spec    Spec
+	Project string
+	// Region is where a created cluster lives when Spec.Location is empty.
+	Region    string
+	Labels    map[string]string
+	DependsOn []pulumi.Resource
+}
+
+// Cluster is access to a GKE cluster: an explicit provider and the
+// workloads' namespace.
+type Cluster struct {
+	pulumi.ResourceState
+
+	Name      pulumi.StringOutput `pulumi:"name"`
+	Namespace pulumi.StringOutput `pulumi:"namespace"`
+	// WorkloadPool is the Workload Identity pool, <project>.svc.id.goog.
+	WorkloadPool string
+
+	// Provider is the explicit Kubernetes provider every workload uses.
+	Provider *kubernetes.Provider
+	// Ready orders Workload Identity grants after the cluster exists (the
+	// identity pool does not exist before the first Workload Identity cluster).
+	Ready []pulumi.Resource
+}
+
+// New looks the cluster up (or creates it) and declares the provider and namespace.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Cluster, error) {
+	c := &Cluster{}
+	if err := ctx.RegisterComponentResource(TypeToken, name, c, opts...); err != nil {
+		return nil, err
+	}
+	child := pulumi.Composite(pulumi.Parent(c), pulumi.DependsOn(args.DependsOn))
+	spec := args.Spec
+	project := spec.Project
+	if project == "" {
+		project = args.Project
+	}
+	location := spec.Location
+	if location == "" {
+		location = args.Region
+	}
+	c.WorkloadPool = project + ".svc.id.goog"
+
+	var endpoint, ca pulumi.StringOutput
+	if spec.Create {
+		cluster, err := container.NewCluster(ctx, name, &container.ClusterArgs{
+			Project:            pulumi.String(project),
+			Location:           pulumi.String(location),
+			Name:               pulumi.String(spec.Name),
+			EnableAutopilot:    pulumi.Bool(true),
+			DeletionProtection: pulumi.Bool(spec.DeletionProtection),
+			ReleaseChannel:     &container.ClusterReleaseChannelArgs{Channel: pulumi.String("REGULAR")},
+			WorkloadIdentityConfig: &container.ClusterWorkloadIdentityConfigArgs{
+				WorkloadPool: pulumi.String(c.WorkloadPool),
+			},
+			ResourceLabels: pulumi.ToStringMap(args.Labels),
+		}, child, pulumi.Protect(spec.DeletionProtection))
+		if err != nil {
+			return nil, err
+		}
+		endpoint = cluster.Endpoint
+		ca = cluster.MasterAuth.ClusterCaCertificate().Elem()
+		c.Name = cluster.Name
+		c.Ready = []pulumi.Resource{cluster}
+	} else {
+		found := container.LookupClusterOutput(ctx, container.LookupClusterOutputArgs{
+			Project:  pulumi.String(project),
+			Location: pulumi.String(location),
+			Name:     pulumi.String(spec.Name),
+		})
+		endpoint = found.Endpoint()
+		ca = found.MasterAuths().Index(pulumi.Int(0)).ClusterCaCertificate()
+		c.Name = pulumi.String(spec.Name).ToStringOutput()
+	}
+
+	// The kubeconfig holds no credential (the exec plugin fetches tokens), but
+	// it is kept secret in the state all the same.
+	provider, err := kubernetes.NewProvider(ctx, name, &kubernetes.ProviderArgs{
+		Kubeconfig: pulumi.Sprintf(kubeconfigTemplate, ca, endpoint),
+		// Workloads name their namespace explicitly; nothing may land in
+		// whatever namespace a kubeconfig happens to default to.
+		Namespace: pulumi.String(spec.Namespace),
+	}, child, pulumi.AdditionalSecretOutputs([]string{"kubeconfig"}))
+	if err != nil {
+		return nil, err
+	}
+	c.Provider = provider
+
+	ns, err := corev1.NewNamespace(ctx, name+"-"+spec.Namespace, &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(spec.Namespace),
+			Labels: pulumi.StringMap{
+				"app.kubernetes.io/part-of":          pulumi.String("asyncjobs"),
+				"pod-security.kubernetes.io/enforce": pulumi.String("restricted"),
+				"pod-security.kubernetes.io/warn":    pulumi.String("restricted"),
+				"pod-security.kubernetes.io/audit":   pulumi.String("restricted"),
+			},
+		},
+	}, child, pulumi.Provider(provider))
+	if err != nil {
+		return nil, err
+	}
+	c.Namespace = ns.Metadata.Name().Elem()
+	c.Ready = append(c.Ready, ns)
+
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"name": c.Name, "namespace": c.Namespace}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// kubeconfigTemplate authenticates with the gke-gcloud-auth-plugin, which
+// takes the caller's Google credentials; the kubeconfig holds no secret of
+// its own but is kept secret all the same.
+var kubeconfigTemplate = fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: gke
+  cluster:
+    certificate-authority-data: %%s
+    server: https://%%s
+contexts:
+- name: gke
+  context:
+    cluster: gke
+    user: gke
+current-context: gke
+users:
+- name: gke
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: gke-gcloud-auth-plugin
+      installHint: %s
+      provideClusterInfo: true
+`, "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin")

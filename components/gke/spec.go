@@ -1,0 +1,63 @@
+package gke
+
+import (
+	"encoding/json"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/asyncjobs/asyncjobs/components/gcpname"
+)
+
+// Spec is the cluster configuration.
+type Spec struct {
+	Name               string `json:"name" doc:"GKE cluster name (required when the stack has Kubernetes workloads)"`
+	Project            string `json:"project" doc:"project of the cluster (default: gcp:project)"`
+	Location           string `json:"location" doc:"cluster region or zone (default: the stack region)"`
+	Create             bool   `json:"create" doc:"create a GKE Autopilot cluster with Workload Identity instead of using an existing one"`
+	DeletionProtection bool   `json:"deletionProtection" doc:"protect a created cluster from deletion (on for prod, off for test stacks)"`
+	Namespace          string `json:"namespace" doc:"namespace of the workloads, never default"`
+}
+
+// DefaultSpec returns the defaults.
+func DefaultSpec() Spec { return Spec{Namespace: "asyncjobs"} }
+
+// UnmarshalJSON decodes onto the defaults.
+func (s *Spec) UnmarshalJSON(b []byte) error {
+	type plain Spec
+	p := plain(DefaultSpec())
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*s = Spec(p)
+	return nil
+}
+
+// Validate checks the cluster settings.
+func (s Spec) Validate(path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if s.Name == "" {
+		errs = append(errs, field.Required(path.Child("name"), "the GKE cluster the workloads run on"))
+	} else {
+		for _, msg := range validation.IsDNS1035Label(s.Name) {
+			errs = append(errs, field.Invalid(path.Child("name"), s.Name, "GKE cluster names: "+msg))
+		}
+		if len(s.Name) > 40 {
+			errs = append(errs, field.TooLong(path.Child("name"), s.Name, 40))
+		}
+	}
+	if s.Project != "" {
+		errs = append(errs, gcpname.ValidateProject(path.Child("project"), s.Project)...)
+	}
+	for _, msg := range validation.IsDNS1123Label(s.Namespace) {
+		errs = append(errs, field.Invalid(path.Child("namespace"), s.Namespace, msg))
+	}
+	switch s.Namespace {
+	case "default", "kube-system", "kube-public", "kube-node-lease":
+		errs = append(errs, field.Forbidden(path.Child("namespace"), s.Namespace+" is not a namespace for application workloads"))
+	}
+	if s.DeletionProtection && !s.Create {
+		errs = append(errs, field.Invalid(path.Child("deletionProtection"), true, "applies only to a cluster the stack creates (create: true)"))
+	}
+	return errs
+}

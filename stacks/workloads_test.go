@@ -1,0 +1,128 @@
+package stacks_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/asyncjobs/asyncjobs/internal/plantest"
+)
+
+// TestDevWorkloads checks the second document's GKE settings and the
+// identities and grants behind them.
+func TestDevWorkloads(t *testing.T) {
+	st := loadStack(t, "dev")
+	plan, err := record(t, st, st.Config, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := plantest.Find(t, plan, "pulumi:providers:kubernetes", "gke")
+	kubeconfig, _ := prov.Inputs["kubeconfig"].(string)
+	for _, want := range []string{"command: gke-gcloud-auth-plugin", "server: https://CLUSTER_ENDPOINT", "certificate-authority-data: CLUSTER_CA_CERTIFICATE"} {
+		if !strings.Contains(kubeconfig, want) {
+			t.Errorf("kubeconfig lacks %q:\n%s", want, kubeconfig)
+		}
+	}
+	if len(prov.SecretOutputs) != 1 || prov.SecretOutputs[0] != "kubeconfig" {
+		t.Errorf("kubeconfig not kept secret: %v", prov.SecretOutputs)
+	}
+	ns := plantest.Find(t, plan, "kubernetes:core/v1:Namespace", "gke-asyncjobs")
+	for _, mode := range []string{"enforce", "warn", "audit"} {
+		labels, _ := ns.Input("metadata.labels")
+		if l, _ := labels.(map[string]any); l["pod-security.kubernetes.io/"+mode] != "restricted" {
+			t.Errorf("namespace lacks pod-security %s=restricted: %v", mode, labels)
+		}
+	}
+
+	gsa := plantest.Find(t, plan, "gcp:serviceaccount/account:Account", "subscriber-jobs-subscriber-gsa")
+	plantest.Input(t, gsa, "accountId", "jobs-subscriber-sub")
+	email := "jobs-subscriber-sub@asyncjobs-dev.iam.gserviceaccount.com"
+	wi := plantest.Find(t, plan, "gcp:serviceaccount/iAMMember:IAMMember", "subscriber-jobs-subscriber-workload-identity")
+	plantest.Inputs(t, wi, map[string]any{
+		"role":             "roles/iam.workloadIdentityUser",
+		"member":           "serviceAccount:asyncjobs-dev.svc.id.goog[asyncjobs/jobs-subscriber]",
+		"serviceAccountId": "projects/asyncjobs-dev/serviceAccounts/" + email,
+	})
+	pull := plantest.Find(t, plan, "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember", "subscriber-jobs-subscriber-pull")
+	plantest.Inputs(t, pull, map[string]any{
+		"role":         "roles/pubsub.subscriber",
+		"member":       "serviceAccount:" + email,
+		"subscription": "projects/asyncjobs-dev/subscriptions/jobs-worker",
+	})
+	ksa := plantest.Find(t, plan, "kubernetes:core/v1:ServiceAccount", "subscriber-jobs-subscriber-ksa")
+	annotations, _ := ksa.Input("metadata.annotations")
+	if a, _ := annotations.(map[string]any); a["iam.gke.io/gcp-service-account"] != email {
+		t.Errorf("KSA annotations %v", annotations)
+	}
+
+	dep := plantest.Find(t, plan, "kubernetes:apps/v1:Deployment", "subscriber-jobs-subscriber")
+	plantest.Absent(t, dep, "spec.replicas")
+	plantest.Inputs(t, dep, map[string]any{
+		"metadata.namespace":                                                       "asyncjobs",
+		"spec.template.spec.serviceAccountName":                                    "jobs-subscriber",
+		"spec.template.spec.terminationGracePeriodSeconds":                         90.0, // ack deadline 60s + 30s
+		"spec.template.spec.automountServiceAccountToken":                          false,
+		"spec.template.spec.securityContext.runAsNonRoot":                          true,
+		"spec.template.spec.securityContext.runAsUser":                             10001.0,
+		"spec.template.spec.securityContext.seccompProfile.type":                   "RuntimeDefault",
+		"spec.template.spec.containers.0.securityContext.readOnlyRootFilesystem":   true,
+		"spec.template.spec.containers.0.securityContext.allowPrivilegeEscalation": false,
+		"spec.template.spec.containers.0.securityContext.capabilities.drop.0":      "ALL",
+		"spec.template.spec.containers.0.volumeMounts.0.mountPath":                 "/tmp",
+		"spec.template.spec.volumes.0.emptyDir.sizeLimit":                          "64Mi",
+		"spec.template.spec.containers.0.env.0.name":                               "GOOGLE_CLOUD_PROJECT",
+		"spec.template.spec.containers.0.env.1.name":                               "PUBSUB_SUBSCRIPTION",
+		"spec.template.spec.containers.0.env.1.value":                              "jobs-worker",
+	})
+	hpa := plantest.Find(t, plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "subscriber-jobs-subscriber")
+	plantest.Inputs(t, hpa, map[string]any{
+		"spec.minReplicas": 1.0, "spec.maxReplicas": 10.0,
+		"spec.scaleTargetRef.kind": "Deployment", "spec.scaleTargetRef.name": "jobs-subscriber",
+	})
+	plantest.Find(t, plan, "kubernetes:policy/v1:PodDisruptionBudget", "subscriber-jobs-subscriber")
+
+	cj := plantest.Find(t, plan, "kubernetes:batch/v1:CronJob", "cronjob-indexed-echo")
+	plantest.Inputs(t, cj, map[string]any{
+		"spec.schedule":                                                    "* * * * *",
+		"spec.concurrencyPolicy":                                           "Forbid",
+		"spec.jobTemplate.spec.activeDeadlineSeconds":                      600.0,
+		"spec.jobTemplate.spec.backoffLimit":                               2.0,
+		"spec.jobTemplate.spec.completions":                                3.0,
+		"spec.jobTemplate.spec.parallelism":                                3.0,
+		"spec.jobTemplate.spec.completionMode":                             "Indexed",
+		"spec.jobTemplate.spec.template.spec.restartPolicy":                "OnFailure",
+		"spec.jobTemplate.spec.template.spec.containers.0.image":           "busybox:1.28",
+		"spec.jobTemplate.spec.template.spec.containers.0.imagePullPolicy": "IfNotPresent",
+		"spec.jobTemplate.spec.template.spec.containers.0.command.2":       "echo JOB_COMPLETION_INDEX=$JOB_COMPLETION_INDEX",
+	})
+	if a, _ := cj.Input("metadata.annotations"); a != nil {
+		t.Errorf("annotations on the CronJob itself (%v); safe-to-evict belongs on the pod template", a)
+	}
+}
+
+func TestProdCreatesAProtectedAutopilotCluster(t *testing.T) {
+	st := loadStack(t, "prod")
+	plan, err := record(t, st, st.Config, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := plantest.Find(t, plan, "gcp:container/cluster:Cluster", "gke")
+	plantest.Inputs(t, c, map[string]any{
+		"enableAutopilot": true, "deletionProtection": true,
+		"workloadIdentityConfig.workloadPool": "asyncjobs-prod.svc.id.goog",
+	})
+	if !c.Protect {
+		t.Error("cluster not protected")
+	}
+	wi := plantest.Find(t, plan, "gcp:serviceaccount/iAMMember:IAMMember", "cronjob-nightly-report-workload-identity")
+	found := false
+	for _, d := range wi.Dependencies {
+		found = found || d == c.URN
+	}
+	if !found {
+		t.Errorf("Workload Identity grant does not wait for the cluster (the identity pool exists only after it)")
+	}
+	g := plantest.Find(t, plan, "gcp:pubsub/topicIAMMember:TopicIAMMember", "cronjob-nightly-report-grant-0")
+	plantest.Input(t, g, "role", "roles/pubsub.publisher")
+	cj := plantest.Find(t, plan, "kubernetes:batch/v1:CronJob", "cronjob-nightly-report")
+	plantest.Input(t, cj, "spec.timeZone", "Asia/Tokyo")
+}
