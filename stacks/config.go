@@ -36,6 +36,7 @@ type Config struct {
 	Protect     bool                  `json:"protect" doc:"protect stateful resources (topics, subscriptions, dead-letter pairs, queues, the worker) from deletion"`
 	EnableAPIs  bool                  `json:"enableApis" doc:"enable the Google APIs the stack uses (never disabled on destroy)"`
 	Labels      map[string]string     `json:"labels" doc:"labels put on every resource that takes labels"`
+	Deployers   []string              `json:"deployers" doc:"IAM members that run pulumi up for this stack (e.g. the CI deployer service account); granted roles/iam.serviceAccountUser on the worker's runtime and push accounts only, which deploying a Cloud Run service and push subscriptions that use them requires"`
 	Worker      worker.Spec           `json:"worker" doc:"the private Cloud Run worker"`
 	Queues      []taskqueue.Spec      `json:"queues" doc:"Cloud Tasks queues calling the worker"`
 	Topics      []messaging.TopicSpec `json:"topics" doc:"Pub/Sub topics with worker subscriptions"`

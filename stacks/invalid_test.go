@@ -33,6 +33,8 @@ func TestInvalidConfigs(t *testing.T) {
 		{"bad region", raw("asyncjobs:region", "tokyo"), "asyncjobs:region", "must be a region"},
 		{"bad suffix", raw("asyncjobs:nameSuffix", "Test_1"), "asyncjobs:nameSuffix", "lowercase letters or digits"},
 		{"bad label", set("asyncjobs:labels", "Team", "x"), "asyncjobs:labels[Team]", "label keys"},
+		{"public deployer", raw("asyncjobs:deployers", `["allUsers"]`), "asyncjobs:deployers[0]", "public"},
+		{"deployer without type", raw("asyncjobs:deployers", `["deployer@ci.iam.gserviceaccount.com"]`), "asyncjobs:deployers[0]", "must be <kind>:<id>"},
 		{"reserved label", set("asyncjobs:labels", "asyncjobs-role", "x"), "asyncjobs:labels[asyncjobs-role]", "set by asyncjobs"},
 		{"missing image", set("asyncjobs:worker", "image", nil), "asyncjobs:worker.image", "Required value"},
 		{"latest image", set("asyncjobs:worker", "image", "gcr.io/p/app:latest"), "asyncjobs:worker.image", "latest"},

@@ -99,7 +99,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		deps = append(deps, svcs)
+		deps = append(deps, svcs.Resources...)
 	}
 
 	w, err := worker.New(ctx, "worker", worker.Args{
@@ -109,6 +109,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 		Suffix:       cfg.NameSuffix,
 		Labels:       cfg.Labels,
 		PushIdentity: cfg.hasPush(),
+		Deployers:    cfg.Deployers,
 		Protect:      cfg.Protect,
 		DependsOn:    deps,
 	})
@@ -169,7 +170,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 				Suffix:           cfg.NameSuffix,
 				Labels:           cfg.Labels,
 				Protect:          cfg.Protect,
-				DependsOn:        deps,
+				DependsOn:        append(append([]pulumi.Resource{}, deps...), w.PushActAs...),
 				ServiceAgent:     agent,
 				WorkerURL:        w.URL,
 				PushServiceEmail: w.PushServiceAccountEmail,

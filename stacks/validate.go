@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/asyncjobs/asyncjobs/components/gcpiam"
 	"github.com/asyncjobs/asyncjobs/components/gcpname"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
 )
@@ -30,6 +31,7 @@ func (c Config) Validate() field.ErrorList {
 	if _, ok := c.Labels[messaging.RoleLabel]; ok {
 		errs = append(errs, field.Forbidden(key("labels").Key(messaging.RoleLabel), "this label is set by asyncjobs"))
 	}
+	errs = append(errs, gcpiam.ValidateMembers(key("deployers"), c.Deployers)...)
 	errs = append(errs, c.Worker.Validate(key("worker"), c.NameSuffix)...)
 
 	accounts := newUnique("service account id")

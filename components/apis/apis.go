@@ -19,12 +19,17 @@ type Args struct {
 	Services []string
 }
 
-// Services is the set of enabled APIs; depend on it to order API calls
-// after enablement.
+// Services is the set of enabled APIs. Order API calls after enablement by
+// depending on Resources, the API resources themselves, in declaration
+// order: depending on the component instead makes the engine expand it to
+// its children, and the expanded list is not in a stable order, so plans
+// would differ from run to run.
 type Services struct {
 	pulumi.ResourceState
 
 	Enabled pulumi.StringArrayOutput `pulumi:"enabled"`
+	// Resources are the enabled services, one per API.
+	Resources []pulumi.Resource
 }
 
 // New enables each API with disableOnDestroy false.
@@ -45,6 +50,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, err
 		}
 		enabled = append(enabled, svc.Service)
+		s.Resources = append(s.Resources, svc)
 	}
 	s.Enabled = enabled.ToStringArrayOutput()
 	if err := ctx.RegisterResourceOutputs(s, pulumi.Map{"enabled": s.Enabled}); err != nil {

@@ -29,6 +29,12 @@ type Args struct {
 	// PushIdentity creates the identity Pub/Sub push subscriptions put in
 	// their OIDC tokens, allowed to invoke this service only.
 	PushIdentity bool
+	// Deployers are IAM members that deploy the stack. Each is granted
+	// roles/iam.serviceAccountUser on the runtime account (and the push
+	// account) only: creating a Cloud Run service that runs as an account,
+	// or a push subscription whose OIDC tokens name it, needs actAs on it.
+	// The service waits for these grants.
+	Deployers []string
 	// Protect marks the service as protected (production stacks).
 	Protect bool
 	// DependsOn orders every child after these resources (API enablement).
@@ -45,6 +51,10 @@ type Worker struct {
 	ServiceAccountEmail pulumi.StringOutput `pulumi:"serviceAccountEmail"`
 	// PushServiceAccountEmail is empty unless Args.PushIdentity is set.
 	PushServiceAccountEmail pulumi.StringOutput `pulumi:"pushServiceAccountEmail"`
+
+	// PushActAs are the deployers' actAs grants on the push account;
+	// push subscriptions depend on them.
+	PushActAs []pulumi.Resource
 
 	service *cloudrunv2.Service
 }
@@ -65,6 +75,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		DisplayName: pulumi.String(fmt.Sprintf("asyncjobs %s runtime", spec.Name)),
 		Description: pulumi.String("Runtime identity of the Cloud Run worker; holds no project roles."),
 	}, child)
+	if err != nil {
+		return nil, err
+	}
+
+	actAs, err := grantActAs(ctx, name+"-runtime", sa, args.Deployers, child)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +124,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				},
 			},
 		},
-	}, child, pulumi.Protect(args.Protect))
+	}, child, pulumi.DependsOn(actAs), pulumi.Protect(args.Protect))
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +155,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if _, err := w.GrantInvoker(ctx, name+"-push-invoker", push.Member, child); err != nil {
 			return nil, err
 		}
+		pushActAs, err := grantActAs(ctx, name+"-push", push, args.Deployers, child)
+		if err != nil {
+			return nil, err
+		}
+		w.PushActAs = pushActAs
 		w.PushServiceAccountEmail = push.Email
 	}
 
@@ -166,4 +186,22 @@ func (w *Worker) GrantInvoker(ctx *pulumi.Context, name string, member pulumi.St
 		Role:     pulumi.String(gcpiam.RoleRunInvoker),
 		Member:   member,
 	}, append(opts, pulumi.ReplaceWith([]pulumi.Resource{w.service}))...)
+}
+
+// grantActAs grants roles/iam.serviceAccountUser on account, and nothing
+// wider, to each deployer.
+func grantActAs(ctx *pulumi.Context, name string, account *serviceaccount.Account, deployers []string, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	var grants []pulumi.Resource
+	for i, m := range deployers {
+		g, err := serviceaccount.NewIAMMember(ctx, fmt.Sprintf("%s-deployer-%d", name, i), &serviceaccount.IAMMemberArgs{
+			ServiceAccountId: account.Name,
+			Role:             pulumi.String(gcpiam.RoleServiceAccountUser),
+			Member:           pulumi.String(m),
+		}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		grants = append(grants, g)
+	}
+	return grants, nil
 }

@@ -95,6 +95,33 @@ func TestWorkerPushIdentity(t *testing.T) {
 	plantest.Input(t, g, "role", "roles/run.invoker")
 }
 
+func TestWorkerDeployersActAsOnItsAccountsOnly(t *testing.T) {
+	deployer := "serviceAccount:deployer@ci.iam.gserviceaccount.com"
+	plan := record(t, Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", PushIdentity: true, Deployers: []string{deployer}})
+	grants := plan.ByType("gcp:serviceaccount/iAMMember:IAMMember")
+	if len(grants) != 2 {
+		t.Fatalf("got %d actAs grants, want 2 (runtime and push account)", len(grants))
+	}
+	runtime := plantest.Find(t, plan, "gcp:serviceaccount/iAMMember:IAMMember", "worker-runtime-deployer-0")
+	plantest.Input(t, runtime, "role", "roles/iam.serviceAccountUser")
+	plantest.Input(t, runtime, "member", deployer)
+	plantest.Input(t, runtime, "serviceAccountId", "projects/p/serviceAccounts/worker-run@p.iam.gserviceaccount.com")
+	push := plantest.Find(t, plan, "gcp:serviceaccount/iAMMember:IAMMember", "worker-push-deployer-0")
+	plantest.Input(t, push, "serviceAccountId", "projects/p/serviceAccounts/worker-push@p.iam.gserviceaccount.com")
+
+	// Creating the service needs actAs on its account: it waits for the grant.
+	svc := plantest.Find(t, plan, "gcp:cloudrunv2/service:Service", "worker")
+	found := false
+	for _, d := range svc.Dependencies {
+		if d == runtime.URN {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("service depends on %v, want the deployer grant %s", svc.Dependencies, runtime.URN)
+	}
+}
+
 func TestWorkerPreviewLeavesDeploymentValuesUnknown(t *testing.T) {
 	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
 		_, err := New(ctx, "worker", Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1"})
