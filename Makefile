@@ -1,8 +1,12 @@
 # asyncjobs: every command a person runs is a target here.
 STACK ?= dev
 GO    ?= go
+# plan-diff compares the working tree with this git revision.
+BASE  ?= origin/main
+# policy checks this plan (make plan writes build/<stack>/plan.json).
+PLAN  ?= build/$(STACK)/plan.json
 
-.PHONY: all plan plans ops test unit lint fmt-check vet deps-check bench tools clean
+.PHONY: all plan plans plan-diff policy policies ops test unit lint fmt-check vet sh-check deps-check bench tools clean
 
 all: test
 
@@ -14,9 +18,23 @@ plan:
 plans:
 	@for f in Pulumi.*.yaml; do s=$${f#Pulumi.}; s=$${s%.yaml}; $(GO) run ./cmd/plan -quiet -stack $$s || exit 1; done
 
-## test: formatting, vet, the real tools the tests need, and every test
-test: fmt-check vet tools
+## plan-diff: what this change does to STACK's plan compared with BASE (default origin/main); FAIL_ON_CHANGE=1 exits 1 on any change
+plan-diff:
+	@$(GO) run ./cmd/plandiff -base '$(BASE)' -stack '$(STACK)' $(if $(filter 1 true yes,$(FAIL_ON_CHANGE)),-fail-on-change)
+
+## policy: the security and reliability rules over PLAN (default build/$(STACK)/plan.json, planned first) and its manifests
+policy:
+	@if [ '$(origin PLAN)' = file ]; then $(GO) run ./cmd/plan -quiet -stack '$(STACK)'; fi
+	$(GO) run ./cmd/policy -plan '$(PLAN)'
+
+## policies: plan every stack and run the rules over each
+policies: plans
+	@for f in Pulumi.*.yaml; do s=$${f#Pulumi.}; s=$${s%.yaml}; $(GO) run ./cmd/policy -plan build/$$s/plan.json || exit 1; done
+
+## test: formatting, vet, shell scripts, the real tools the tests need, every test, and the rules over every stack
+test: fmt-check vet tools sh-check
 	$(GO) test -count=1 -timeout 30m ./...
+	@$(MAKE) --no-print-directory policies
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -24,6 +42,9 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+sh-check: tools
+	shellcheck scripts/*.sh .ci/run
 
 ## bench: benchmarks of planning the dev stack and 10x / 100x synthetic stacks, with the linearity check
 bench:
@@ -34,7 +55,7 @@ bench:
 ops:
 	$(GO) build -o bin/ ./cmd/enqueue ./cmd/deadletters
 
-## tools: build and cache the real tools the tests use (kube-apiserver, etcd, pulumi)
+## tools: build and cache the real tools the tests use (kube-apiserver, etcd, pulumi, shellcheck)
 tools:
 	scripts/tools.sh ensure all
 

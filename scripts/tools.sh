@@ -5,6 +5,7 @@
 #   kube-apiserver  built from the k8s.io/kubernetes module (Go module proxy)
 #   etcd            Debian's etcd-server package (/usr/bin/etcd)
 #   pulumi          the Pulumi CLI built from the Go module proxy
+#   ShellCheck      Debian's shellcheck package (/usr/bin/shellcheck); lints the workflows' scripts
 #
 # Usage:
 #   scripts/tools.sh path <tool>        print the tool's absolute path (build it first if missing)
@@ -20,7 +21,7 @@ shopt -s inherit_errexit
 KUBE_VERSION="${ASYNCJOBS_KUBE_VERSION:-v1.32.0}"
 PULUMI_VERSION="${ASYNCJOBS_PULUMI_VERSION:-v3.216.0}"
 GO="${GO:-go}"
-TOOLS=(kube-apiserver etcd pulumi)
+TOOLS=(kube-apiserver etcd pulumi shellcheck)
 
 log() { printf 'tools.sh: %s\n' "$*" >&2; }
 die() {
@@ -33,7 +34,7 @@ usage() {
 usage: scripts/tools.sh path <tool>         print the absolute path of <tool>, building/installing it if missing
        scripts/tools.sh ensure all|<tool>   build/install the tool(s)
        scripts/tools.sh list                print the tool names
-tools: kube-apiserver, etcd, pulumi
+tools: kube-apiserver, etcd, pulumi, shellcheck
 EOF
 	exit 2
 }
@@ -250,38 +251,42 @@ ensure_built() {
 	log "built $tool $version in ${elapsed}s: $final/$tool"
 }
 
-ETCD_BIN=/usr/bin/etcd
+# Tools that come from Debian packages: tool -> package and binary.
+declare -A APT_PACKAGE=([etcd]=etcd-server [shellcheck]=shellcheck)
+declare -A APT_BIN=([etcd]=/usr/bin/etcd [shellcheck]=/usr/bin/shellcheck)
 
-ensure_etcd() {
-	local root log
+# Installs the Debian package that provides tool $1 unless its binary exists.
+ensure_apt() {
+	local tool="$1" root log
+	local pkg="${APT_PACKAGE[$tool]}" bin="${APT_BIN[$tool]}"
 	local -a sudo=()
-	[[ -x "$ETCD_BIN" ]] && return 0
+	[[ -x "$bin" ]] && return 0
 	root="$(cache_root)"
-	take_lock "$root/.etcd.lock"
-	[[ -x "$ETCD_BIN" ]] && return 0
+	take_lock "$root/.$tool.lock"
+	[[ -x "$bin" ]] && return 0
 	command -v apt-get >/dev/null 2>&1 ||
-		die "etcd not found at $ETCD_BIN and apt-get is not available: install etcd 3.4+ (Debian package etcd-server)"
+		die "$tool not found at $bin and apt-get is not available: install the Debian package $pkg"
 	if [[ "$(id -u)" -ne 0 ]]; then
 		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
 			sudo=(sudo -n)
 		else
-			die "etcd not found at $ETCD_BIN; installing it needs root: run 'apt-get install -y etcd-server' as root"
+			die "$tool not found at $bin; installing it needs root: run 'apt-get install -y $pkg' as root"
 		fi
 	fi
-	log="$root/etcd.install.log"
+	log="$root/$tool.install.log"
 	: >"$log"
 	local -a apt=(${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
-	log "installing Debian package etcd-server (log: $log)"
-	if ! "${apt[@]}" install -y --no-install-recommends etcd-server >>"$log" 2>&1 </dev/null; then
+	log "installing Debian package $pkg (log: $log)"
+	if ! "${apt[@]}" install -y --no-install-recommends "$pkg" >>"$log" 2>&1 </dev/null; then
 		log "apt-get install failed; running apt-get update and retrying"
 		if ! { "${apt[@]}" update >>"$log" 2>&1 </dev/null &&
-			"${apt[@]}" install -y --no-install-recommends etcd-server >>"$log" 2>&1 </dev/null; }; then
+			"${apt[@]}" install -y --no-install-recommends "$pkg" >>"$log" 2>&1 </dev/null; }; then
 			tail -n 30 "$log" >&2 || true
-			die "could not install etcd-server with apt-get (full log: $log)"
+			die "could not install $pkg with apt-get (full log: $log)"
 		fi
 	fi
-	[[ -x "$ETCD_BIN" ]] || die "etcd-server installed but $ETCD_BIN is missing"
-	log "installed $("$ETCD_BIN" --version 2>/dev/null | head -n 1)"
+	[[ -x "$bin" ]] || die "$pkg installed but $bin is missing"
+	log "installed $("$bin" --version 2>/dev/null | head -n 2 | tr '\n' ' ')"
 }
 
 # Provides tool $1 and prints nothing on stdout. Runs in a subshell so that
@@ -289,14 +294,14 @@ ensure_etcd() {
 ensure_tool() {
 	check_tool "$1"
 	case "$1" in
-	etcd) (ensure_etcd) ;;
+	etcd | shellcheck) (ensure_apt "$1") ;;
 	*) (ensure_built "$1") ;;
 	esac
 }
 
 tool_path() {
 	case "$1" in
-	etcd) printf '%s\n' "$ETCD_BIN" ;;
+	etcd | shellcheck) printf '%s\n' "${APT_BIN[$1]}" ;;
 	*) printf '%s/%s-%s/%s\n' "$(cache_root)" "$1" "$(tool_version "$1")" "$1" ;;
 	esac
 }

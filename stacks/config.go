@@ -4,12 +4,7 @@
 package stacks
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
 	"reflect"
-	"sort"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -69,15 +64,8 @@ type Source map[string]string
 // PULUMI_CONFIG. The offline recorder sets the same variable, so both
 // engines feed the program the same way.
 func EnvSource() (Source, error) {
-	raw := os.Getenv("PULUMI_CONFIG")
-	if raw == "" {
-		return Source{}, nil
-	}
-	var src Source
-	if err := json.Unmarshal([]byte(raw), &src); err != nil {
-		return nil, fmt.Errorf("reading PULUMI_CONFIG: %w", err)
-	}
-	return src, nil
+	src, err := strictconfig.ReadEnv()
+	return Source(src), err
 }
 
 // Decode reads the source strictly onto the defaults. It returns every
@@ -92,63 +80,6 @@ func Decode(src Source) (Config, field.ErrorList) {
 		errs = append(errs, field.Required(field.NewPath(ProjectKey), "the Google Cloud project id (pulumi config set gcp:project <id>)"))
 	}
 
-	fields := map[string]strictconfig.Field{}
-	var names []string
-	for _, f := range Keys() {
-		fields[f.Name] = f
-		names = append(names, f.Name)
-	}
-	keys := make([]string, 0, len(src))
-	for k := range src {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-
-	target := reflect.ValueOf(&cfg).Elem()
-	for _, key := range keys {
-		ns, name, ok := strings.Cut(key, ":")
-		if !ok || ns != Namespace {
-			continue // other namespaces belong to providers
-		}
-		path := field.NewPath(key)
-		f, known := fields[name]
-		if !known {
-			errs = append(errs, strictconfig.UnknownKey(path, names))
-			continue
-		}
-		value := src[key]
-		var decoded any
-		if f.Field.Type.Kind() == reflect.String {
-			decoded = value
-		} else if err := json.Unmarshal([]byte(value), &decoded); err != nil {
-			errs = append(errs, field.Invalid(path, value, "must be valid "+kindName(f.Field.Type)))
-			continue
-		}
-		if fieldErrs := strictconfig.Check(path, decoded, f.Field.Type); len(fieldErrs) > 0 {
-			errs = append(errs, fieldErrs...)
-			continue
-		}
-		dest := target.FieldByIndex(f.Field.Index)
-		if f.Field.Type.Kind() == reflect.String {
-			dest.SetString(value)
-			continue
-		}
-		if err := json.Unmarshal([]byte(value), dest.Addr().Interface()); err != nil {
-			errs = append(errs, field.Invalid(path, value, err.Error()))
-		}
-	}
+	errs = append(errs, strictconfig.Decode(src, Namespace, &cfg)...)
 	return cfg, errs
-}
-
-func kindName(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Slice:
-		return "list"
-	case reflect.Map, reflect.Struct:
-		return "object"
-	default:
-		return t.Kind().String()
-	}
 }

@@ -23,7 +23,7 @@ var (
 )
 
 // Path returns the absolute path of a tool provided by scripts/tools.sh
-// ("kube-apiserver", "etcd" or "pulumi"), building or installing it first if
+// ("kube-apiserver", "etcd", "pulumi" or "shellcheck"), building or installing it first if
 // needed. When the tool cannot be provided the test is skipped, or failed
 // when the environment variable CI is "true".
 func Path(t testing.TB, tool string) string {

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
+)
+
+// Namespace is the bootstrap project's configuration namespace (its name),
+// so `pulumi config set repository my-org/asyncjobs` needs no prefix.
+const Namespace = "asyncjobs-bootstrap"
+
+// ProjectKey names the project that holds the identity pools, the deploying
+// service accounts, the state bucket and the KMS keys.
+const ProjectKey = "gcp:project"
+
+// Config is the bootstrap stack's configuration, defaults applied.
+type Config struct {
+	Project      string                 `json:"-"`
+	Repository   string                 `json:"repository" doc:"GitHub repository (owner/name) whose workflows may deploy; every token from elsewhere is refused (required)"`
+	StateBucket  string                 `json:"stateBucket" doc:"name of the Cloud Storage bucket created for Pulumi state (globally unique; required)"`
+	Location     string                 `json:"location" doc:"location of the state bucket and the KMS key ring, e.g. asia-northeast1 (required)"`
+	PoolID       string                 `json:"poolId" doc:"workload identity pool id; protected environments get <poolId>-<environment>"`
+	Environments map[string]Environment `json:"environments" doc:"deployment environments by stack name, e.g. dev and prod (at least one)"`
+	Protect      bool                   `json:"protect" doc:"protect the state bucket, the key ring and the keys from pulumi destroy"`
+}
+
+// Environment is one deployment target: a stack name of the main program.
+type Environment struct {
+	Project           string `json:"project" doc:"Google Cloud project the environment's stack deploys to (default: gcp:project)"`
+	GitHubEnvironment string `json:"githubEnvironment" doc:"when set, only jobs running in this GitHub environment on Branch may deploy; pull requests get a read-only previewer instead"`
+	Branch            string `json:"branch" doc:"branch deployments of a protected environment run from"`
+}
+
+// Protected reports whether deploying needs the GitHub environment.
+func (e Environment) Protected() bool { return e.GitHubEnvironment != "" }
+
+// Defaults returns the configuration a stack starts from.
+func Defaults() Config {
+	return Config{PoolID: "github", Protect: true, Environments: map[string]Environment{}}
+}
+
+// ConfigError lists every problem found in the configuration.
+type ConfigError struct{ Errs field.ErrorList }
+
+func (e *ConfigError) Error() string {
+	lines := []string{fmt.Sprintf("invalid bootstrap configuration (%d problems):", len(e.Errs))}
+	for _, err := range e.Errs {
+		lines = append(lines, "  "+err.Error())
+	}
+	return strings.Join(lines, "\n")
+}
+
+// EnvConfig reads the configuration the Pulumi engine hands the program in
+// PULUMI_CONFIG (the offline recorder sets the same variable).
+func EnvConfig() (map[string]string, error) { return strictconfig.ReadEnv() }
+
+// Load decodes src strictly onto the defaults and validates the result; the
+// error lists every problem with its key path.
+func Load(src map[string]string) (Config, error) {
+	cfg := Defaults()
+	var errs field.ErrorList
+	if p, ok := src[ProjectKey]; ok {
+		cfg.Project = p
+	} else {
+		errs = append(errs, field.Required(field.NewPath(ProjectKey), "the project that holds the pools, accounts, bucket and keys (pulumi config set gcp:project <id>)"))
+	}
+	errs = append(errs, strictconfig.Decode(src, Namespace, &cfg)...)
+	if len(errs) == 0 {
+		errs = cfg.Validate()
+	}
+	if len(errs) > 0 {
+		return cfg, &ConfigError{Errs: errs}
+	}
+	for name, env := range cfg.Environments {
+		if env.Project == "" {
+			env.Project = cfg.Project
+		}
+		if env.Protected() && env.Branch == "" {
+			env.Branch = "main"
+		}
+		cfg.Environments[name] = env
+	}
+	return cfg, nil
+}
+
+var (
+	projectRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	repositoryRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
+	bucketRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$`)
+	locationRE   = regexp.MustCompile(`^[a-z]+(?:-[a-z]+[0-9]+)?$`)
+	poolRE       = regexp.MustCompile(`^[a-z0-9-]{4,32}$`)
+	envNameRE    = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
+	// GitHub environment and branch names go into CEL string literals: no
+	// quotes, backslashes or control characters.
+	ghEnvRE  = regexp.MustCompile(`^[A-Za-z0-9 ._-]{1,255}$`)
+	branchRE = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,255}$`)
+)
+
+// Validate checks every value; it returns all problems at once.
+func (c Config) Validate() field.ErrorList {
+	var errs field.ErrorList
+	key := func(name string) *field.Path { return field.NewPath(Namespace + ":" + name) }
+	if !projectRE.MatchString(c.Project) {
+		errs = append(errs, field.Invalid(field.NewPath(ProjectKey), c.Project, "a Google Cloud project id: 6-30 lowercase letters, digits or hyphens, starting with a letter"))
+	}
+	switch {
+	case c.Repository == "":
+		errs = append(errs, field.Required(key("repository"), "the GitHub repository as owner/name"))
+	case !repositoryRE.MatchString(c.Repository):
+		errs = append(errs, field.Invalid(key("repository"), c.Repository, "owner/name, e.g. my-org/asyncjobs"))
+	}
+	switch {
+	case c.StateBucket == "":
+		errs = append(errs, field.Required(key("stateBucket"), "a globally unique bucket name"))
+	case !bucketRE.MatchString(c.StateBucket) || strings.HasPrefix(c.StateBucket, "goog") || strings.Contains(c.StateBucket, "google"):
+		errs = append(errs, field.Invalid(key("stateBucket"), c.StateBucket, "3-63 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit, without goog/google"))
+	}
+	switch {
+	case c.Location == "":
+		errs = append(errs, field.Required(key("location"), "a region (asia-northeast1) or multi-region (asia)"))
+	case !locationRE.MatchString(c.Location):
+		errs = append(errs, field.Invalid(key("location"), c.Location, "a region such as asia-northeast1 or a multi-region such as asia"))
+	}
+	if !poolRE.MatchString(c.PoolID) || strings.HasPrefix(c.PoolID, "gcp-") {
+		errs = append(errs, field.Invalid(key("poolId"), c.PoolID, "4-32 lowercase letters, digits or hyphens, not starting with gcp-"))
+	}
+	if len(c.Environments) == 0 {
+		errs = append(errs, field.Required(key("environments"), "at least one environment, e.g. {dev: {}, prod: {githubEnvironment: production}}"))
+	}
+	names := make([]string, 0, len(c.Environments))
+	for n := range c.Environments {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		e := c.Environments[n]
+		p := key("environments").Key(n)
+		if !envNameRE.MatchString(n) {
+			errs = append(errs, field.Invalid(p, n, "1-12 lowercase letters or digits, starting with a letter (it names service accounts, keys and pools)"))
+		}
+		if e.Project != "" && !projectRE.MatchString(e.Project) {
+			errs = append(errs, field.Invalid(p.Child("project"), e.Project, "a Google Cloud project id"))
+		}
+		if e.GitHubEnvironment != "" && !ghEnvRE.MatchString(e.GitHubEnvironment) {
+			errs = append(errs, field.Invalid(p.Child("githubEnvironment"), e.GitHubEnvironment, "letters, digits, spaces, '.', '_' or '-'"))
+		}
+		if e.Branch != "" && !e.Protected() {
+			errs = append(errs, field.Invalid(p.Child("branch"), e.Branch, "only meaningful with githubEnvironment"))
+		} else if e.Branch != "" && !branchRE.MatchString(e.Branch) {
+			errs = append(errs, field.Invalid(p.Child("branch"), e.Branch, "a branch name"))
+		}
+		if e.Protected() && len(c.PoolID)+1+len(n) > 32 {
+			errs = append(errs, field.Invalid(p, n, fmt.Sprintf("pool id %s-%s is longer than 32 characters", c.PoolID, n)))
+		}
+	}
+	return errs
+}

@@ -1,0 +1,13 @@
+// Command bootstrap is a small Pulumi program, separate from the asyncjobs
+// stacks, that creates once what the GitHub workflows need to deploy them:
+// workload identity pools trusting only this repository's GitHub Actions,
+// the deploying (and, for protected environments, previewing) service
+// accounts with narrow roles, the state bucket and the KMS keys for stack
+// secrets. See the README section "Pull requests and test stacks".
+package main
+
+import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+func main() {
+	pulumi.Run(Program)
+}

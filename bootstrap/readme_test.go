@@ -1,0 +1,54 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var updateReadme = flag.Bool("update", false, "rewrite the deployer roles in README.md")
+
+const (
+	rolesStart = "<!-- deployer-roles -->"
+	rolesEnd   = "<!-- /deployer-roles -->"
+)
+
+// rolesTable renders DeployerRoles and PreviewerRoles as the README shows them.
+func rolesTable() string {
+	var b strings.Builder
+	b.WriteString("| identity | role | why |\n|---|---|---|\n")
+	for _, r := range DeployerRoles {
+		b.WriteString("| deployer | `" + r.Name + "` | " + r.Why + " |\n")
+	}
+	for _, r := range PreviewerRoles {
+		b.WriteString("| previewer | `" + r.Name + "` | " + r.Why + " |\n")
+	}
+	return b.String()
+}
+
+// TestReadmeDeployerRoles keeps the README's list of the deployer's and the
+// previewer's roles identical to what the bootstrap program grants.
+func TestReadmeDeployerRoles(t *testing.T) {
+	path := filepath.Join("..", "README.md")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	i, j := strings.Index(text, rolesStart), strings.Index(text, rolesEnd)
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no %s ... %s block", rolesStart, rolesEnd)
+	}
+	want := text[:i+len(rolesStart)] + "\n" + rolesTable() + text[j:]
+	if *updateReadme {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if want != text {
+		t.Errorf("README.md deployer roles are stale; run: go test ./bootstrap -run TestReadmeDeployerRoles -update")
+	}
+}

@@ -1,0 +1,236 @@
+// Command plandiff shows, offline, what a change does to a stack: it plans
+// the stack at a base git revision (checked out with `git worktree add` into
+// a temporary directory and planned there with that revision's own
+// `go run ./cmd/plan`) and in the working tree, and prints the resources
+// added, removed and changed, property by property, as Markdown. Secrets are
+// never printed.
+//
+//	plandiff -base origin/main [-stack dev] [-fail-on-change]
+//	plandiff -base-plan old.json -head-plan new.json
+//
+// Exit status: 0 when the plans are the same (or differ without
+// -fail-on-change), 1 when they differ and -fail-on-change is set, 2 on
+// errors (also reported as Markdown on stdout, so a workflow can post them).
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/asyncjobs/asyncjobs/internal/plandiff"
+	"github.com/asyncjobs/asyncjobs/internal/recorder"
+)
+
+// Exit codes, as diff(1) has them.
+const (
+	exitSame    = 0
+	exitChanged = 1
+	exitError   = 2
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type options struct {
+	base, stack, dir, goCmd string
+	basePlan, headPlan      string
+	failOnChange            bool
+	mask                    string
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("plandiff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.base, "base", "", "git revision to compare the working tree with, e.g. origin/main")
+	fs.StringVar(&o.stack, "stack", "dev", "stack whose Pulumi.<stack>.yaml is planned")
+	fs.StringVar(&o.dir, "dir", ".", "project directory (in a git work tree)")
+	fs.StringVar(&o.goCmd, "go", envOr("GO", "go"), "go command used to run cmd/plan")
+	fs.StringVar(&o.basePlan, "base-plan", "", "compare this plan.json instead of planning -base")
+	fs.StringVar(&o.headPlan, "head-plan", "", "compare with this plan.json instead of planning the working tree")
+	fs.BoolVar(&o.failOnChange, "fail-on-change", false, "exit 1 when anything changed")
+	fs.StringVar(&o.mask, "mask", strings.Join(plandiff.DefaultSecretKeys, ","), "comma-separated property names whose values are always masked")
+	if err := fs.Parse(args); err != nil {
+		return exitError
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "plandiff: unexpected arguments %q\n", fs.Args())
+		return exitError
+	}
+	if (o.base == "") == (o.basePlan == "") {
+		fmt.Fprintln(stderr, "plandiff: give exactly one of -base REF and -base-plan FILE")
+		return exitError
+	}
+
+	d, err := compute(ctx, o, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "plandiff: %v\n", err)
+		fmt.Fprintf(stdout, "### Plan diff for stack `%s`: failed\n\n```\n%s\n```\n", o.stack, strings.ReplaceAll(err.Error(), "```", "'''"))
+		return exitError
+	}
+	if err := d.WriteMarkdown(stdout); err != nil {
+		fmt.Fprintf(stderr, "plandiff: %v\n", err)
+		return exitError
+	}
+	if d.HasChanges() && o.failOnChange {
+		return exitChanged
+	}
+	return exitSame
+}
+
+func compute(ctx context.Context, o options, stderr io.Writer) (*plandiff.Diff, error) {
+	var (
+		base, head           *recorder.Plan
+		baseLabel, headLabel string
+		err                  error
+	)
+	// The working tree first: its mistakes are the ones to fix.
+	if o.headPlan != "" {
+		if head, err = plandiff.Load(o.headPlan); err != nil {
+			return nil, err
+		}
+		headLabel = "`" + o.headPlan + "`"
+	} else {
+		if head, err = planDir(ctx, o, o.dir); err != nil {
+			return nil, fmt.Errorf("planning the working tree: %w", err)
+		}
+		headLabel = "working tree"
+		if sha, err := git(ctx, o.dir, "rev-parse", "--short", "HEAD"); err == nil {
+			headLabel += " (`" + sha + "`"
+			if st, err := git(ctx, o.dir, "status", "--porcelain"); err == nil && st != "" {
+				headLabel += " with uncommitted changes"
+			}
+			headLabel += ")"
+		}
+	}
+	if o.basePlan != "" {
+		if base, err = plandiff.Load(o.basePlan); err != nil {
+			return nil, err
+		}
+		baseLabel = "`" + o.basePlan + "`"
+	} else {
+		if base, baseLabel, err = planAt(ctx, o, stderr); err != nil {
+			return nil, err
+		}
+	}
+	d := plandiff.Compute(base, head, plandiff.Options{SecretKeys: splitList(o.mask)})
+	d.BaseLabel, d.HeadLabel = baseLabel, headLabel
+	if d.Stack == "" {
+		d.Stack = o.stack
+	}
+	return d, nil
+}
+
+// planAt plans the stack as it is at revision o.base, in a temporary
+// worktree, with that revision's own planner. A revision without the stack
+// file yields a nil plan (everything is new).
+func planAt(ctx context.Context, o options, stderr io.Writer) (*recorder.Plan, string, error) {
+	dir, err := filepath.Abs(o.dir)
+	if err != nil {
+		return nil, "", err
+	}
+	top, err := git(ctx, dir, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return nil, "", fmt.Errorf("%s is not in a git work tree: %w", dir, err)
+	}
+	sha, err := git(ctx, dir, "rev-parse", "--verify", "--quiet", o.base+"^{commit}")
+	if err != nil {
+		return nil, "", fmt.Errorf("base revision %q not found (fetch it first, e.g. git fetch origin main)", o.base)
+	}
+	short := sha
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	label := fmt.Sprintf("`%s` (`%s`)", o.base, short)
+
+	tmp, err := os.MkdirTemp("", "plandiff-")
+	if err != nil {
+		return nil, "", err
+	}
+	defer os.RemoveAll(tmp)
+	tree := filepath.Join(tmp, "base")
+	if _, err := git(ctx, top, "worktree", "add", "--detach", "--quiet", tree, sha); err != nil {
+		return nil, "", fmt.Errorf("git worktree add %s: %w", short, err)
+	}
+	defer func() {
+		if _, err := git(context.WithoutCancel(ctx), top, "worktree", "remove", "--force", tree); err != nil {
+			fmt.Fprintf(stderr, "plandiff: removing the base worktree: %v\n", err)
+			_, _ = git(context.WithoutCancel(ctx), top, "worktree", "prune")
+		}
+	}()
+	rel, err := filepath.Rel(evalSymlinks(top), evalSymlinks(dir))
+	if err != nil {
+		return nil, "", err
+	}
+	baseDir := filepath.Join(tree, rel)
+	if _, err := os.Stat(filepath.Join(baseDir, "Pulumi."+o.stack+".yaml")); errors.Is(err, os.ErrNotExist) {
+		return nil, label, nil
+	}
+	plan, err := planDir(ctx, o, baseDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("planning base revision %s: %w", short, err)
+	}
+	return plan, label, nil
+}
+
+// planDir runs `go run ./cmd/plan -quiet` in dir and reads the plan it
+// writes (into a scratch directory, so build/ is left alone).
+func planDir(ctx context.Context, o options, dir string) (*recorder.Plan, error) {
+	out, err := os.MkdirTemp("", "plandiff-out-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(out)
+	cmd := exec.CommandContext(ctx, o.goCmd, "run", "./cmd/plan", "-quiet", "-stack", o.stack, "-out", out)
+	cmd.Dir = dir
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("go run ./cmd/plan -stack %s: %v\n%s", o.stack, err, strings.TrimSpace(buf.String()))
+	}
+	return plandiff.Load(filepath.Join(out, o.stack, "plan.json"))
+}
+
+func git(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+func evalSymlinks(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/asyncjobs/asyncjobs/internal/recorder"
+)
+
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func writePlan(t *testing.T, path string, p *recorder.Plan) {
+	t.Helper()
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPlanFiles: two plan.json files, the exit status with and without
+// -fail-on-change, and bad invocations.
+func TestPlanFiles(t *testing.T) {
+	dir := t.TempDir()
+	plan := func(image string) *recorder.Plan {
+		return &recorder.Plan{Project: "asyncjobs", Stack: "dev", Resources: []*recorder.Resource{{
+			URN:  "urn:pulumi:dev::asyncjobs::gcp:cloudrunv2/service:Service::worker",
+			Type: "gcp:cloudrunv2/service:Service", Name: "worker", Custom: true,
+			Inputs: map[string]any{"template": map[string]any{"containers": []any{map[string]any{"image": image}}}},
+		}}, Outputs: map[string]any{}}
+	}
+	a, b := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
+	writePlan(t, a, plan("img:v1"))
+	writePlan(t, b, plan("img:v2"))
+
+	code, stdout, _ := runCmd(t, "-base-plan", a, "-head-plan", b)
+	if code != exitSame || !strings.Contains(stdout, "| `template.containers.0.image` | `\"img:v1\"` | `\"img:v2\"` |") {
+		t.Errorf("changed plans without -fail-on-change: exit %d\n%s", code, stdout)
+	}
+	if code, _, _ := runCmd(t, "-base-plan", a, "-head-plan", b, "-fail-on-change"); code != exitChanged {
+		t.Errorf("changed plans with -fail-on-change: exit %d, want %d", code, exitChanged)
+	}
+	code, stdout, _ = runCmd(t, "-base-plan", a, "-head-plan", a, "-fail-on-change")
+	if code != exitSame || !strings.Contains(stdout, "**No changes**") {
+		t.Errorf("same plans: exit %d\n%s", code, stdout)
+	}
+	for _, args := range [][]string{
+		{},
+		{"-base", "HEAD", "-base-plan", a},
+		{"-base-plan", a, "extra"},
+		{"-base-plan", filepath.Join(dir, "missing.json"), "-head-plan", b},
+	} {
+		if code, _, _ := runCmd(t, args...); code != exitError {
+			t.Errorf("%q: exit %d, want %d", args, code, exitError)
+		}
+	}
+}
+
+// TestGitWorktree is the whole path of `make plan-diff`: a temporary git
+// repository holding the planner and a stack file, a committed base, a
+// change in the working tree, and each side planned by `go run ./cmd/plan`.
+func TestGitWorktree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds cmd/plan twice")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("git not found (CI=true: a missing tool is a failure)")
+		}
+		t.Skip("git not found")
+	}
+	repo := copyPlanner(t)
+	gitIn(t, repo, "init", "--quiet")
+	gitIn(t, repo, "add", "-A")
+	gitIn(t, repo, "-c", "user.name=plandiff", "-c", "user.email=plandiff@example.invalid", "commit", "--quiet", "-m", "base")
+
+	stackFile := filepath.Join(repo, "Pulumi.dev.yaml")
+	b, err := os.ReadFile(stackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(b), "maxInstances: 1\n", "maxInstances: 4\n", 1)
+	if changed == string(b) {
+		t.Fatal("Pulumi.dev.yaml has no 'maxInstances: 1' to change")
+	}
+	if err := os.WriteFile(stackFile, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := runCmd(t, "-dir", repo, "-base", "HEAD", "-stack", "dev", "-fail-on-change")
+	if code != exitChanged {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitChanged, stdout, stderr)
+	}
+	for _, want := range []string{
+		"**0 to add, 0 to remove, 1 to change**",
+		"| `template.scaling.maxInstanceCount` | `1` | `4` |",
+		"Base: `HEAD` (`",
+		"with uncommitted changes",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if out := gitIn(t, repo, "worktree", "list", "--porcelain"); strings.Count(out, "worktree ") != 1 {
+		t.Errorf("the base worktree was left behind:\n%s", out)
+	}
+
+	// A stack file the base does not have: everything is new.
+	if err := os.WriteFile(filepath.Join(repo, "Pulumi.qa.yaml"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCmd(t, "-dir", repo, "-base", "HEAD", "-stack", "qa")
+	if code != exitSame || !strings.Contains(stdout, "The base revision has no such stack") || !strings.Contains(stdout, "to add, 0 to remove, 0 to change") {
+		t.Errorf("new stack: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	// An unknown base revision is an error, reported as Markdown too.
+	code, stdout, _ = runCmd(t, "-dir", repo, "-base", "no-such-branch", "-stack", "dev")
+	if code != exitError || !strings.Contains(stdout, "failed") || !strings.Contains(stdout, `base revision "no-such-branch" not found`) {
+		t.Errorf("unknown base: exit %d\n%s", code, stdout)
+	}
+	// A working tree whose stack file is invalid: the planner's message is shown.
+	if err := os.WriteFile(stackFile, []byte(strings.Replace(changed, "maxInstances: 4\n", "maxInstances: 0\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = runCmd(t, "-dir", repo, "-base", "HEAD", "-stack", "dev")
+	if code != exitError || !strings.Contains(stdout, "planning the working tree") || !strings.Contains(stdout, "asyncjobs:worker.maxInstances") {
+		t.Errorf("invalid working tree: exit %d\n%s", code, stdout)
+	}
+}
+
+func gitIn(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// copyPlanner copies into a fresh directory what `go run ./cmd/plan -stack
+// dev` needs: go.mod, go.sum, the project and dev stack files, and the
+// non-test Go files of every package of this module that cmd/plan imports.
+func copyPlanner(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One line per package: its directory, then the files a build reads.
+	out, err := exec.Command("go", "list", "-deps", "-f",
+		`{{if not .Standard}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{range .EmbedFiles}} {{.}}{{end}}{{end}}`, "../plan").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dst := t.TempDir()
+	copyFile := func(rel string) {
+		b, err := os.ReadFile(filepath.Join(root, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"go.mod", "go.sum", "Pulumi.yaml", "Pulumi.dev.yaml"} {
+		copyFile(f)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		rel, err := filepath.Rel(root, fields[0])
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue // a dependency outside the module
+		}
+		for _, f := range fields[1:] {
+			copyFile(filepath.Join(rel, f))
+			n++
+		}
+	}
+	if n < 10 {
+		t.Fatalf("copied only %d Go files of the planner", n)
+	}
+	return dst
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+
+	"github.com/asyncjobs/asyncjobs/internal/pulumicli"
+	"github.com/asyncjobs/asyncjobs/internal/teststack"
+)
+
+// repoRoot holds the project's Pulumi.yaml and stack files.
+const repoRoot = "../.."
+
+func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr, env)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestUsage: bad invocations are refused before any Pulumi command runs
+// (the Pulumi CLI is not needed for these).
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"usage:"}},
+		{[]string{"bogus"}, []string{`unknown command "bogus"`}},
+		{[]string{"up"}, []string{"--name is required", "--from is required"}},
+		{[]string{"up", "--name", "dev", "--from", "dev"}, []string{`stack "dev" is protected`}},
+		{[]string{"up", "--name", "pr-1", "--from", "dev", "--ttl", "1s"}, []string{"ttl 1s"}},
+		{[]string{"up", "--name", "pr-1", "--from", "dev", "--ttl", "1000h"}, []string{"ttl 1000h"}},
+		{[]string{"up", "--name", "pr 1", "--from", "dev"}, []string{"stack name"}},
+		{[]string{"destroy"}, []string{"--name is required"}},
+		{[]string{"destroy", "--name", "prod", "--force"}, []string{`stack "prod" is protected`}},
+		{[]string{"destroy", "--name", "dev", "--protected", "staging"}, []string{`stack "dev" is protected`}},
+		{[]string{"destroy", "--name", "staging", "--protected", "staging"}, []string{`stack "staging" is protected`}},
+		{[]string{"sweep"}, []string{`prefix ""`}},
+		{[]string{"sweep", "--prefix", "d"}, []string{`prefix "d"`}},
+		{[]string{"sweep", "--prefix", "p"}, []string{`prefix "p"`}},
+		{[]string{"sweep", "--prefix", "pr-", "--older-than", "-1h"}, []string{"--older-than must not be negative"}},
+		{[]string{"sweep", "--prefix", "pr-", "extra"}, []string{"unexpected arguments"}},
+		{[]string{"sweep", "--prefx", "pr-"}, []string{"flag provided but not defined"}},
+	} {
+		code, _, stderr := runCmd(t, nil, tc.args...)
+		if code != exitUsage {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tc.args, code, exitUsage, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%q: stderr %q lacks %q", tc.args, stderr, w)
+			}
+		}
+	}
+}
+
+// TestValidator: the test stack's configuration is checked like make plan
+// checks a stack file, before anything is created.
+func TestValidator(t *testing.T) {
+	proj, err := workspace.LoadProject(filepath.Join(repoRoot, "Pulumi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := workspace.LoadProjectStack(nil, proj, filepath.Join(repoRoot, "Pulumi.dev.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(key string, v config.Value) *workspace.ProjectStack {
+		cfg := config.Map{}
+		for k, v := range dev.Config {
+			cfg[k] = v
+		}
+		cfg[config.MustParseKey(key)] = v
+		cfg[config.MustParseKey("asyncjobs:protect")] = config.NewTypedValue("false", config.TypeBool)
+		cfg[config.MustParseKey("teststack:created")] = config.NewValue("2030-01-02T03:04:05Z")
+		return &workspace.ProjectStack{Config: cfg}
+	}
+	check := validator(repoRoot)
+	if err := check(context.Background(), "pr-1", with("asyncjobs:nameSuffix", config.NewValue("ab12cd"))); err != nil {
+		t.Errorf("dev template with test overrides rejected: %v", err)
+	}
+	err = check(context.Background(), "pr-1", with("asyncjobs:nameSuffix", config.NewValue("Not_OK")))
+	if err == nil || !strings.Contains(err.Error(), "asyncjobs:nameSuffix") {
+		t.Errorf("bad suffix: err = %v, want one naming asyncjobs:nameSuffix", err)
+	}
+}
+
+// TestAgainstBackend runs the command itself (local project source) with the
+// real Pulumi CLI and a file backend: the commands that need no language
+// host, and an up whose configuration is rejected before anything exists.
+func TestAgainstBackend(t *testing.T) {
+	bin := pulumicli.Path(t)
+	binDir := t.TempDir()
+	if err := os.Symlink(bin, filepath.Join(binDir, "pulumi")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	base := t.TempDir()
+	dir := filepath.Join(base, "project")
+	backend := filepath.Join(base, "backend")
+	for _, d := range []string{dir, backend, filepath.Join(base, "home")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml"} {
+		b, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := "config:\n  gcp:project: asyncjobs-dev\n  asyncjobs:region: asia-northeast1\n  asyncjobs:worker:\n    name: worker\n    image: example.com/w:1\n    maxInstances: 0\n"
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.bad.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"PULUMI_HOME":              filepath.Join(base, "home"),
+		"PULUMI_BACKEND_URL":       "file://" + filepath.ToSlash(backend),
+		"PULUMI_CONFIG_PASSPHRASE": "test",
+		"PULUMI_SKIP_UPDATE_CHECK": "true",
+	}
+
+	code, stdout, stderr := runCmd(t, env, "sweep", "--dir", dir, "--prefix", "pr-", "--dry-run")
+	if code != exitOK || !strings.Contains(stdout, "0 stacks under the prefix") {
+		t.Errorf("sweep on an empty backend: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCmd(t, env, "destroy", "--dir", dir, "--name", "pr-404")
+	if code != exitOK || !strings.Contains(stdout, "pr-404: no such stack") {
+		t.Errorf("destroy of a missing stack: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCmd(t, env, "up", "--dir", dir, "--name", "pr-1", "--from", "bad")
+	if code != exitFail || !strings.Contains(stderr, "stack pr-1: validate configuration") || !strings.Contains(stderr, "asyncjobs:worker.maxInstances") {
+		t.Errorf("up from an invalid template: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "Pulumi.pr-1.yaml")); err == nil {
+		t.Error("Pulumi.pr-1.yaml was written for a rejected configuration")
+	}
+	code, stdout, stderr = runCmd(t, env, "sweep", "--dir", dir, "--prefix", "pr-")
+	if code != exitOK || !strings.Contains(stdout, "0 stacks under the prefix") {
+		t.Errorf("a stack was created for a rejected configuration: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+}
+
+// TestSweepReport: every outcome is listed, failures in full below the table.
+func TestSweepReport(t *testing.T) {
+	now := time.Date(2030, 1, 3, 0, 0, 0, 0, time.UTC)
+	meta := func(age time.Duration) *teststack.Meta {
+		return &teststack.Meta{Created: now.Add(-age), TTL: 24 * time.Hour, Owner: "alice"}
+	}
+	r := &teststack.SweepReport{Prefix: "pr-", Outside: 2, Outcomes: []teststack.Outcome{
+		{Stack: "pr-1", Result: teststack.Destroyed, Meta: meta(48 * time.Hour), Age: 48 * time.Hour, Limit: 24 * time.Hour},
+		{Stack: "pr-2", Result: teststack.Failed, Meta: meta(30 * time.Hour), Age: 30*time.Hour + 90*time.Second, Limit: 24 * time.Hour,
+			Err: errors.New("stack pr-2: destroy: locked\nsecond line"), Detail: "stack pr-2: destroy: locked\nsecond line"},
+		{Stack: "pr-3", Result: teststack.Kept, Meta: meta(time.Hour), Age: time.Hour, Limit: 24 * time.Hour},
+		{Stack: "pr-x", Result: teststack.Skipped, Detail: "not a test stack: no teststack metadata"},
+	}}
+	var b bytes.Buffer
+	writeSweep(&b, r, now)
+	out := b.String()
+	for _, want := range []string{
+		`sweep of prefix "pr-" at 2030-01-03T00:00:00Z: 4 stacks under the prefix, 2 outside it (untouched)`,
+		"pr-1   destroyed  48h00m  24h00m  alice  ",
+		"pr-2   FAILED     30h02m  24h00m  alice  stack pr-2: destroy: locked ...",
+		"pr-3   kept       1h00m   24h00m  alice",
+		"pr-x   skipped    -       -       -      not a test stack: no teststack metadata",
+		"pr-2 failed:\nstack pr-2: destroy: locked\nsecond line",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}

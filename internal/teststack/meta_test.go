@@ -1,0 +1,168 @@
+package teststack
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidatePrefix(t *testing.T) {
+	protected := []string{"dev", "prod"}
+	for _, tc := range []struct {
+		prefix string
+		ok     bool
+	}{
+		{"pr-", true},
+		{"test_", true},
+		{"ci.", true},
+		{"dev-", true}, // "dev" does not start with "dev-"
+		{"", false},
+		{"d", false},
+		{"p", false},
+		{"-", false},
+		{"pr", false}, // no separator: would also match "prod"
+		{"de", false},
+		{"pro", false},
+		{"prod", false},
+		{"pr*", false},
+		{"../", false},
+		{"pr-/x-", false},
+	} {
+		err := ValidatePrefix(tc.prefix, protected)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidatePrefix(%q) = %v, want ok=%v", tc.prefix, err, tc.ok)
+		}
+	}
+	// A protected name that starts with the prefix makes it unusable.
+	if err := ValidatePrefix("pr-", []string{"pr-main"}); err == nil || !strings.Contains(err.Error(), "pr-main") {
+		t.Errorf("prefix of a protected name: %v", err)
+	}
+}
+
+func TestValidateName(t *testing.T) {
+	protected := []string{"dev", "prod"}
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"pr-123", true},
+		{"org/pr-123", true},
+		{"org/asyncjobs/pr-123", true},
+		{"dev", false},
+		{"Prod", false},
+		{"org/asyncjobs/prod", false},
+		{"", false},
+		{"a/b/c/d", false},
+		{"pr 1", false},
+		{"pr-1/", false},
+	} {
+		err := ValidateName(tc.name, protected)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidateName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+func TestValidateTTLAndOwner(t *testing.T) {
+	for _, d := range []time.Duration{0, time.Minute, 24 * time.Hour, MaxTTL} {
+		if err := ValidateTTL(d); err != nil {
+			t.Errorf("ValidateTTL(%s) = %v", d, err)
+		}
+	}
+	for _, d := range []time.Duration{-time.Hour, time.Second, MaxTTL + time.Hour} {
+		if err := ValidateTTL(d); err == nil {
+			t.Errorf("ValidateTTL(%s) accepted", d)
+		}
+	}
+	if err := ValidateOwner("octocat"); err != nil {
+		t.Error(err)
+	}
+	if err := ValidateOwner("a\nb"); err == nil {
+		t.Error("owner with a newline accepted")
+	}
+}
+
+func TestMetaRoundTrip(t *testing.T) {
+	m := Meta{Created: t0, TTL: 90 * time.Minute, Owner: "alice", Template: "dev", Suffix: "abc123"}
+	for _, tc := range []struct {
+		from   string
+		values map[string]string
+	}{
+		{"tags", m.tags()},
+		{"config", m.config()},
+	} {
+		got, err := parseMeta(tc.values, "abc123", tc.from)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.from, err)
+		}
+		want := m
+		want.From = tc.from
+		if got != want {
+			t.Errorf("%s: got %+v, want %+v", tc.from, got, want)
+		}
+	}
+	if _, err := parseMeta(map[string]string{KeyTTL: "1h"}, "", "tags"); !errors.Is(err, errNoMeta) {
+		t.Errorf("no creation time: err = %v, want errNoMeta", err)
+	}
+	if _, err := parseMeta(map[string]string{KeyCreated: "yesterday"}, "", "tags"); err == nil || errors.Is(err, errNoMeta) {
+		t.Errorf("bad creation time: err = %v", err)
+	}
+	if _, err := parseMeta(map[string]string{KeyCreated: "2030-01-01T00:00:00Z", KeyTTL: "-1h"}, "", "config"); err == nil {
+		t.Error("negative ttl accepted")
+	}
+}
+
+func TestExpired(t *testing.T) {
+	m := Meta{Created: t0, TTL: 2 * time.Hour}
+	for _, tc := range []struct {
+		age, olderThan time.Duration
+		want           bool
+	}{
+		{time.Hour, 0, false},
+		{2 * time.Hour, 0, true},
+		{3 * time.Hour, 24 * time.Hour, false}, // --older-than wins over the TTL
+		{25 * time.Hour, 24 * time.Hour, true},
+	} {
+		if got := m.Expired(t0.Add(tc.age), tc.olderThan); got != tc.want {
+			t.Errorf("age %s older-than %s: expired %v, want %v", tc.age, tc.olderThan, got, tc.want)
+		}
+	}
+	if (Meta{Created: t0}).Expired(t0.Add(1000*time.Hour), 0) {
+		t.Error("a record without TTL expired without --older-than")
+	}
+}
+
+func TestNewSuffix(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 200; i++ {
+		s, err := newSuffix(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s) != SuffixLength || strings.Trim(s, suffixAlphabet) != "" {
+			t.Fatalf("suffix %q", s)
+		}
+		seen[s] = true
+	}
+	if len(seen) < 199 {
+		t.Errorf("only %d distinct suffixes in 200 draws", len(seen))
+	}
+	// Bytes above the largest multiple of 36 are rejected, not folded.
+	s, err := newSuffix(bytes.NewReader([]byte{255, 252, 0, 1, 2, 3, 35, 36}))
+	if err != nil || s != "abcd9a" {
+		t.Errorf("newSuffix = %q, %v; want abcd9a", s, err)
+	}
+}
+
+func TestPrefixWriter(t *testing.T) {
+	var b bytes.Buffer
+	w := newPrefixWriter(&b, "[pr-1] ")
+	w.Write([]byte("one\ntw"))
+	w.Write([]byte("o\nthree"))
+	w.Flush()
+	if got, want := b.String(), "[pr-1] one\n[pr-1] two\n[pr-1] three\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
