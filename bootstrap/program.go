@@ -29,9 +29,12 @@ var DeployerRoles = []Role{
 	{"roles/cloudtasks.admin", "create and update queues and grant cloudtasks.enqueuer on each queue (cloudtasks.queueAdmin cannot set IAM policy)"},
 	{"roles/pubsub.admin", "create topics, subscriptions and dead-letter policies and grant publisher/subscriber on them (pubsub.editor cannot set IAM policy)"},
 	{"roles/iam.serviceAccountAdmin", "create the stack's service accounts and set IAM on each account only: actAs on an invoker to its enqueuer, on the worker's accounts to the deployers (asyncjobs:deployers), workloadIdentityUser on a workload's account to its Kubernetes service account"},
+	{"roles/container.clusterAdmin", "create and update the Autopilot cluster when asyncjobs:gke.create is set (no rights on the objects inside it); unused with an existing cluster"},
 	{"roles/container.developer", "read the existing GKE cluster's endpoint and create the namespace, service accounts, subscriber Deployments, HPAs and CronJobs in it (no rights on the cluster itself)"},
 	{"roles/serviceusage.serviceUsageAdmin", "enable the Google APIs the stack uses (never disabled on destroy)"},
 	{"roles/browser", "read the project: its number names the Pub/Sub service agent"},
+	{"roles/monitoring.editor", "create and update the stack's alert policies, e-mail notification channels and dashboard"},
+	{"roles/logging.configWriter", "create and update the log-based metrics the CronJob alerts count (in the cluster's project)"},
 }
 
 // PreviewerRoles are granted on a protected environment's project to its
@@ -44,6 +47,8 @@ var PreviewerRoles = []Role{
 	{"roles/pubsub.viewer", "read topics, subscriptions and their IAM policies"},
 	{"roles/iam.serviceAccountViewer", "read the stack's service accounts and their IAM policies"},
 	{"roles/serviceusage.serviceUsageViewer", "read which APIs are enabled"},
+	{"roles/monitoring.viewer", "read the alert policies, notification channels and dashboard"},
+	{"roles/logging.viewer", "read the log-based metrics"},
 	{"roles/container.viewer", "read the GKE cluster and the stack's Kubernetes objects"},
 }
 

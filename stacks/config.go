@@ -11,6 +11,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/components/cronjob"
 	"github.com/asyncjobs/asyncjobs/components/gke"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
+	"github.com/asyncjobs/asyncjobs/components/monitoring"
 	"github.com/asyncjobs/asyncjobs/components/subscriber"
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/components/worker"
@@ -26,6 +27,7 @@ const ProjectKey = "gcp:project"
 // Config is a stack's whole configuration, defaults applied.
 type Config struct {
 	Project     string                `json:"-"`
+	Stack       string                `json:"-"` // the stack's name: production stacks get stricter rules
 	Region      string                `json:"region" doc:"region of the worker and the default queue location, e.g. asia-northeast1 (required)"`
 	NameSuffix  string                `json:"nameSuffix" doc:"appended to every physical name (1-8 lowercase letters or digits); test stacks set a fresh one so re-creating them never collides with names Google keeps reserved"`
 	Protect     bool                  `json:"protect" doc:"protect stateful resources (topics, subscriptions, dead-letter pairs, queues, the worker) from deletion"`
@@ -38,6 +40,7 @@ type Config struct {
 	GKE         gke.Spec              `json:"gke" doc:"the GKE cluster the Kubernetes workloads run on"`
 	Subscribers []subscriber.Spec     `json:"subscribers" doc:"Pub/Sub subscriber Deployments on GKE, capped by an HPA"`
 	CronJobs    []cronjob.Spec        `json:"cronJobs" doc:"CronJobs on GKE with the documents' safety settings"`
+	Alerting    monitoring.Spec       `json:"alerting" doc:"alert policies on every subscription, queue, the worker and every CronJob, their notification channels, and the stack's dashboard"`
 }
 
 // Defaults returns the configuration a stack starts from; this is the one
@@ -48,6 +51,7 @@ func Defaults() Config {
 		Labels:     map[string]string{},
 		Worker:     worker.DefaultSpec(),
 		GKE:        gke.DefaultSpec(),
+		Alerting:   monitoring.DefaultSpec(),
 	}
 }
 

@@ -53,6 +53,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"negative doublings", set("asyncjobs:queues", "0.retry.maxDoublings", -1), "asyncjobs:queues[0].retry.maxDoublings", "Invalid value: -1: must be >= 0"},
 		{"max backoff below min", set("asyncjobs:queues", "0.retry.maxBackoff", "5s"), "asyncjobs:queues[0].retry.maxBackoff", "must be >= minBackoff"},
 		{"negative min backoff", set("asyncjobs:queues", "0.retry.minBackoff", "-1s"), "asyncjobs:queues[0].retry.minBackoff", ">= 0s"},
+		{"sub-second min backoff", set("asyncjobs:queues", "0.retry.minBackoff", "100ms"), "asyncjobs:queues[0].retry.minBackoff", "must be whole seconds"},
 		{"sampling above 1", set("asyncjobs:queues", "0.loggingSamplingRatio", 2), "asyncjobs:queues[0].loggingSamplingRatio", "between 0 and 1"},
 		{"queue name underscore", set("asyncjobs:queues", "0.name", "sample_queue"), "asyncjobs:queues[0].name", "letters, digits and hyphens"},
 		{"duplicate queue", raw("asyncjobs:queues", `[{"name":"q-one"},{"name":"q-one"}]`), "asyncjobs:queues[1].name", "already used"},
@@ -96,6 +97,18 @@ func TestInvalidConfigs(t *testing.T) {
 		{"cron grant on unknown topic", set("asyncjobs:cronJobs", "0.googleServiceAccount", map[string]any{"grants": []any{map[string]any{"role": "roles/pubsub.publisher", "topic": "nope"}}}), "asyncjobs:cronJobs[0].googleServiceAccount.grants[0].topic", "Not found"},
 		{"cron grant with a broad role", set("asyncjobs:cronJobs", "0.googleServiceAccount", map[string]any{"grants": []any{map[string]any{"role": "roles/editor", "topic": "jobs"}}}), "asyncjobs:cronJobs[0].googleServiceAccount.grants[0]", "roles/pubsub.publisher on a topic"},
 		{"public publisher", set("asyncjobs:topics", "0.publishers", []any{"allAuthenticatedUsers"}), "asyncjobs:topics[0].publishers[0]", "public"},
+		{"alerting unknown key", set("asyncjobs:alerting", "thresholds.queueDeph", 5), "asyncjobs:alerting.thresholds.queueDeph", `did you mean "queueDepth"`},
+		{"alerting bad channel id", set("asyncjobs:alerting", "notificationChannels", []any{"projects/asyncjobs-dev/channels/1"}), "asyncjobs:alerting.notificationChannels[0]", "projects/<project>/notificationChannels/<numeric id>"},
+		{"alerting bad e-mail", set("asyncjobs:alerting", "emails", []any{"oncall.example.com"}), "asyncjobs:alerting.emails[0]", "plain e-mail address"},
+		{"alerting negative queue depth", set("asyncjobs:alerting", "thresholds.queueDepth", -5), "asyncjobs:alerting.thresholds.queueDepth", "must be >= 1"},
+		{"alerting negative failure rate", set("asyncjobs:alerting", "thresholds.failedAttemptsPerSecond", -0.5), "asyncjobs:alerting.thresholds.failedAttemptsPerSecond", "must be >= 0"},
+		{"alerting oldest age above retention", set("asyncjobs:alerting", "thresholds.oldestUnackedAge", "32d"), "asyncjobs:alerting.thresholds.oldestUnackedAge", "between 1s and 31d"},
+		{"alerting window not whole minutes", set("asyncjobs:alerting", "thresholds.window", "90s"), "asyncjobs:alerting.thresholds.window", "multiple of 60s"},
+		{"alerting window below 60s", set("asyncjobs:alerting", "thresholds.window", "30s"), "asyncjobs:alerting.thresholds.window", "between 1m and 25h"},
+		{"alerting window above 25h", set("asyncjobs:alerting", "thresholds.window", "26h"), "asyncjobs:alerting.thresholds.window", "between 1m and 25h"},
+		{"alerting negative duration", set("asyncjobs:alerting", "thresholds.duration", "-5m"), "asyncjobs:alerting.thresholds.duration", "between 0s and 1d"},
+		{"alerting duration not whole minutes", set("asyncjobs:alerting", "thresholds.duration", "150s"), "asyncjobs:alerting.thresholds.duration", "multiple of 60s"},
+		{"production alerts without channel", set("asyncjobs:labels", "environment", "prod"), "asyncjobs:alerting.notificationChannels", "must notify someone"},
 	}
 	// The push case above is valid on its own; make it the exactly-once one.
 	for i := range cases {

@@ -13,6 +13,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/components/gcpname"
 	"github.com/asyncjobs/asyncjobs/components/gke"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
+	"github.com/asyncjobs/asyncjobs/components/monitoring"
 	"github.com/asyncjobs/asyncjobs/components/subscriber"
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/components/worker"
@@ -53,17 +54,28 @@ func Program(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := Load(src)
+	cfg, err := LoadStack(ctx.Stack(), src)
 	if err != nil {
 		return err
+	}
+	for _, w := range cfg.Warnings() {
+		if err := ctx.Log.Warn(w.String(), nil); err != nil {
+			return err
+		}
 	}
 	return Build(ctx, cfg)
 }
 
-// Load decodes and validates a configuration. Nothing is registered unless
-// it returns no error.
-func Load(src Source) (Config, error) {
+// Load decodes and validates a configuration without a stack name: only
+// its labels can make it production. Nothing is registered unless it
+// returns no error.
+func Load(src Source) (Config, error) { return LoadStack("", src) }
+
+// LoadStack decodes and validates the configuration of the named stack.
+// Production stacks (see ProductionReasons) get stricter rules.
+func LoadStack(stack string, src Source) (Config, error) {
 	cfg, errs := Decode(src)
+	cfg.Stack = stack
 	bad := map[string]bool{}
 	for _, e := range errs {
 		bad[topKey(e.Field)] = true
@@ -200,8 +212,27 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 	ctx.Export("topics", topics)
 	ctx.Export("deadLetters", deadLetters)
 	if cfg.HasWorkloads() {
-		return buildWorkloads(ctx, cfg, deps, declared)
+		if err := buildWorkloads(ctx, cfg, deps, declared); err != nil {
+			return err
+		}
 	}
+	return buildMonitoring(ctx, cfg, deps)
+}
+
+// buildMonitoring declares the alert policies, their channels and the
+// dashboard over everything above, by physical names.
+func buildMonitoring(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource) error {
+	args := cfg.monitoringArgs(ctx.Stack())
+	args.DependsOn = deps
+	m, err := monitoring.New(ctx, "monitoring", args)
+	if err != nil {
+		return err
+	}
+	ctx.Export("monitoring", pulumi.Map{
+		"dashboard":            m.Dashboard,
+		"alertPolicies":        m.AlertPolicies,
+		"notificationChannels": m.NotificationChannels,
+	})
 	return nil
 }
 

@@ -64,6 +64,7 @@ func (c Config) Validate() field.ErrorList {
 		}
 	}
 	errs = append(errs, c.validateWorkloads(accounts)...)
+	errs = append(errs, c.validateAlerting()...)
 	errs = append(errs, accounts.errs...)
 	errs = append(errs, queues.errs...)
 	errs = append(errs, topics.errs...)

@@ -1,8 +1,11 @@
 // Command plan shows what a stack will create, offline: it runs the Pulumi
 // program in-process under the recording engine with the stack's
 // configuration, in preview mode, prints the resource tree and the IAM
-// grants, and writes build/<stack>/plan.json. No cloud credentials and no
-// Pulumi CLI are needed.
+// grants, then the retry timelines of every queue and subscription and the
+// capacity and consistency warnings, and writes build/<stack>/plan.json
+// (the recorded plan plus "timelines" and "warnings"). With -quiet only the
+// warnings are printed, on stderr. No cloud credentials and no Pulumi CLI
+// are needed.
 package main
 
 import (
@@ -19,28 +22,29 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/planview"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 	"github.com/asyncjobs/asyncjobs/internal/stackfile"
+	"github.com/asyncjobs/asyncjobs/internal/timeline"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout io.Writer) error {
+func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	stack := fs.String("stack", "dev", "stack whose Pulumi.<stack>.yaml is planned")
 	dir := fs.String("dir", ".", "directory holding Pulumi.yaml")
 	out := fs.String("out", "build", "directory plans are written under (<out>/<stack>/plan.json)")
-	quiet := fs.Bool("quiet", false, "write plan.json without printing the tree")
+	quiet := fs.Bool("quiet", false, "write plan.json without printing the tree and timelines; warnings go to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	planFile := filepath.Join(*out, *stack, "plan.json")
 
-	plan, err := Record(*dir, *stack)
+	plan, cfg, err := Record(*dir, *stack)
 	if err != nil {
 		// Never leave a plan behind that no longer matches the configuration.
 		if rmErr := os.Remove(planFile); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
@@ -51,15 +55,25 @@ func run(args []string, stdout io.Writer) error {
 		}
 		return fmt.Errorf("stack %s: %w\nno plan written", *stack, err)
 	}
-	if err := writeJSON(planFile, plan); err != nil {
+	// [] rather than null in plan.json when there are none.
+	timelines := append([]timeline.Named{}, timeline.Timelines(cfg)...)
+	warnings := append(append([]timeline.Warning{}, cfg.Warnings()...), timeline.Warnings(cfg)...)
+	if err := writeJSON(planFile, File{Plan: plan, Timelines: timelines, Warnings: warnings}); err != nil {
 		return err
 	}
 	objects := manifests.FromPlan(plan)
 	if err := manifests.Write(filepath.Join(*out, *stack, "manifests"), objects); err != nil {
 		return err
 	}
-	if !*quiet {
+	if *quiet {
+		if err := timeline.FormatWarnings(stderr, warnings); err != nil {
+			return err
+		}
+	} else {
 		if err := planview.Write(stdout, plan); err != nil {
+			return err
+		}
+		if err := writeChecks(stdout, timelines, warnings); err != nil {
 			return err
 		}
 	}
@@ -67,23 +81,52 @@ func run(args []string, stdout io.Writer) error {
 	return nil
 }
 
+// File is what plan.json holds: the recorded plan, with the retry
+// timelines and the warnings added as two more top-level keys (readers of
+// the recorded plan alone ignore them).
+type File struct {
+	*recorder.Plan
+	Timelines []timeline.Named   `json:"timelines"`
+	Warnings  []timeline.Warning `json:"warnings"`
+}
+
 // Record loads a stack file, validates its configuration and records the
-// program's preview.
-func Record(dir, stack string) (*recorder.Plan, error) {
+// program's preview. It returns the validated configuration too.
+func Record(dir, stack string) (*recorder.Plan, stacks.Config, error) {
 	st, err := stackfile.Load(dir, stack)
 	if err != nil {
-		return nil, err
+		return nil, stacks.Config{}, err
 	}
-	if _, err := stacks.Load(stacks.Source(st.Config)); err != nil {
-		return nil, err
+	cfg, err := stacks.LoadStack(st.Name, stacks.Source(st.Config))
+	if err != nil {
+		return nil, stacks.Config{}, err
 	}
-	return recorder.Run(stacks.Program, recorder.Options{
+	plan, err := recorder.Run(stacks.Program, recorder.Options{
 		Project:    st.Project,
 		Stack:      st.Name,
 		Config:     st.Config,
 		SecretKeys: st.SecretKeys,
 		Preview:    true,
 	})
+	return plan, cfg, err
+}
+
+// writeChecks prints the timelines and the warnings after the plan tree.
+func writeChecks(w io.Writer, timelines []timeline.Named, warnings []timeline.Warning) error {
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return err
+	}
+	if err := timeline.FormatTimelines(w, timelines); err != nil {
+		return err
+	}
+	if len(warnings) == 0 {
+		_, err := io.WriteString(w, "\nNo capacity or consistency warnings\n")
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "\nWarnings (%d)\n", len(warnings)); err != nil {
+		return err
+	}
+	return timeline.FormatWarnings(w, warnings)
 }
 
 // writeJSON writes v to path atomically: a reader sees the old file or the

@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/asyncjobs/asyncjobs/internal/plandiff"
 )
 
 func TestPlanWritesPlanJSON(t *testing.T) {
 	out := t.TempDir()
 	var stdout bytes.Buffer
-	if err := run([]string{"-stack", "dev", "-dir", "../..", "-out", out}, &stdout); err != nil {
+	if err := run([]string{"-stack", "dev", "-dir", "../..", "-out", out}, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"asyncjobs:worker:Worker worker", "gcp:cloudtasks/queue:Queue queue-sample-queue", "IAM grants", "roles/cloudtasks.enqueuer", "retryConfig.maxDoublings = 3"} {
@@ -75,7 +79,8 @@ func TestBrokenStackWritesNoPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout bytes.Buffer
-	err := run([]string{"-stack", "broken", "-dir", dir, "-out", out}, &stdout)
+	var stderr bytes.Buffer
+	err := run([]string{"-stack", "broken", "-dir", dir, "-out", out}, &stdout, &stderr)
 	if err == nil {
 		t.Fatal("broken stack planned")
 	}
@@ -92,7 +97,147 @@ func TestBrokenStackWritesNoPlan(t *testing.T) {
 	if _, statErr := os.Stat(stale); !errors.Is(statErr, os.ErrNotExist) {
 		t.Errorf("stale plan.json left behind (%v)", statErr)
 	}
-	if stdout.Len() != 0 {
-		t.Errorf("printed a plan for a broken stack:\n%s", stdout.String())
+	if stdout.Len() != 0 || stderr.Len() != 0 {
+		t.Errorf("printed a plan for a broken stack:\n%s%s", stdout.String(), stderr.String())
+	}
+}
+
+// The dev stack's capacity warning: the first source document's 1000
+// concurrent dispatches against its worker of 1 instance × 80 requests.
+const devCapacityWarning = "warning: asyncjobs:queues[0].rateLimits.maxConcurrentDispatches: queue sample-queue dispatches up to 1000 tasks at once but the worker takes at most 80 (maxInstances 1 × concurrency 80)"
+
+// TestPlanPrintsTimelinesAndWarnings: after the plan tree come the retry
+// timelines and the warnings, and plan.json holds them too, beside the
+// recorded plan that its other readers decode.
+func TestPlanPrintsTimelinesAndWarnings(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"-stack", "dev", "-dir", "../..", "-out", out}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	text := stdout.String()
+	tree := strings.Index(text, "IAM grants")
+	timelines := strings.Index(text, "\nRetry timelines")
+	warnings := strings.Index(text, "\nWarnings (")
+	if tree < 0 || timelines < tree || warnings < timelines {
+		t.Fatalf("want the tree, then the timelines, then the warnings (at %d, %d, %d):\n%s", tree, timelines, warnings, text)
+	}
+	for _, want := range []string{
+		"queue sample-queue (asyncjobs:queues[0].retry)\n  10 attempts over 29m10s, then the task is deleted",
+		// The source document's intervals: 10s, 20s, 40s, 80s, 160s, 240s, then +80s.
+		"          2    10s     10s\n          3    20s     30s\n          4    40s   1m10s\n          5  1m20s   2m30s\n          6  2m40s   5m10s\n          7     4m   9m10s\n",
+		"         10     8m  29m10s\n",
+		"subscription jobs/jobs-worker (asyncjobs:topics[0].subscriptions[0])\n  dead-lettered after 5 delivery attempts",
+		"    dead-lettered         0s                    5m\n",
+		devCapacityWarning,
+		"warning: asyncjobs:worker.timeout: the worker's request timeout 1h is longer than the longest dispatch deadline",
+	} {
+		if !strings.Contains(text[timelines:], want) {
+			t.Errorf("output after the tree lacks %q", want)
+		}
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr without -quiet: %s", stderr.String())
+	}
+
+	b, err := os.ReadFile(filepath.Join(out, "dev", "plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Timelines []struct {
+			Path     string `json:"path"`
+			Kind     string `json:"kind"`
+			Name     string `json:"name"`
+			Summary  string `json:"summary"`
+			Timeline struct {
+				End       string    `json:"end"`
+				Attempts  int       `json:"attempts"`
+				Intervals []float64 `json:"intervalsSeconds"`
+				Total     float64   `json:"totalSeconds"`
+				TimedOut  float64   `json:"totalIfTimedOutSeconds"`
+			} `json:"timeline"`
+		} `json:"timelines"`
+		Warnings []struct {
+			Path    string `json:"path"`
+			Message string `json:"message"`
+		} `json:"warnings"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	if len(file.Timelines) != 2 {
+		t.Fatalf("%d timelines in plan.json, want the queue and the subscription", len(file.Timelines))
+	}
+	q, s := file.Timelines[0], file.Timelines[1]
+	if q.Path != "asyncjobs:queues[0].retry" || q.Kind != "queue" || q.Timeline.End != "given up" || q.Timeline.Attempts != 10 || q.Timeline.Total != 1750 ||
+		fmt.Sprint(q.Timeline.Intervals) != "[10 20 40 80 160 240 320 400 480]" {
+		t.Errorf("queue timeline in plan.json: %+v", q)
+	}
+	if s.Name != "jobs/jobs-worker" || s.Timeline.End != "dead-lettered" || s.Timeline.Attempts != 5 || s.Timeline.TimedOut != 300 {
+		t.Errorf("subscription timeline in plan.json: %+v", s)
+	}
+	found := false
+	for _, w := range file.Warnings {
+		found = found || strings.HasPrefix("warning: "+w.Path+": "+w.Message, devCapacityWarning)
+	}
+	if !found {
+		t.Errorf("plan.json lacks the capacity warning: %+v", file.Warnings)
+	}
+
+	// The readers of plan.json (policy, plandiff) decode a recorder.Plan.
+	p, err := plandiff.Load(filepath.Join(out, "dev", "plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Stack != "dev" || len(p.Resources) < 20 {
+		t.Errorf("plan.json read back as %s with %d resources", p.Stack, len(p.Resources))
+	}
+}
+
+// TestQuietPrintsWarningsOnly: -quiet prints no tree and no timelines,
+// and the warnings on stderr.
+func TestQuietPrintsWarningsOnly(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"-quiet", "-stack", "dev", "-dir", "../..", "-out", out}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stdout.String(), "Retry timelines") || strings.Contains(stdout.String(), "IAM grants") || strings.Contains(stdout.String(), "warning:") {
+		t.Errorf("-quiet printed more than the summary line:\n%s", stdout.String())
+	}
+	if !strings.HasPrefix(stderr.String(), "warning: ") || !strings.Contains(stderr.String(), devCapacityWarning) {
+		t.Errorf("-quiet stderr lacks the capacity warning:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "dev", "plan.json")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestReadmeExcerpt: the README's excerpt of make plan for dev is what
+// make plan prints.
+func TestReadmeExcerpt(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "From `make plan` for dev")
+	if !ok {
+		t.Fatal("README.md lacks the make plan excerpt")
+	}
+	_, block, ok := strings.Cut(after, "```\n")
+	if !ok {
+		t.Fatal("README.md: no code block after the make plan excerpt's heading")
+	}
+	excerpt, _, ok := strings.Cut(block, "```")
+	if !ok || strings.Count(excerpt, "\n") < 10 {
+		t.Fatalf("README.md: the make plan excerpt is cut short:\n%s", excerpt)
+	}
+	var stdout bytes.Buffer
+	if err := run([]string{"-stack", "dev", "-dir", "../..", "-out", t.TempDir()}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), excerpt) {
+		t.Errorf("README.md's excerpt is not in the output of make plan; the output after the tree:\n%s", stdout.String()[strings.Index(stdout.String(), "Retry timelines"):])
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,22 @@ func planFile(t *testing.T, stack string, change func(p *recorder.Plan)) string 
 	return f
 }
 
+// unnotified counts a stack's alert policies. The dev stack sets no
+// notification channel, so each of them is a warning of
+// monitoring-alert-notification-channels.
+func unnotified(t *testing.T, stack string) int {
+	t.Helper()
+	plan, err := record(filepath.Join("..", "..", "Pulumi."+stack+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(plan.ByType("gcp:monitoring/alertPolicy:AlertPolicy"))
+	if n < 2 {
+		t.Fatalf("%d alert policies in stack %s", n, stack)
+	}
+	return n
+}
+
 func runCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -53,10 +70,14 @@ func TestCleanPlanPasses(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"policy: stack dev", "production: no", "kube-score: no manifests", "PASS: 0 errors, 0 warnings"} {
+	alerts := unnotified(t, "dev")
+	for _, want := range []string{"policy: stack dev", "production: no", "kube-score: no manifests", fmt.Sprintf("PASS: 0 errors, %d warnings", alerts)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	if n := strings.Count(out, "[monitoring-alert-notification-channels]"); n != alerts {
+		t.Errorf("%d alerts without channels reported, want %d:\n%s", n, alerts, out)
 	}
 }
 
@@ -74,7 +95,7 @@ func TestErrorsFailAndComeFirst(t *testing.T) {
 		"[protect-stateful-in-production] gcp:cloudrunv2/service:Service worker",
 		"Fix: set asyncjobs:protect: true",
 		"[cloudrun-internal-ingress-in-production] gcp:cloudrunv2/service:Service worker",
-		"FAIL: 6 errors, 2 warnings",
+		fmt.Sprintf("FAIL: %d errors, %d warnings", 6+unnotified(t, "dev"), 2+unnotified(t, "dev")),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -150,7 +171,7 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &reports); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if len(reports) != 1 || len(reports[0].Violations) != 8 || reports[0].Violations[0].Severity != policy.Error {
+	if len(reports) != 1 || len(reports[0].Violations) != 8+2*unnotified(t, "dev") || reports[0].Violations[0].Severity != policy.Error {
 		t.Errorf("unexpected report: %+v", reports)
 	}
 }

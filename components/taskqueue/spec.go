@@ -41,19 +41,21 @@ type RateLimits struct {
 // RetryConfig is Cloud Tasks' retry configuration.
 type RetryConfig struct {
 	MaxAttempts      int               `json:"maxAttempts" doc:"attempts including the first, >= 1, or -1 for unlimited"`
-	MinBackoff       duration.Duration `json:"minBackoff" doc:"first retry interval, >= 0s"`
-	MaxBackoff       duration.Duration `json:"maxBackoff" doc:"retry interval cap, >= minBackoff"`
+	MinBackoff       duration.Duration `json:"minBackoff" doc:"first retry interval, >= 0s, whole seconds"`
+	MaxBackoff       duration.Duration `json:"maxBackoff" doc:"retry interval cap, >= minBackoff, whole seconds"`
 	MaxDoublings     int               `json:"maxDoublings" doc:"times the interval doubles before growing linearly, >= 0"`
-	MaxRetryDuration duration.Duration `json:"maxRetryDuration" doc:"time limit for retrying, 0s = unlimited"`
+	MaxRetryDuration duration.Duration `json:"maxRetryDuration" doc:"time limit for retrying, whole seconds, 0s = unlimited"`
 }
 
-// DefaultSpec returns the defaults: Cloud Tasks' own, made explicit.
+// DefaultSpec returns the defaults: Cloud Tasks' own, made explicit, except
+// minBackoff: Google documents a 0.1 s default but truncates backoffs to
+// whole seconds, so the explicit default is the smallest pause that is kept.
 func DefaultSpec() Spec {
 	return Spec{
 		RateLimits: RateLimits{MaxDispatchesPerSecond: 500, MaxConcurrentDispatches: 1000},
 		Retry: RetryConfig{
 			MaxAttempts:      100,
-			MinBackoff:       duration.Of(100 * time.Millisecond),
+			MinBackoff:       duration.Of(time.Second),
 			MaxBackoff:       duration.Of(time.Hour),
 			MaxDoublings:     16,
 			MaxRetryDuration: duration.Of(0),
@@ -118,6 +120,16 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.String(), "must be >= 0s"))
 	} else if s.Retry.MaxBackoff.Duration < s.Retry.MinBackoff.Duration {
 		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.String(), fmt.Sprintf("must be >= minBackoff (%s)", s.Retry.MinBackoff)))
+	}
+	// Cloud Tasks truncates these to whole seconds: a fraction would be
+	// dropped without a word.
+	for _, d := range []struct {
+		key   string
+		value duration.Duration
+	}{{"minBackoff", s.Retry.MinBackoff}, {"maxBackoff", s.Retry.MaxBackoff}, {"maxRetryDuration", s.Retry.MaxRetryDuration}} {
+		if d.value.Duration > 0 && d.value.Duration%time.Second != 0 {
+			errs = append(errs, field.Invalid(r.Child(d.key), d.value.String(), "must be whole seconds (Cloud Tasks truncates the rest)"))
+		}
 	}
 	if s.Retry.MaxDoublings < 0 {
 		errs = append(errs, field.Invalid(r.Child("maxDoublings"), s.Retry.MaxDoublings, "must be >= 0"))

@@ -46,7 +46,15 @@ var keySettings = map[string][]string{
 		"spec.jobTemplate.spec.template.spec.restartPolicy",
 		"spec.jobTemplate.spec.template.metadata.annotations.cluster-autoscaler.kubernetes.io/safe-to-evict",
 	},
-	"gcp:pubsub/topic:Topic": {"name", "messageRetentionDuration", "labels.asyncjobs-role"},
+	"gcp:monitoring/alertPolicy:AlertPolicy": {
+		"displayName", "severity", "conditions.0.conditionThreshold.comparison", "conditions.0.conditionThreshold.thresholdValue",
+		"conditions.0.conditionThreshold.duration", "conditions.0.conditionThreshold.aggregations.0.alignmentPeriod",
+		"conditions.0.conditionAbsent.duration", "notificationChannels",
+	},
+	"gcp:monitoring/notificationChannel:NotificationChannel": {"type", "labels.email_address"},
+	"gcp:monitoring/dashboard:Dashboard":                     {"project"},
+	"gcp:logging/metric:Metric":                              {"name", "project"},
+	"gcp:pubsub/topic:Topic":                                 {"name", "messageRetentionDuration", "labels.asyncjobs-role"},
 	"gcp:pubsub/subscription:Subscription": {
 		"name", "topic", "ackDeadlineSeconds", "messageRetentionDuration", "expirationPolicy.ttl",
 		"retryPolicy.minimumBackoff", "retryPolicy.maximumBackoff", "deadLetterPolicy.deadLetterTopic",

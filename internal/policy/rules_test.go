@@ -208,6 +208,11 @@ var ruleCases = []ruleCase{
 
 	// Monitoring
 	{name: "alert without channels", rule: "monitoring-alert-notification-channels", want: [2]string{"gcp:monitoring/alertPolicy:AlertPolicy", "dead-letters"},
+		also: []string{"monitoring-alert-notification-channels-in-production"},
+		mutate: add(recorder.Resource{Type: "gcp:monitoring/alertPolicy:AlertPolicy", Name: "dead-letters", Inputs: map[string]any{
+			"displayName": "dead letters", "combiner": "OR", "conditions": []any{map[string]any{"displayName": "undelivered"}}}})},
+	{name: "alert without channels in production", rule: "monitoring-alert-notification-channels-in-production", want: [2]string{"gcp:monitoring/alertPolicy:AlertPolicy", "dead-letters"},
+		also: []string{"monitoring-alert-notification-channels"},
 		mutate: add(recorder.Resource{Type: "gcp:monitoring/alertPolicy:AlertPolicy", Name: "dead-letters", Inputs: map[string]any{
 			"displayName": "dead letters", "combiner": "OR", "conditions": []any{map[string]any{"displayName": "undelivered"}}}})},
 
@@ -419,7 +424,11 @@ func TestProductionSignal(t *testing.T) {
 		}
 	})
 	t.Run("dev labelled prod", func(t *testing.T) {
-		res := evaluate(t, e, record(t, "dev", map[string]string{"asyncjobs:labels": `{"environment":"prod"}`}), policy.Options{})
+		// A production stack's alerts must notify someone, or the program refuses it.
+		res := evaluate(t, e, record(t, "dev", map[string]string{
+			"asyncjobs:labels":   `{"environment":"prod"}`,
+			"asyncjobs:alerting": `{"emails":["oncall@example.com"]}`,
+		}), policy.Options{})
 		if !protectFires(res, worker) {
 			t.Errorf("a dev stack labelled environment=prod is not held to production; %v", res.Production)
 		}

@@ -65,6 +65,16 @@ func Simulate(typ, name string, inputs resource.PropertyMap) (string, resource.P
 		id = fmt.Sprintf("projects/%s/subscriptions/%s", project, str(inputs, "name"))
 	case "gcp:projects/service:Service":
 		id = project + "/" + str(inputs, "service")
+	case "gcp:monitoring/notificationChannel:NotificationChannel":
+		id = fmt.Sprintf("projects/%s/notificationChannels/simulated-%s", project, name)
+		set("name", id)
+	case "gcp:monitoring/alertPolicy:AlertPolicy":
+		id = fmt.Sprintf("projects/%s/alertPolicies/simulated-%s", project, name)
+		set("name", id)
+	case "gcp:monitoring/dashboard:Dashboard":
+		id = fmt.Sprintf("projects/%s/dashboards/simulated-%s", project, name)
+	case "gcp:logging/metric:Metric":
+		id = str(inputs, "name")
 	}
 	return id, outs
 }

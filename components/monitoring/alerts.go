@@ -1,0 +1,251 @@
+package monitoring
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asyncjobs/asyncjobs/components/gcpname"
+)
+
+// Severities of alert policies.
+const (
+	SeverityCritical = "CRITICAL"
+	SeverityError    = "ERROR"
+	SeverityWarning  = "WARNING"
+)
+
+// Alert kinds, the asyncjobs-alert user label of each policy.
+const (
+	KindOldestUnacked  = "oldest-unacked-message"
+	KindUndelivered    = "undelivered-messages"
+	KindDeadLettered   = "dead-lettered-messages"
+	KindDeadLetterWait = "dead-letters-waiting"
+	KindQueueDepth     = "queue-depth"
+	KindFailedAttempts = "failed-task-attempts"
+	KindWorker5xx      = "worker-5xx"
+	KindCronJobFailed  = "cronjob-failed"
+	KindCronJobMissed  = "cronjob-missed"
+	KindCronJobOverdue = "cronjob-overdue"
+)
+
+// AlertLabel is the user label naming an alert policy's kind.
+const AlertLabel = "asyncjobs-alert"
+
+// Log-based metric base names; the stack's name suffix is appended.
+const (
+	MetricCronJobFailed    = "asyncjobs-cronjob-failed"
+	MetricCronJobMissed    = "asyncjobs-cronjob-missed"
+	MetricCronJobCompleted = "asyncjobs-cronjob-completed"
+)
+
+// Aggregation is one Cloud Monitoring aggregation.
+type Aggregation struct {
+	Alignment time.Duration
+	Aligner   string
+	Reducer   string
+	GroupBy   []string
+}
+
+// Condition is an alert policy's one condition: a threshold, or the
+// absence of data when Absent is set.
+type Condition struct {
+	DisplayName string
+	Filter      string
+	Absent      bool
+	Comparison  string
+	Threshold   float64
+	Duration    time.Duration
+	Aggregation Aggregation
+}
+
+// Alert is one alert policy before it is declared.
+type Alert struct {
+	// Key names the policy's resource: <component>-<key>.
+	Key         string
+	Kind        string
+	Resource    string
+	DisplayName string
+	Severity    string
+	Subject     string
+	Docs        string
+	Condition   Condition
+}
+
+// Alerts returns every alert policy of the stack, in a stable order:
+// worker, subscriptions, queues, CronJobs.
+func Alerts(a Args) []Alert {
+	t := a.Spec.Thresholds
+	window, wait := t.Window.Duration, t.Duration.Duration
+	var out []Alert
+	add := func(al Alert) {
+		al.DisplayName = fmt.Sprintf("[%s] %s", a.Stack, al.DisplayName)
+		al.Condition.DisplayName = al.Subject
+		al.Subject = fmt.Sprintf("[%s] %s", a.Stack, al.Subject)
+		out = append(out, al)
+	}
+
+	w := a.Worker
+	add(Alert{
+		Key: "worker-5xx", Kind: KindWorker5xx, Resource: w.Service, Severity: SeverityError,
+		DisplayName: fmt.Sprintf("worker %s: 5xx responses", w.Service),
+		Subject:     fmt.Sprintf("worker %s answers with 5xx above %s/s", w.Service, number(t.Worker5xxPerSecond)),
+		Docs:        worker5xxDocs(a),
+		Condition: Condition{
+			Filter:     ServiceFilter(MetricRunRequests, a.Project, w.Region, w.Service) + ` AND metric.label.response_code_class="5xx"`,
+			Comparison: "COMPARISON_GT", Threshold: t.Worker5xxPerSecond, Duration: wait,
+			Aggregation: Aggregation{Alignment: window, Aligner: "ALIGN_RATE", Reducer: "REDUCE_SUM", GroupBy: []string{"resource.label.service_name"}},
+		},
+	})
+
+	for _, s := range a.Subscriptions {
+		age := s.OldestUnackedAge(t)
+		add(Alert{
+			Key: "sub-" + s.Ref.key() + "-oldest-unacked", Kind: KindOldestUnacked, Resource: s.Name, Severity: SeverityError,
+			DisplayName: fmt.Sprintf("subscription %s: oldest unacked message", s.Name),
+			Subject:     fmt.Sprintf("subscription %s has a message unacked for more than %s", s.Name, Span(age)),
+			Docs:        oldestUnackedDocs(a, s, age),
+			Condition: Condition{
+				Filter:     SubscriptionFilter(MetricOldestUnackedAge, a.Project, s.Name),
+				Comparison: "COMPARISON_GT", Threshold: age.Seconds(), Duration: wait,
+				Aggregation: Aggregation{Alignment: window, Aligner: "ALIGN_MAX"},
+			},
+		})
+		add(Alert{
+			Key: "sub-" + s.Ref.key() + "-undelivered", Kind: KindUndelivered, Resource: s.Name, Severity: SeverityWarning,
+			DisplayName: fmt.Sprintf("subscription %s: undelivered messages", s.Name),
+			Subject:     fmt.Sprintf("subscription %s has more than %d undelivered messages", s.Name, t.UndeliveredMessages),
+			Docs:        undeliveredDocs(a, s),
+			Condition: Condition{
+				Filter:     SubscriptionFilter(MetricUndeliveredMessages, a.Project, s.Name),
+				Comparison: "COMPARISON_GT", Threshold: float64(t.UndeliveredMessages), Duration: wait,
+				Aggregation: Aggregation{Alignment: window, Aligner: "ALIGN_MEAN"},
+			},
+		})
+		if s.DeadLetter == "" {
+			continue
+		}
+		// A dead letter is a message the workers gave up on: alert at once.
+		add(Alert{
+			Key: "sub-" + s.Ref.key() + "-dead-lettered", Kind: KindDeadLettered, Resource: s.Name, Severity: SeverityError,
+			DisplayName: fmt.Sprintf("subscription %s: messages dead-lettered", s.Name),
+			Subject:     fmt.Sprintf("subscription %s dead-lettered messages", s.Name),
+			Docs:        deadLetteredDocs(a, s),
+			Condition: Condition{
+				Filter:     SubscriptionFilter(MetricDeadLetterMessages, a.Project, s.Name),
+				Comparison: "COMPARISON_GT", Threshold: 0,
+				Aggregation: Aggregation{Alignment: window, Aligner: "ALIGN_SUM"},
+			},
+		})
+		add(Alert{
+			Key: "sub-" + s.Ref.key() + "-dead-letters-waiting", Kind: KindDeadLetterWait, Resource: s.DeadLetter, Severity: SeverityWarning,
+			DisplayName: fmt.Sprintf("dead-letter subscription %s: messages waiting", s.DeadLetter),
+			Subject:     fmt.Sprintf("dead letters of %s are waiting on %s", s.Name, s.DeadLetter),
+			Docs:        deadLettersWaitingDocs(a, s),
+			Condition: Condition{
+				Filter:     SubscriptionFilter(MetricUndeliveredMessages, a.Project, s.DeadLetter),
+				Comparison: "COMPARISON_GT", Threshold: 0,
+				Aggregation: Aggregation{Alignment: window, Aligner: "ALIGN_MAX"},
+			},
+		})
+	}
+
+	for _, q := range a.Queues {
+		add(Alert{
+			Key: "queue-" + q.Name + "-depth", Kind: KindQueueDepth, Resource: q.ID, Severity: SeverityWarning,
+			DisplayName: fmt.Sprintf("queue %s: depth", q.ID),
+			Subject:     fmt.Sprintf("queue %s holds more than %d tasks", q.ID, t.QueueDepth),
+			Docs:        queueDepthDocs(a, q),
+			Condition: Condition{
+				Filter:     QueueFilter(MetricQueueDepth, a.Project, q.Location, q.ID),
+				Comparison: "COMPARISON_GT", Threshold: float64(t.QueueDepth), Duration: wait,
+				Aggregation: Aggregation{Alignment: window, Aligner: "ALIGN_MEAN"},
+			},
+		})
+		add(Alert{
+			Key: "queue-" + q.Name + "-failed-attempts", Kind: KindFailedAttempts, Resource: q.ID, Severity: SeverityError,
+			DisplayName: fmt.Sprintf("queue %s: failed task attempts", q.ID),
+			Subject:     fmt.Sprintf("queue %s: task attempts failing above %s/s", q.ID, number(t.FailedAttemptsPerSecond)),
+			Docs:        failedAttemptsDocs(a, q),
+			Condition: Condition{
+				// Cloud Tasks labels a 2xx answer "ok"; every other code is a failed attempt.
+				Filter:     QueueFilter(MetricTaskAttempts, a.Project, q.Location, q.ID) + ` AND metric.label.response_code!="ok"`,
+				Comparison: "COMPARISON_GT", Threshold: t.FailedAttemptsPerSecond, Duration: wait,
+				Aggregation: Aggregation{Alignment: window, Aligner: "ALIGN_RATE", Reducer: "REDUCE_SUM", GroupBy: []string{"resource.label.queue_id"}},
+			},
+		})
+	}
+
+	names := a.metricNames()
+	for _, c := range a.CronJobs {
+		events := Aggregation{Alignment: window, Aligner: "ALIGN_SUM", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.cronjob"}}
+		add(Alert{
+			Key: "cronjob-" + c.Name + "-failed", Kind: KindCronJobFailed, Resource: c.Name, Severity: SeverityError,
+			DisplayName: fmt.Sprintf("CronJob %s: failed run", c.Name),
+			Subject:     fmt.Sprintf("a run of CronJob %s failed", c.Name),
+			Docs:        cronJobFailedDocs(a, c),
+			Condition: Condition{
+				Filter: CronJobFilter(names.failed, a.Cluster, c.Name), Comparison: "COMPARISON_GT", Threshold: 0, Aggregation: events,
+			},
+		})
+		add(Alert{
+			Key: "cronjob-" + c.Name + "-missed", Kind: KindCronJobMissed, Resource: c.Name, Severity: SeverityError,
+			DisplayName: fmt.Sprintf("CronJob %s: missed run", c.Name),
+			Subject:     fmt.Sprintf("CronJob %s missed a scheduled run", c.Name),
+			Docs:        cronJobMissedDocs(a, c),
+			Condition: Condition{
+				Filter: CronJobFilter(names.missed, a.Cluster, c.Name), Comparison: "COMPARISON_GT", Threshold: 0, Aggregation: events,
+			},
+		})
+		window, ok := c.overdue()
+		if !ok {
+			continue
+		}
+		add(Alert{
+			Key: "cronjob-" + c.Name + "-overdue", Kind: KindCronJobOverdue, Resource: c.Name, Severity: SeverityError,
+			DisplayName: fmt.Sprintf("CronJob %s: overdue run", c.Name),
+			Subject:     fmt.Sprintf("CronJob %s has completed no run for %s", c.Name, Span(window)),
+			Docs:        cronJobOverdueDocs(a, c, window),
+			Condition: Condition{
+				Filter: CronJobFilter(names.completed, a.Cluster, c.Name), Absent: true, Duration: window,
+				Aggregation: Aggregation{Alignment: Granularity, Aligner: "ALIGN_SUM", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.cronjob"}},
+			},
+		})
+	}
+	return out
+}
+
+// key makes a subscription reference usable in a resource name.
+func (r SubscriptionRef) key() string { return r.Topic + "-" + r.Subscription }
+
+// number renders a threshold without trailing zeros.
+func number(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+type metricNames struct{ failed, missed, completed string }
+
+func (a Args) metricNames() metricNames {
+	return metricNames{
+		gcpname.Physical(MetricCronJobFailed, a.Suffix),
+		gcpname.Physical(MetricCronJobMissed, a.Suffix),
+		gcpname.Physical(MetricCronJobCompleted, a.Suffix),
+	}
+}
+
+// cronJobNames lists the CronJobs' names in order.
+func (a Args) cronJobNames() []string {
+	names := make([]string, len(a.CronJobs))
+	for i, c := range a.CronJobs {
+		names[i] = c.Name
+	}
+	return names
+}
+
+// quoteList renders names for prose: `a`, `b`.
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = "`" + n + "`"
+	}
+	return strings.Join(q, ", ")
+}

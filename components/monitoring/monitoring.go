@@ -1,0 +1,330 @@
+// Package monitoring declares the stack's alert policies, their
+// notification channels and its dashboard: per worker subscription its
+// oldest unacked message, its backlog, its dead letters and the dead
+// letters waiting; per queue its depth and failed attempts; the worker's
+// 5xx responses; per CronJob its failed, missed and overdue runs, counted
+// by log-based metrics over the Kubernetes events GKE writes to Cloud
+// Logging. Every filter names one resource by its physical name.
+package monitoring
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/logging"
+	gcpmonitoring "github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/monitoring"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// TypeToken is the component's Pulumi type.
+const TypeToken = "asyncjobs:monitoring:Monitoring"
+
+// Args are the validated alerting settings and the resources watched, by
+// their physical names.
+type Args struct {
+	Spec    Spec
+	Project string
+	// Stack names the stack in display names and in the commands the
+	// policies' documentation gives.
+	Stack string
+	// Suffix is appended to the log-based metrics' names.
+	Suffix string
+	// Labels become the policies' and channels' user labels.
+	Labels        map[string]string
+	Worker        Service
+	Subscriptions []Subscription
+	Queues        []Queue
+	CronJobs      []CronJob
+	// Cluster is where the CronJobs run; needed only with CronJobs.
+	Cluster Cluster
+	// DependsOn orders every child after these resources (API enablement).
+	DependsOn []pulumi.Resource
+}
+
+// Service is the Cloud Run worker.
+type Service struct {
+	Service string
+	Region  string
+}
+
+// SubscriptionRef is a subscription by its configuration names, as the
+// deadletters command's --pair takes it.
+type SubscriptionRef struct {
+	Topic        string
+	Subscription string
+}
+
+func (r SubscriptionRef) String() string { return r.Topic + "/" + r.Subscription }
+
+// Subscription is a worker subscription and its dead-letter subscription.
+type Subscription struct {
+	Ref SubscriptionRef
+	// Name and DeadLetter are the subscription ids in Google Cloud;
+	// DeadLetter is empty for a subscription that does not dead-letter.
+	Name                string
+	DeadLetter          string
+	MaxDeliveryAttempts int
+	AckDeadline         time.Duration
+	// MaxBackoff is the longest redelivery backoff (0: immediate redelivery).
+	MaxBackoff time.Duration
+}
+
+// OldestUnackedAge is the subscription's threshold: the configured one,
+// else DerivedOldestUnackedAge.
+func (s Subscription) OldestUnackedAge(t Thresholds) time.Duration {
+	if t.OldestUnackedAge.Set {
+		return t.OldestUnackedAge.Duration
+	}
+	return DerivedOldestUnackedAge(s.MaxDeliveryAttempts, s.AckDeadline, s.MaxBackoff)
+}
+
+// Queue is a Cloud Tasks queue.
+type Queue struct {
+	// Name is the configured name (the enqueue command's --queue); ID the
+	// queue id in Google Cloud.
+	Name     string
+	ID       string
+	Location string
+}
+
+// CronJob is a Kubernetes CronJob by its name and schedule.
+type CronJob struct {
+	Name     string
+	Schedule string
+	TimeZone string
+}
+
+// Overdue is how a CronJob's overdue alert is derived from its schedule.
+type Overdue struct {
+	// Gap is the longest time between consecutive scheduled runs.
+	Gap time.Duration
+	// Window is OverdueWindow(Gap); OK is false when it is longer than an
+	// absence condition may be, and no overdue alert is declared.
+	Window time.Duration
+	OK     bool
+}
+
+// Overdue derives the CronJob's overdue window from its schedule.
+func (c CronJob) Overdue() (Overdue, error) {
+	gap, err := LongestGap(c.Schedule, c.TimeZone)
+	if err != nil {
+		return Overdue{}, err
+	}
+	window, ok := OverdueWindow(gap)
+	return Overdue{Gap: gap, Window: window, OK: ok}, nil
+}
+
+func (c CronJob) overdue() (time.Duration, bool) {
+	o, err := c.Overdue()
+	return o.Window, err == nil && o.OK
+}
+
+// Cluster is the GKE cluster and namespace the CronJobs run in.
+type Cluster struct {
+	Project   string
+	Location  string
+	Name      string
+	Namespace string
+}
+
+// Monitoring is the stack's alerting and dashboard.
+type Monitoring struct {
+	pulumi.ResourceState
+
+	// Dashboard is the dashboard's resource name.
+	Dashboard pulumi.StringOutput `pulumi:"dashboard"`
+	// AlertPolicies are the policies' resource names.
+	AlertPolicies pulumi.StringArrayOutput `pulumi:"alertPolicies"`
+	// NotificationChannels are the channels every policy notifies.
+	NotificationChannels pulumi.StringArrayOutput `pulumi:"notificationChannels"`
+}
+
+// New declares the notification channels, the log-based metrics of the
+// CronJobs, the alert policies and the dashboard.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Monitoring, error) {
+	m := &Monitoring{}
+	if err := ctx.RegisterComponentResource(TypeToken, name, m, opts...); err != nil {
+		return nil, err
+	}
+	child := pulumi.Composite(pulumi.Parent(m), pulumi.DependsOn(args.DependsOn))
+	project := pulumi.String(args.Project)
+
+	// Log-based metrics exist before anything that reads them: an alert
+	// policy on a metric type that does not exist yet is refused.
+	var metrics []pulumi.Resource
+	if len(args.CronJobs) > 0 {
+		var err error
+		if metrics, err = newLogMetrics(ctx, name, args, child); err != nil {
+			return nil, err
+		}
+	}
+	afterMetrics := pulumi.DependsOn(metrics)
+
+	channels := pulumi.StringArray{}
+	var policies pulumi.StringArray
+	if args.Spec.Enabled {
+		for _, c := range args.Spec.NotificationChannels {
+			channels = append(channels, pulumi.String(c))
+		}
+		for i, email := range args.Spec.Emails {
+			ch, err := gcpmonitoring.NewNotificationChannel(ctx, fmt.Sprintf("%s-email-%d", name, i), &gcpmonitoring.NotificationChannelArgs{
+				Project:     project,
+				Type:        pulumi.String("email"),
+				DisplayName: pulumi.String(fmt.Sprintf("asyncjobs %s: %s", args.Stack, email)),
+				Description: pulumi.String("Receives every asyncjobs alert of stack " + args.Stack + "."),
+				Labels:      pulumi.StringMap{"email_address": pulumi.String(email)},
+				UserLabels:  pulumi.ToStringMap(args.Labels),
+			}, child)
+			if err != nil {
+				return nil, err
+			}
+			channels = append(channels, ch.Name)
+		}
+		for _, al := range Alerts(args) {
+			p, err := gcpmonitoring.NewAlertPolicy(ctx, name+"-"+al.Key, policyArgs(args, al, channels), child, afterMetrics)
+			if err != nil {
+				return nil, err
+			}
+			policies = append(policies, p.Name)
+		}
+	}
+
+	body, err := BuildDashboard(args).JSON()
+	if err != nil {
+		return nil, err
+	}
+	dash, err := gcpmonitoring.NewDashboard(ctx, name+"-dashboard", &gcpmonitoring.DashboardArgs{
+		Project:       project,
+		DashboardJson: pulumi.String(body),
+	}, child, afterMetrics)
+	if err != nil {
+		return nil, err
+	}
+
+	m.Dashboard = dash.ID().ToStringOutput()
+	m.AlertPolicies = policies.ToStringArrayOutput()
+	m.NotificationChannels = channels.ToStringArrayOutput()
+	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{
+		"dashboard":            m.Dashboard,
+		"alertPolicies":        m.AlertPolicies,
+		"notificationChannels": m.NotificationChannels,
+	}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func policyArgs(a Args, al Alert, channels pulumi.StringArray) *gcpmonitoring.AlertPolicyArgs {
+	labels := pulumi.StringMap{}
+	for k, v := range a.Labels {
+		labels[k] = pulumi.String(v)
+	}
+	labels[AlertLabel] = pulumi.String(al.Kind)
+
+	c := al.Condition
+	agg := gcpmonitoring.AlertPolicyConditionConditionThresholdAggregationArgs{
+		AlignmentPeriod:  pulumi.String(seconds(c.Aggregation.Alignment)),
+		PerSeriesAligner: pulumi.String(c.Aggregation.Aligner),
+	}
+	if c.Aggregation.Reducer != "" {
+		agg.CrossSeriesReducer = pulumi.String(c.Aggregation.Reducer)
+		agg.GroupByFields = pulumi.ToStringArray(c.Aggregation.GroupBy)
+	}
+	cond := gcpmonitoring.AlertPolicyConditionArgs{DisplayName: pulumi.String(c.DisplayName)}
+	if c.Absent {
+		cond.ConditionAbsent = &gcpmonitoring.AlertPolicyConditionConditionAbsentArgs{
+			Filter:   pulumi.String(c.Filter),
+			Duration: pulumi.String(seconds(c.Duration)),
+			Aggregations: gcpmonitoring.AlertPolicyConditionConditionAbsentAggregationArray{
+				gcpmonitoring.AlertPolicyConditionConditionAbsentAggregationArgs{
+					AlignmentPeriod:    agg.AlignmentPeriod,
+					PerSeriesAligner:   agg.PerSeriesAligner,
+					CrossSeriesReducer: agg.CrossSeriesReducer,
+					GroupByFields:      agg.GroupByFields,
+				},
+			},
+			Trigger: &gcpmonitoring.AlertPolicyConditionConditionAbsentTriggerArgs{Count: pulumi.Int(1)},
+		}
+	} else {
+		cond.ConditionThreshold = &gcpmonitoring.AlertPolicyConditionConditionThresholdArgs{
+			Filter:         pulumi.String(c.Filter),
+			Comparison:     pulumi.String(c.Comparison),
+			ThresholdValue: pulumi.Float64(c.Threshold),
+			Duration:       pulumi.String(seconds(c.Duration)),
+			Aggregations:   gcpmonitoring.AlertPolicyConditionConditionThresholdAggregationArray{agg},
+			Trigger:        &gcpmonitoring.AlertPolicyConditionConditionThresholdTriggerArgs{Count: pulumi.Int(1)},
+		}
+	}
+	return &gcpmonitoring.AlertPolicyArgs{
+		Project:              pulumi.String(a.Project),
+		DisplayName:          pulumi.String(al.DisplayName),
+		Combiner:             pulumi.String("OR"),
+		Severity:             pulumi.String(al.Severity),
+		UserLabels:           labels,
+		NotificationChannels: channels,
+		Conditions:           gcpmonitoring.AlertPolicyConditionArray{cond},
+		Documentation: &gcpmonitoring.AlertPolicyDocumentationArgs{
+			MimeType: pulumi.String("text/markdown"),
+			Subject:  pulumi.String(al.Subject),
+			Content:  pulumi.String(al.Docs),
+		},
+	}
+}
+
+// newLogMetrics declares the three counters the CronJob alerts and charts
+// read, in the cluster's project where GKE writes its events. Each has the
+// CronJob's name as a label.
+func newLogMetrics(ctx *pulumi.Context, name string, a Args, opts pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	names := a.metricNames()
+	jobs := a.cronJobNames()
+	cronjob := monitoringLabel{"cronjob", "the CronJob's name"}
+	namespace := monitoringLabel{"namespace", "the CronJob's namespace"}
+	reason := monitoringLabel{"reason", "the Kubernetes event's reason"}
+	defs := []struct {
+		key, name, description, filter string
+		labels                         []monitoringLabel
+		extractors                     map[string]string
+	}{
+		{"failed", names.failed,
+			"Jobs of the asyncjobs CronJobs that failed: retries used up or active deadline passed (Job controller events).",
+			JobEventsFilter(a.Cluster, jobs, ReasonsFailed), []monitoringLabel{cronjob, namespace, reason},
+			map[string]string{"cronjob": jobNameExtractor, "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"}},
+		{"missed", names.missed,
+			"Scheduled runs of the asyncjobs CronJobs that did not start (CronJob controller events).",
+			CronJobEventsFilter(a.Cluster, jobs, ReasonsMissed), []monitoringLabel{cronjob, namespace, reason},
+			map[string]string{"cronjob": "EXTRACT(jsonPayload.involvedObject.name)", "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"}},
+		{"completed", names.completed,
+			"Jobs of the asyncjobs CronJobs that completed successfully (Job controller events).",
+			JobEventsFilter(a.Cluster, jobs, []string{ReasonCompleted}), []monitoringLabel{cronjob, namespace},
+			map[string]string{"cronjob": jobNameExtractor, "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)"}},
+	}
+	var out []pulumi.Resource
+	for _, d := range defs {
+		labels := logging.MetricMetricDescriptorLabelArray{}
+		for _, l := range d.labels {
+			labels = append(labels, logging.MetricMetricDescriptorLabelArgs{
+				Key: pulumi.String(l.key), ValueType: pulumi.String("STRING"), Description: pulumi.String(l.doc),
+			})
+		}
+		metric, err := logging.NewMetric(ctx, fmt.Sprintf("%s-cronjob-%s", name, d.key), &logging.MetricArgs{
+			Project:     pulumi.String(a.Cluster.Project),
+			Name:        pulumi.String(d.name),
+			Description: pulumi.String(d.description),
+			Filter:      pulumi.String(d.filter),
+			MetricDescriptor: &logging.MetricMetricDescriptorArgs{
+				MetricKind: pulumi.String("DELTA"),
+				ValueType:  pulumi.String("INT64"),
+				Unit:       pulumi.String("1"),
+				Labels:     labels,
+			},
+			LabelExtractors: pulumi.ToStringMap(d.extractors),
+		}, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, metric)
+	}
+	return out, nil
+}
+
+type monitoringLabel struct{ key, doc string }

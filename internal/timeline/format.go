@@ -1,0 +1,159 @@
+package timeline
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/asyncjobs/asyncjobs/components/duration"
+	"github.com/asyncjobs/asyncjobs/components/messaging"
+	"github.com/asyncjobs/asyncjobs/components/taskqueue"
+)
+
+// Rows of a timeline printed in full; a longer one shows its first
+// shownRows attempts and a line for the rest.
+const (
+	fullRows  = 15
+	shownRows = 10
+)
+
+// cloudTasksSummary says in one sentence how a queue's retries end.
+func cloudTasksSummary(r taskqueue.RetryConfig, t Timeline) string {
+	limits := fmt.Sprintf("maxAttempts %s and maxRetryDuration %s", attemptsText(r.MaxAttempts), retryDurationText(r.MaxRetryDuration))
+	noLimit := r.MaxAttempts == taskqueue.UnlimitedAttempts && r.MaxRetryDuration.Duration.Truncate(time.Second) <= 0
+	switch {
+	case t.End == GivenUp:
+		return fmt.Sprintf("%s over %s, then the task is deleted: retrying stops once %s are both reached",
+			plural(t.Attempts, "attempt"), span(t.Total), limits)
+	case t.Attempts == 0 && noLimit:
+		return fmt.Sprintf("never given up: %s set no limit and minBackoff is 0s, so the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, span(TaskRetention))
+	case t.Attempts == 0:
+		return fmt.Sprintf("never given up: minBackoff is 0s, so no time passes between attempts and %s are never both reached; the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, span(TaskRetention))
+	case noLimit:
+		return fmt.Sprintf("%s over %s, never given up: %s set no limit, so the task is retried until Cloud Tasks deletes it %s after it was created",
+			plural(t.Attempts, "attempt"), span(t.Total), limits, span(TaskRetention))
+	default:
+		return fmt.Sprintf("%s over %s, never given up: %s are not both reached before Cloud Tasks deletes the task %s after it was created",
+			plural(t.Attempts, "attempt"), span(t.Total), limits, span(TaskRetention))
+	}
+}
+
+// pubSubSummary says in one sentence when a subscription dead-letters.
+func pubSubSummary(s messaging.SubscriptionSpec, t Timeline) string {
+	redelivery := "redelivered at once (no retry policy)"
+	if s.Retry != nil {
+		redelivery = fmt.Sprintf("redelivery backoff from %s doubling up to %s", span(s.Retry.MinimumBackoff.Duration), span(s.Retry.MaximumBackoff.Duration))
+	}
+	return fmt.Sprintf("dead-lettered after %s: %s after the first delivery when every attempt is nacked, %s when every attempt runs out the %s ack deadline; %s; Pub/Sub applies both best effort",
+		plural(t.Attempts, "delivery attempt"), span(t.Total), span(t.TotalIfTimedOut), span(t.AckDeadline), redelivery)
+}
+
+// FormatTimelines writes every timeline as text: a heading, then per
+// timeline its summary and a table of attempts.
+func FormatTimelines(w io.Writer, ts []Named) error {
+	var b strings.Builder
+	b.WriteString("Retry timelines (times from the first attempt, every attempt failing at once unless said otherwise)\n")
+	for _, n := range ts {
+		fmt.Fprintf(&b, "\n%s %s (%s)\n  %s\n", n.Kind, n.Name, n.Path, n.Summary)
+		writeRows(&b, n.Timeline)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeRows(b *strings.Builder, t Timeline) {
+	if t.Attempts == 0 {
+		return
+	}
+	pubsub := t.End == DeadLettered
+	var table strings.Builder
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if pubsub {
+		fmt.Fprintln(tw, "attempt\tafter\tat\tat if each times out\t")
+	} else {
+		fmt.Fprintln(tw, "attempt\tafter\tat\t")
+	}
+	starts := t.Starts()
+	shown := len(starts)
+	if t.Attempts > fullRows {
+		shown = min(shown, shownRows)
+	}
+	for i := range shown {
+		after := ""
+		if i > 0 {
+			after = span(t.Intervals[i-1])
+		}
+		if pubsub {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\n", i+1, after, span(starts[i]), span(starts[i]+time.Duration(i)*t.AckDeadline))
+		} else {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t\n", i+1, after, span(starts[i]))
+		}
+	}
+	if pubsub {
+		fmt.Fprintf(tw, "dead-lettered\t\t%s\t%s\t\n", span(t.Total), span(t.TotalIfTimedOut))
+	}
+	tw.Flush()
+	for _, line := range strings.SplitAfter(table.String(), "\n") {
+		if line != "" {
+			b.WriteString("  " + line)
+		}
+	}
+	if rest := t.Attempts - shown; rest > 0 {
+		fmt.Fprintf(b, "  … %d more attempts, the last at %s\n", rest, span(t.Total))
+	}
+}
+
+// FormatWarnings writes one "warning: <path>: <message>" line per warning.
+func FormatWarnings(w io.Writer, ws []Warning) error {
+	for _, x := range ws {
+		if _, err := fmt.Fprintf(w, "warning: %s\n", x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func attemptsText(n int) string {
+	if n == taskqueue.UnlimitedAttempts {
+		return "-1 (unlimited)"
+	}
+	return fmt.Sprint(n)
+}
+
+func retryDurationText(d duration.Duration) string {
+	if d.Duration.Truncate(time.Second) <= 0 {
+		return "0s (unlimited)"
+	}
+	return span(d.Duration)
+}
+
+// span renders a duration compactly for people: "0s", "10s", "4m",
+// "1h30m", "31d", "29m10s".
+func span(d time.Duration) string {
+	if d == 0 {
+		return "0s"
+	}
+	if d < time.Second || d%time.Second != 0 {
+		return d.String()
+	}
+	var b strings.Builder
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := d / u.unit; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.name)
+			d -= n * u.unit
+		}
+	}
+	return b.String()
+}

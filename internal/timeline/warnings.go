@@ -1,0 +1,164 @@
+package timeline
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/asyncjobs/asyncjobs/components/gcpiam"
+	"github.com/asyncjobs/asyncjobs/stacks"
+)
+
+// Cloud Tasks dispatch deadlines of HTTP tasks
+// (google.cloud.tasks.v2.Task.dispatch_deadline).
+const (
+	// DefaultDispatchDeadline applies to tasks created without one.
+	DefaultDispatchDeadline = 10 * time.Minute
+	// MaxDispatchDeadline is the longest Cloud Tasks waits for a response.
+	MaxDispatchDeadline = 30 * time.Minute
+)
+
+// Warning is a capacity or consistency problem in a valid configuration,
+// on the key to change: the same type as the stack's own warnings.
+type Warning = stacks.Warning
+
+func key(name string) *field.Path { return field.NewPath(stacks.Namespace + ":" + name) }
+
+// Warnings checks a configuration, defaults applied, for settings that are
+// each valid but do not fit together. The order is stable: worker and
+// queues, then topics, then subscribers.
+func Warnings(cfg stacks.Config) []Warning {
+	var ws []Warning
+	add := func(p *field.Path, format string, args ...any) {
+		ws = append(ws, Warning{Path: p.String(), Message: fmt.Sprintf(format, args...)})
+	}
+	w := cfg.Worker
+	timeout := w.Timeout.Duration
+	capacity := w.MaxInstances * w.Concurrency
+
+	// Dispatch deadlines against the worker's request timeout.
+	if len(cfg.Queues) > 0 {
+		if timeout < DefaultDispatchDeadline {
+			add(key("worker").Child("timeout"),
+				"the worker's request timeout %s is shorter than the %s dispatch deadline Cloud Tasks gives a task created without one: Cloud Run ends such a task's slow attempt with 504 and Cloud Tasks retries it; create tasks with a dispatch deadline of at most %s (the enqueue tool does)",
+				span(timeout), span(DefaultDispatchDeadline), span(timeout))
+		}
+		if timeout > MaxDispatchDeadline {
+			add(key("worker").Child("timeout"),
+				"the worker's request timeout %s is longer than the longest dispatch deadline Cloud Tasks allows (%s): an attempt still running then counts as failed and is retried while the worker goes on with it, so a task can run twice at once; keep task work under %s or lower the timeout to %s",
+				span(timeout), span(MaxDispatchDeadline), span(MaxDispatchDeadline), span(MaxDispatchDeadline))
+		}
+	}
+
+	// Queue concurrency against what the worker can take.
+	total, each := 0, true
+	for i, q := range cfg.Queues {
+		n := q.RateLimits.MaxConcurrentDispatches
+		total += n
+		if n > capacity {
+			each = false
+			add(key("queues").Index(i).Child("rateLimits", "maxConcurrentDispatches"),
+				"queue %s dispatches up to %d tasks at once but the worker takes at most %d (maxInstances %d × concurrency %d): Cloud Run turns the excess away with 429 and Cloud Tasks retries it, spending attempts; lower maxConcurrentDispatches to %d or raise asyncjobs:worker.maxInstances",
+				q.Name, n, capacity, w.MaxInstances, w.Concurrency, capacity)
+		}
+	}
+	if len(cfg.Queues) > 1 && each && total > capacity {
+		add(key("queues"),
+			"the queues together dispatch up to %d tasks at once but the worker takes at most %d (maxInstances %d × concurrency %d): when they are busy together Cloud Run turns the excess away with 429",
+			total, capacity, w.MaxInstances, w.Concurrency)
+	}
+
+	for i, tp := range cfg.Topics {
+		for j, s := range tp.Subscriptions {
+			p := key("topics").Index(i).Child("subscriptions").Index(j)
+			// For push, the ack deadline is the push request's timeout.
+			if ack := s.AckDeadline.Duration; s.Push != nil && ack < timeout {
+				add(p.Child("ackDeadline"),
+					"push subscription %s/%s waits %s for the worker's response (the ack deadline, at most 10m, is the push request timeout) but the worker's request timeout is %s: a request still running after %s counts as failed and Pub/Sub redelivers the message while the worker goes on with it; keep push work under %s or use a pull subscriber",
+					tp.Name, s.Name, span(ack), span(timeout), span(ack), span(ack))
+			}
+			if t := PubSub(s); t.TotalIfTimedOut > s.MessageRetention.Duration {
+				add(p.Child("messageRetention"),
+					"subscription %s/%s keeps a message %s, but a message whose attempts all run out the %s ack deadline is dead-lettered only %s after its first delivery: it can expire instead of reaching the dead-letter topic; raise messageRetention or lower deadLetter.maxDeliveryAttempts",
+					tp.Name, s.Name, span(s.MessageRetention.Duration), span(s.AckDeadline.Duration), span(t.TotalIfTimedOut))
+			}
+		}
+	}
+
+	// An HPA's maxReplicas caps the rate a subscription is worked through
+	// only while its Deployment is the subscription's one consumer.
+	for i, s := range cfg.Subscribers {
+		others := consumers(cfg, s.Subscription, i)
+		if len(others) == 0 {
+			continue
+		}
+		add(key("subscribers").Index(i).Child("maxReplicas"),
+			"maxReplicas %d is meant to cap how fast %s is worked through, but %s also consume it, so the cap does not hold; give the subscription one consumer, or a subscription of its own to each",
+			s.MaxReplicas, s.Subscription, strings.Join(others, ", "))
+	}
+	return ws
+}
+
+// consumers lists what else pulls the subscription ref ("topic/name")
+// besides subscriber Deployment self.
+func consumers(cfg stacks.Config, ref string, self int) []string {
+	var out []string
+	for i, s := range cfg.Subscribers {
+		if i != self && s.Subscription == ref {
+			out = append(out, fmt.Sprintf("subscriber %s (maxReplicas %d)", s.Name, s.MaxReplicas))
+		}
+	}
+	for _, j := range cfg.CronJobs {
+		if j.GoogleServiceAccount == nil {
+			continue
+		}
+		for _, g := range j.GoogleServiceAccount.Grants {
+			if g.Subscription == ref && g.Role == gcpiam.RolePubSubSubscriber {
+				out = append(out, "CronJob "+j.Name)
+			}
+		}
+	}
+	for _, tp := range cfg.Topics {
+		for _, s := range tp.Subscriptions {
+			if tp.Name+"/"+s.Name == ref {
+				for _, m := range s.Subscribers {
+					out = append(out, "IAM member "+m)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Named is a timeline with the configuration it comes from.
+type Named struct {
+	// Path is the configuration key path of the retry settings.
+	Path string `json:"path"`
+	// Kind is "queue" or "subscription".
+	Kind string `json:"kind"`
+	// Name is the queue name or "<topic>/<subscription>".
+	Name string `json:"name"`
+	// Summary says in one sentence how the retries end.
+	Summary  string   `json:"summary"`
+	Timeline Timeline `json:"timeline"`
+}
+
+// Timelines returns the timeline of every queue and subscription, in
+// configuration order.
+func Timelines(cfg stacks.Config) []Named {
+	var out []Named
+	for i, q := range cfg.Queues {
+		t := CloudTasks(q.Retry)
+		out = append(out, Named{Path: key("queues").Index(i).Child("retry").String(), Kind: "queue", Name: q.Name, Summary: cloudTasksSummary(q.Retry, t), Timeline: t})
+	}
+	for i, tp := range cfg.Topics {
+		for j, s := range tp.Subscriptions {
+			p := key("topics").Index(i).Child("subscriptions").Index(j)
+			t := PubSub(s)
+			out = append(out, Named{Path: p.String(), Kind: "subscription", Name: tp.Name + "/" + s.Name, Summary: pubSubSummary(s, t), Timeline: t})
+		}
+	}
+	return out
+}

@@ -1,0 +1,279 @@
+package stacks_test
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/asyncjobs/asyncjobs/internal/plantest"
+	"github.com/asyncjobs/asyncjobs/stacks"
+)
+
+const alertPolicyType = "gcp:monitoring/alertPolicy:AlertPolicy"
+
+func warningsAt(ws []stacks.Warning, path string) []string {
+	var out []string
+	for _, w := range ws {
+		if w.Path == path {
+			out = append(out, w.Message)
+		}
+	}
+	return out
+}
+
+// TestDevWarnsThatAlertsNotifyNobody: the dev stack sets no channel, which
+// is valid there and a warning.
+func TestDevWarnsThatAlertsNotifyNobody(t *testing.T) {
+	st := loadStack(t, "dev")
+	cfg, err := stacks.LoadStack("dev", stacks.Source(st.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.IsProduction() {
+		t.Fatalf("dev counts as production: %v", cfg.ProductionReasons())
+	}
+	ws := cfg.Warnings()
+	if got := warningsAt(ws, "asyncjobs:alerting.notificationChannels"); len(got) != 1 || !strings.Contains(got[0], "notify nobody") {
+		t.Errorf("want the no-channel warning, got %v", ws)
+	}
+	// The every-minute CronJob gets an overdue alert: no warning about it.
+	if got := warningsAt(ws, "asyncjobs:cronJobs[0].schedule"); len(got) != 0 {
+		t.Errorf("unexpected schedule warnings %v", got)
+	}
+
+	// A channel silences the warning.
+	src := copyConfig(st.Config)
+	setIn(t, src, "asyncjobs:alerting", "emails", []any{"dev-team@example.com"})
+	cfg, err = stacks.LoadStack("dev", stacks.Source(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := warningsAt(cfg.Warnings(), "asyncjobs:alerting.notificationChannels"); len(got) != 0 {
+		t.Errorf("warning with a channel set: %v", got)
+	}
+}
+
+// TestProductionNeedsChannels: by name or by label, a production stack
+// without a notification channel is refused with the key path; the prod
+// stack file passes.
+func TestProductionNeedsChannels(t *testing.T) {
+	dev := loadStack(t, "dev")
+	for _, tc := range []struct {
+		stack, label string
+		production   bool
+		reason       string
+	}{
+		{"prod", "dev", true, `stack "prod" is a production stack`},
+		{"production", "dev", true, `stack "production" is a production stack`},
+		{"prod-eu", "dev", true, `stack "prod-eu" is a production stack`},
+		{"dev", "prod", true, "labels environment=prod"},
+		{"pr-12", "production", true, "labels environment=production"},
+		{"dev", "dev", false, ""},
+		{"prodlike", "staging", false, ""},
+	} {
+		t.Run(tc.stack+"/"+tc.label, func(t *testing.T) {
+			src := copyConfig(dev.Config)
+			setIn(t, src, "asyncjobs:labels", "environment", tc.label)
+			_, err := stacks.LoadStack(tc.stack, stacks.Source(src))
+			if !tc.production {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			cfgErr, ok := err.(*stacks.ConfigError)
+			if !ok {
+				t.Fatalf("got %v, want a ConfigError", err)
+			}
+			if len(cfgErr.Errs) != 1 || cfgErr.Errs[0].Field != "asyncjobs:alerting.notificationChannels" ||
+				!strings.Contains(cfgErr.Errs[0].Detail, tc.reason) || !strings.Contains(cfgErr.Errs[0].Detail, "must notify someone") {
+				t.Errorf("got %v", cfgErr)
+			}
+
+			// The program refuses it the same way, with nothing registered.
+			plan, err := record(t, dev, src, true)
+			if tc.label != "dev" && (err == nil || !strings.Contains(err.Error(), "must notify someone") || len(plan.Resources) != 0) {
+				t.Errorf("the program accepted it (%v)", err)
+			}
+
+			// An e-mail channel is enough.
+			setIn(t, src, "asyncjobs:alerting", "emails", []any{"oncall@example.com"})
+			if _, err := stacks.LoadStack(tc.stack, stacks.Source(src)); err != nil {
+				t.Errorf("refused with a channel: %v", err)
+			}
+			// Turning alerting off is not an error, but warned about.
+			src = copyConfig(dev.Config)
+			setIn(t, src, "asyncjobs:labels", "environment", tc.label)
+			setIn(t, src, "asyncjobs:alerting", "enabled", false)
+			cfg, err := stacks.LoadStack(tc.stack, stacks.Source(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := warningsAt(cfg.Warnings(), "asyncjobs:alerting.enabled"); len(got) != 1 {
+				t.Errorf("want a warning about production without alerts, got %v", cfg.Warnings())
+			}
+		})
+	}
+
+	prod := loadStack(t, "prod")
+	cfg, err := stacks.LoadStack("prod", stacks.Source(prod.Config))
+	if err != nil {
+		t.Fatalf("the prod stack file is refused: %v", err)
+	}
+	ws := cfg.Warnings()
+	if got := warningsAt(ws, "asyncjobs:alerting.notificationChannels"); len(got) != 0 {
+		t.Errorf("prod warns about channels: %v", got)
+	}
+	// The nightly job runs 24h apart; 48h is more than an absence
+	// condition may cover, which the stack says.
+	got := warningsAt(ws, "asyncjobs:cronJobs[0].schedule")
+	if len(got) != 1 || !strings.Contains(got[0], "no overdue alert for CronJob nightly-report") || !strings.Contains(got[0], "up to 1d apart") ||
+		!strings.Contains(got[0], "after 2d") || !strings.Contains(got[0], "23h30m") {
+		t.Errorf("want the overdue-window warning, got %v", ws)
+	}
+}
+
+// TestProductionDefinitionMatchesPolicy keeps the Go definition of a
+// production stack equal to the one the policy rules use.
+func TestProductionDefinitionMatchesPolicy(t *testing.T) {
+	b, err := os.ReadFile("../policy/lib.rego")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := string(b)
+	set := func(name string) []string {
+		m := regexp.MustCompile(`(?m)^` + name + ` := \{([^}]*)\}`).FindStringSubmatch(lib)
+		if m == nil {
+			t.Fatalf("policy/lib.rego has no %s", name)
+		}
+		var out []string
+		for _, v := range strings.Split(m[1], ",") {
+			out = append(out, strings.Trim(strings.TrimSpace(v), `"`))
+		}
+		sort.Strings(out)
+		return out
+	}
+	sorted := func(s []string) []string {
+		out := append([]string{}, s...)
+		sort.Strings(out)
+		return out
+	}
+	if got, want := set("production_stack_names"), sorted(stacks.ProductionStackNames); !reflect.DeepEqual(got, want) {
+		t.Errorf("policy production_stack_names %v, Go %v", got, want)
+	}
+	if got, want := set("production_label_values"), sorted(stacks.ProductionLabelValues); !reflect.DeepEqual(got, want) {
+		t.Errorf("policy production_label_values %v, Go %v", got, want)
+	}
+	if !strings.Contains(lib, `startswith(name, "`+stacks.ProductionStackPrefix+`")`) {
+		t.Errorf("policy/lib.rego does not treat the prefix %q as production", stacks.ProductionStackPrefix)
+	}
+	if !strings.Contains(lib, "r.__properties.labels."+stacks.ProductionLabel) {
+		t.Errorf("policy/lib.rego does not read the %s label", stacks.ProductionLabel)
+	}
+}
+
+// TestAlertsWatchThePhysicalResources: every policy's filter names one
+// resource by its physical name (the suffix included), the policies wait
+// for API enablement, and both stack files get the dashboard.
+func TestAlertsWatchThePhysicalResources(t *testing.T) {
+	dev := loadStack(t, "dev")
+	src := copyConfig(dev.Config)
+	src["asyncjobs:nameSuffix"] = "t1"
+	plan, err := record(t, dev, src, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"monitoring-worker-5xx":                                `resource.label.service_name="worker-t1"`,
+		"monitoring-sub-jobs-jobs-worker-oldest-unacked":       `resource.label.subscription_id="jobs-worker-t1"`,
+		"monitoring-sub-jobs-jobs-worker-undelivered":          `resource.label.subscription_id="jobs-worker-t1"`,
+		"monitoring-sub-jobs-jobs-worker-dead-lettered":        `resource.label.subscription_id="jobs-worker-t1"`,
+		"monitoring-sub-jobs-jobs-worker-dead-letters-waiting": `resource.label.subscription_id="jobs-worker-dead-letter-t1"`,
+		"monitoring-queue-sample-queue-depth":                  `resource.label.queue_id="sample-queue-t1"`,
+		"monitoring-queue-sample-queue-failed-attempts":        `resource.label.queue_id="sample-queue-t1"`,
+		"monitoring-cronjob-indexed-echo-failed":               `user/asyncjobs-cronjob-failed-t1" AND resource.type="k8s_cluster" AND resource.label.project_id="asyncjobs-dev" AND resource.label.location="asia-northeast1" AND resource.label.cluster_name="asyncjobs-dev" AND metric.label.namespace="asyncjobs" AND metric.label.cronjob="indexed-echo"`,
+		"monitoring-cronjob-indexed-echo-missed":               `user/asyncjobs-cronjob-missed-t1"`,
+		"monitoring-cronjob-indexed-echo-overdue":              `user/asyncjobs-cronjob-completed-t1"`,
+	}
+	policies := plan.ByType(alertPolicyType)
+	if len(policies) != len(want) {
+		t.Fatalf("%d alert policies, want %d", len(policies), len(want))
+	}
+	apis := map[string]bool{}
+	for _, r := range plan.ByType("gcp:projects/service:Service") {
+		apis[r.URN] = true
+	}
+	for name, part := range want {
+		r := plantest.Find(t, plan, alertPolicyType, name)
+		f, ok := r.Input("conditions.0.conditionThreshold.filter")
+		if !ok {
+			f, _ = r.Input("conditions.0.conditionAbsent.filter")
+		}
+		if s, _ := f.(string); !strings.Contains(s, part) {
+			t.Errorf("%s filter %v lacks %s", name, f, part)
+		}
+		waits := 0
+		for _, d := range r.Dependencies {
+			if apis[d] {
+				waits++
+			}
+		}
+		if waits != len(apis) || waits == 0 {
+			t.Errorf("%s waits for %d of %d APIs", name, waits, len(apis))
+		}
+	}
+	overdue := plantest.Find(t, plan, alertPolicyType, "monitoring-cronjob-indexed-echo-overdue")
+	plantest.Input(t, overdue, "conditions.0.conditionAbsent.duration", "120s")
+	for _, m := range plan.ByType("gcp:logging/metric:Metric") {
+		if n, _ := m.Inputs["name"].(string); !strings.HasSuffix(n, "-t1") {
+			t.Errorf("log-based metric %s has no suffix", n)
+		}
+	}
+
+	prod := loadStack(t, "prod")
+	plan, err = record(t, prod, prod.Config, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plantest.Find(t, plan, "gcp:monitoring/dashboard:Dashboard", "monitoring-dashboard")
+	plantest.Input(t, plantest.Find(t, plan, "gcp:monitoring/notificationChannel:NotificationChannel", "monitoring-email-0"), "labels.email_address", "oncall@example.com")
+	for _, p := range plan.ByType(alertPolicyType) {
+		if chans, _ := p.Inputs["notificationChannels"].([]any); len(chans) != 1 {
+			t.Errorf("prod policy %s notifies %v", p.Name, p.Inputs["notificationChannels"])
+		}
+	}
+	if r := plan.Find(alertPolicyType, "monitoring-cronjob-nightly-report-overdue"); r != nil {
+		t.Error("the daily job got an overdue policy its window cannot fit")
+	}
+	if n := len(plan.ByType(alertPolicyType)); n != 1+2*4+2+2 {
+		t.Errorf("prod has %d alert policies, want 13 (worker, 2 subscriptions x 4, queue x 2, CronJob failed and missed)", n)
+	}
+}
+
+// TestClusterInAnotherProject: the log-based metrics follow the cluster's
+// project, and the stack says the metrics scope must include it.
+func TestClusterInAnotherProject(t *testing.T) {
+	dev := loadStack(t, "dev")
+	src := copyConfig(dev.Config)
+	setIn(t, src, "asyncjobs:gke", "project", "asyncjobs-shared")
+	cfg, err := stacks.LoadStack("dev", stacks.Source(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := warningsAt(cfg.Warnings(), "asyncjobs:gke.project"); len(got) != 1 || !strings.Contains(got[0], "metrics scope of asyncjobs-dev") {
+		t.Errorf("want the metrics-scope warning, got %v", cfg.Warnings())
+	}
+	plan, err := record(t, dev, src, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range plan.ByType("gcp:logging/metric:Metric") {
+		plantest.Input(t, m, "project", "asyncjobs-shared")
+		if f, _ := m.Inputs["filter"].(string); !strings.Contains(f, `logName="projects/asyncjobs-shared/logs/events"`) {
+			t.Errorf("%s reads %s", m.Name, f)
+		}
+	}
+}
