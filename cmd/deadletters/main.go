@@ -24,20 +24,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/asyncjobs/asyncjobs/internal/opstool"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "deadletters: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { opstool.Main("deadletters", run) }
 
 // run executes one subcommand. Its third argument, standard input, is not
 // read; it keeps the same testable entry point as the other operations

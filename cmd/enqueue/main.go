@@ -21,20 +21,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/asyncjobs/asyncjobs/internal/opstool"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "enqueue: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { opstool.Main("enqueue", run) }
 
 // run parses args, checks every input, creates the task and prints its name
 // on stdout. stdin is read only for --body-file -.
