@@ -2,8 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -133,11 +134,7 @@ func (c Config) Validate() field.ErrorList {
 	if len(c.Environments) == 0 {
 		errs = append(errs, field.Required(key("environments"), "at least one environment, e.g. {dev: {}, prod: {githubEnvironment: production}}"))
 	}
-	names := make([]string, 0, len(c.Environments))
-	for n := range c.Environments {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(c.Environments))
 	for _, n := range names {
 		e := c.Environments[n]
 		p := key("environments").Key(n)

@@ -2,7 +2,8 @@ package main
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/iam"
@@ -196,11 +197,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 		"PULUMI_BACKEND_URL":             pulumi.String("gs://" + cfg.StateBucket),
 		"GCP_WORKLOAD_IDENTITY_PROVIDER": repoProvider.Name,
 	}
-	names := make([]string, 0, len(cfg.Environments))
-	for n := range cfg.Environments {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(cfg.Environments))
 	for _, envName := range names {
 		env := cfg.Environments[envName]
 		upper := strings.ToUpper(envName)

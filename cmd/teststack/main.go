@@ -22,10 +22,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -263,11 +264,7 @@ func writeUp(w io.Writer, res *teststack.UpResult) {
 		fmt.Fprintf(w, ", owner %s", res.Meta.Owner)
 	}
 	fmt.Fprintln(w, ")")
-	keys := make([]string, 0, len(res.Outputs))
-	for k := range res.Outputs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(res.Outputs))
 	for _, k := range keys {
 		v := res.Outputs[k]
 		if v.Secret {

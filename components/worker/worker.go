@@ -5,7 +5,8 @@ package worker
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
@@ -84,11 +85,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	envKeys := make([]string, 0, len(spec.Env))
-	for k := range spec.Env {
-		envKeys = append(envKeys, k)
-	}
-	sort.Strings(envKeys)
+	envKeys := slices.Sorted(maps.Keys(spec.Env))
 	envs := cloudrunv2.ServiceTemplateContainerEnvArray{}
 	for _, k := range envKeys {
 		envs = append(envs, cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String(k), Value: pulumi.String(spec.Env[k])})

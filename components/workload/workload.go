@@ -6,7 +6,8 @@ package workload
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -119,11 +120,7 @@ type PodSpec struct {
 // is the one place this rule bends.
 func Template(p PodSpec) *corev1.PodSpecArgs {
 	c := p.Container
-	keys := make([]string, 0, len(c.Env))
-	for k := range c.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(c.Env))
 	env := corev1.EnvVarArray{}
 	for _, k := range keys {
 		env = append(env, corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(c.Env[k])})

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -209,11 +211,7 @@ func Write(w io.Writer, p *recorder.Plan) error {
 			fmt.Fprintf(w, "  %s -> %s\n", inv.Token, compact(inv.Result))
 		}
 	}
-	keys := make([]string, 0, len(p.Outputs))
-	for k := range p.Outputs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(p.Outputs))
 	fmt.Fprintln(w, "\nStack outputs")
 	for _, k := range keys {
 		fmt.Fprintf(w, "  %s: %s\n", k, compact(p.Outputs[k]))

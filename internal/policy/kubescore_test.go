@@ -1,9 +1,10 @@
 package policy_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,12 +77,7 @@ func TestKubeScoreFixtureManifests(t *testing.T) {
 }
 
 func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(m))
 }
 
 // TestKubeScoreFindsHardeningGaps: a fixture with one hardening setting

@@ -15,9 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -201,11 +203,7 @@ func declaredRules(modules map[string]*ast.Module) ([]Rule, error) {
 	bodies := map[string]int{}
 	files := map[string]string{}
 	rules := map[string]*Rule{}
-	names := make([]string, 0, len(modules))
-	for name := range modules {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(modules))
 	for _, file := range names {
 		m := modules[file]
 		for _, r := range m.Rules {

@@ -3,9 +3,10 @@ package strictconfig
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -40,11 +41,7 @@ func Decode(src map[string]string, namespace string, target any) field.ErrorList
 		fields[f.Name] = f
 		names = append(names, f.Name)
 	}
-	keys := make([]string, 0, len(src))
-	for k := range src {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(src))
 
 	var errs field.ErrorList
 	for _, key := range keys {

@@ -6,8 +6,9 @@ package strictconfig
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/texttheater/golang-levenshtein/levenshtein"
@@ -133,12 +134,7 @@ func Fields(t reflect.Type) []Field {
 }
 
 func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m))
 }
 
 // closest returns the known key within edit distance 2 of s, if any.

@@ -16,8 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -555,11 +557,7 @@ func (m *Manager) writeTags(ctx context.Context, ws auto.Workspace, name string,
 		return
 	}
 	tags := meta.tags()
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(tags))
 	for _, k := range keys {
 		if err := ws.SetTag(ctx, name, k, tags[k]); err != nil {
 			m.logf(name, "cannot set stack tags (%v); the record is kept in the stack configuration only", firstLine(err))
