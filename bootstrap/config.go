@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -57,9 +58,13 @@ func (e *ConfigError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// EnvConfig reads the configuration the Pulumi engine hands the program in
-// PULUMI_CONFIG (the offline recorder sets the same variable).
-func EnvConfig() (map[string]string, error) { return strictconfig.ReadEnv() }
+// ContextConfig reads the configuration the Pulumi engine hands the program
+// through its context (language host, inline runtime and offline recorder
+// alike).
+func ContextConfig(ctx strictconfig.Getter) (map[string]string, error) {
+	keys := append([]string{ProjectKey}, strictconfig.NamespaceKeys(Namespace, reflect.TypeOf(Config{}))...)
+	return strictconfig.Read(ctx, keys)
+}
 
 // Load decodes src strictly onto the defaults and validates the result; the
 // error lists every problem with its key path.

@@ -83,7 +83,7 @@ const KeyRotation = "7776000s"
 
 // Program is the bootstrap Pulumi program.
 func Program(ctx *pulumi.Context) error {
-	src, err := EnvConfig()
+	src, err := ContextConfig(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,10 @@
 #   etcd            Debian's etcd-server package (/usr/bin/etcd)
 #   pulumi          the Pulumi CLI built from the Go module proxy
 #   ShellCheck      Debian's shellcheck package (/usr/bin/shellcheck); lints the workflows' scripts
+#   pulumi-resource-kubernetes
+#                   the real pulumi-kubernetes provider plugin, built from the
+#                   Go module proxy at the commit of the release the program's
+#                   SDK is (heavy: about 12 minutes and 4.6 GB on 2 cores)
 #
 # Usage:
 #   scripts/tools.sh path <tool>        print the tool's absolute path (build it first if missing)
@@ -20,8 +24,14 @@ shopt -s inherit_errexit
 
 KUBE_VERSION="${ASYNCJOBS_KUBE_VERSION:-v1.32.0}"
 PULUMI_VERSION="${ASYNCJOBS_PULUMI_VERSION:-v3.216.0}"
+# The provider must be the release of github.com/pulumi/pulumi-kubernetes/sdk/v4
+# in go.mod (the SDK asks the engine for exactly that plugin version). The
+# proxy serves the provider module of that release only under the
+# pseudo-version of its commit.
+K8S_PROVIDER_VERSION="${ASYNCJOBS_K8S_PROVIDER_VERSION:-v4.25.0}"
+K8S_PROVIDER_MODULE_VERSION="${ASYNCJOBS_K8S_PROVIDER_MODULE_VERSION:-v4.0.0-20260115033456-f47bc2d6f199}"
 GO="${GO:-go}"
-TOOLS=(kube-apiserver etcd pulumi shellcheck)
+TOOLS=(kube-apiserver etcd pulumi shellcheck pulumi-resource-kubernetes)
 
 log() { printf 'tools.sh: %s\n' "$*" >&2; }
 die() {
@@ -34,7 +44,7 @@ usage() {
 usage: scripts/tools.sh path <tool>         print the absolute path of <tool>, building/installing it if missing
        scripts/tools.sh ensure all|<tool>   build/install the tool(s)
        scripts/tools.sh list                print the tool names
-tools: kube-apiserver, etcd, pulumi, shellcheck
+tools: kube-apiserver, etcd, pulumi, shellcheck, pulumi-resource-kubernetes
 EOF
 	exit 2
 }
@@ -66,6 +76,7 @@ tool_version() {
 	case "$1" in
 	kube-apiserver) printf '%s\n' "$KUBE_VERSION" ;;
 	pulumi) printf '%s\n' "$PULUMI_VERSION" ;;
+	pulumi-resource-kubernetes) printf '%s\n' "$K8S_PROVIDER_VERSION" ;;
 	*) die "no version for $1" ;;
 	esac
 }
@@ -189,6 +200,32 @@ build_pulumi() {
 	PULUMI_SKIP_UPDATE_CHECK=true PULUMI_HOME="$1/pulumi-home" "$out/pulumi" version
 }
 
+build_kubernetes_provider() {
+	local out="$2" module=github.com/pulumi/pulumi-kubernetes/provider/v4 dir version
+	version="${K8S_PROVIDER_VERSION#v}"
+	"$GO" mod init asyncjobs.invalid/tools/pulumi-resource-kubernetes
+	dir="$("$GO" mod download -json "${module}@${K8S_PROVIDER_MODULE_VERSION}" |
+		sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}[[:space:]]*$/\1/p')"
+	[[ -n "$dir" && -d "$dir" ]] || {
+		echo "could not download ${module}@${K8S_PROVIDER_MODULE_VERSION}"
+		return 1
+	}
+	# The module cache is read-only, and the provider's go.mod points its
+	# SDK at ../sdk (the monorepo layout): build a writable copy against the
+	# published SDK of the same release.
+	cp -r "$dir" "$1/provider"
+	chmod -R u+w "$1/provider"
+	cd "$1/provider"
+	"$GO" mod edit -dropreplace=github.com/pulumi/pulumi-kubernetes/sdk/v4 \
+		"-require=github.com/pulumi/pulumi-kubernetes/sdk/v4@${K8S_PROVIDER_VERSION}"
+	# The embedded schema and mapping files are generated (upstream's own step).
+	(cd cmd/pulumi-resource-kubernetes && VERSION="$version" "$GO" generate ./main.go)
+	CGO_ENABLED=0 "$GO" build -trimpath \
+		-ldflags "-s -w -X ${module}/pkg/version.Version=${version}" \
+		-o "$out/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes
+	"$GO" version -m "$out/pulumi-resource-kubernetes" | grep -E 'pulumi-kubernetes/sdk/v4|version.Version'
+}
+
 # Builds Go tool $1 into the cache unless it is there already. Prints nothing
 # on stdout.
 ensure_built() {
@@ -233,6 +270,7 @@ ensure_built() {
 		case "$tool" in
 		kube-apiserver) build_kube_apiserver "$work" "$work/out" ;;
 		pulumi) build_pulumi "$work" "$work/out" ;;
+		pulumi-resource-kubernetes) build_kubernetes_provider "$work" "$work/out" ;;
 		esac
 	) >>"$log" 2>&1 </dev/null
 	rc=$?

@@ -165,7 +165,7 @@ func (c Config) monitoringArgs(stack string) monitoring.Args {
 		if location == "" {
 			location = c.Region
 		}
-		args.Cluster = monitoring.Cluster{Project: c.clusterProject(), Location: location, Name: c.GKE.Name, Namespace: c.GKE.Namespace}
+		args.Cluster = monitoring.Cluster{Project: c.clusterProject(), Location: location, Name: c.GKE.Name, Namespace: c.Namespace()}
 	}
 	for _, j := range c.CronJobs {
 		args.CronJobs = append(args.CronJobs, c.cronJob(j.Name))

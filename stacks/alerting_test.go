@@ -194,7 +194,7 @@ func TestAlertsWatchThePhysicalResources(t *testing.T) {
 		"monitoring-sub-jobs-jobs-worker-dead-letters-waiting": `resource.label.subscription_id="jobs-worker-dead-letter-t1"`,
 		"monitoring-queue-sample-queue-depth":                  `resource.label.queue_id="sample-queue-t1"`,
 		"monitoring-queue-sample-queue-failed-attempts":        `resource.label.queue_id="sample-queue-t1"`,
-		"monitoring-cronjob-indexed-echo-failed":               `user/asyncjobs-cronjob-failed-t1" AND resource.type="k8s_cluster" AND resource.label.project_id="asyncjobs-dev" AND resource.label.location="asia-northeast1" AND resource.label.cluster_name="asyncjobs-dev" AND metric.label.namespace="asyncjobs" AND metric.label.cronjob="indexed-echo"`,
+		"monitoring-cronjob-indexed-echo-failed":               `user/asyncjobs-cronjob-failed-t1" AND resource.type="k8s_cluster" AND resource.label.project_id="asyncjobs-dev" AND resource.label.location="asia-northeast1" AND resource.label.cluster_name="asyncjobs-dev" AND metric.label.namespace="asyncjobs-t1" AND metric.label.cronjob="indexed-echo"`,
 		"monitoring-cronjob-indexed-echo-missed":               `user/asyncjobs-cronjob-missed-t1"`,
 		"monitoring-cronjob-indexed-echo-overdue":              `user/asyncjobs-cronjob-completed-t1"`,
 	}

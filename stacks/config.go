@@ -6,6 +6,8 @@ package stacks
 import (
 	"reflect"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/components/cronjob"
@@ -24,13 +26,23 @@ const Namespace = "asyncjobs"
 // ProjectKey is the provider key naming the Google Cloud project.
 const ProjectKey = "gcp:project"
 
+// SuffixKey is the key of the physical-name suffix, which every test stack
+// gets a fresh value of.
+const SuffixKey = Namespace + ":nameSuffix"
+
+// TestStackOverrides are set on every test stack over its template's
+// configuration: a test stack is never protected, so it can be destroyed.
+func TestStackOverrides() map[string]config.Value {
+	return map[string]config.Value{Namespace + ":protect": config.NewTypedValue("false", config.TypeBool)}
+}
+
 // Config is a stack's whole configuration, defaults applied.
 type Config struct {
 	Project     string                `json:"-"`
 	Stack       string                `json:"-"` // the stack's name: production stacks get stricter rules
 	Region      string                `json:"region" doc:"region of the worker and the default queue location, e.g. asia-northeast1 (required)"`
 	NameSuffix  string                `json:"nameSuffix" doc:"appended to every physical name (1-8 lowercase letters or digits); test stacks set a fresh one so re-creating them never collides with names Google keeps reserved"`
-	Protect     bool                  `json:"protect" doc:"protect stateful resources (topics, subscriptions, dead-letter pairs, queues, the worker) from deletion"`
+	Protect     bool                  `json:"protect" doc:"protect every resource of the stack from deletion and replacement (production): the data, and the accounts, grants, workloads and alerts serving and alerting depend on"`
 	EnableAPIs  bool                  `json:"enableApis" doc:"enable the Google APIs the stack uses (never disabled on destroy)"`
 	Labels      map[string]string     `json:"labels" doc:"labels put on every resource that takes labels"`
 	Deployers   []string              `json:"deployers" doc:"IAM members that run pulumi up for this stack (e.g. the CI deployer service account); granted roles/iam.serviceAccountUser on the worker's runtime and push accounts only, which deploying a Cloud Run service and push subscriptions that use them requires"`
@@ -64,11 +76,12 @@ func Keys() []strictconfig.Field {
 // the Pulumi engine passes it (objects and lists as JSON text).
 type Source map[string]string
 
-// EnvSource reads the configuration the Pulumi engine hands the program in
-// PULUMI_CONFIG. The offline recorder sets the same variable, so both
-// engines feed the program the same way.
-func EnvSource() (Source, error) {
-	src, err := strictconfig.ReadEnv()
+// ContextSource reads the configuration the Pulumi engine hands the program
+// through its context: the same under `pulumi up` (Go language host), the
+// Automation API's inline runtime and the offline recorder.
+func ContextSource(ctx strictconfig.Getter) (Source, error) {
+	keys := append([]string{ProjectKey}, strictconfig.NamespaceKeys(Namespace, reflect.TypeOf(Config{}))...)
+	src, err := strictconfig.Read(ctx, keys)
 	return Source(src), err
 }
 

@@ -78,6 +78,8 @@ func TestInvalidConfigs(t *testing.T) {
 		{"public subscriber", set("asyncjobs:topics", "0.subscriptions.0.subscribers", []any{"allUsers"}), "asyncjobs:topics[0].subscriptions[0].subscribers[0]", "public"},
 		{"workloads without cluster", set("asyncjobs:gke", "name", nil), "asyncjobs:gke.name", "Required value"},
 		{"workloads in default namespace", set("asyncjobs:gke", "namespace", "default"), "asyncjobs:gke.namespace", "not a namespace for application workloads"},
+		{"namespace too long with the suffix", both(set("asyncjobs:gke", "namespace", strings.Repeat("n", 61)), raw("asyncjobs:nameSuffix", "t1")),
+			"asyncjobs:gke.namespace", `with the name suffix it becomes "` + strings.Repeat("n", 61) + `-t1": must be no more than 63 characters`},
 		{"deletion protection on existing cluster", set("asyncjobs:gke", "deletionProtection", true), "asyncjobs:gke.deletionProtection", "create: true"},
 		{"subscriber on unknown subscription", set("asyncjobs:subscribers", "0.subscription", "jobs/nope"), "asyncjobs:subscribers[0].subscription", "Unsupported value"},
 		{"subscriber latest image", set("asyncjobs:subscribers", "0.container.image", "app:latest"), "asyncjobs:subscribers[0].container.image", "latest"},
@@ -187,6 +189,10 @@ func set(key, path string, value any) func(*testing.T, map[string]string) {
 
 func raw(key, value string) func(*testing.T, map[string]string) {
 	return func(_ *testing.T, cfg map[string]string) { cfg[key] = value }
+}
+
+func both(a, b func(*testing.T, map[string]string)) func(*testing.T, map[string]string) {
+	return func(t *testing.T, cfg map[string]string) { a(t, cfg); b(t, cfg) }
 }
 
 func del(key string) func(*testing.T, map[string]string) {

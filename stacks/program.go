@@ -50,7 +50,7 @@ func (e *ConfigError) Error() string {
 
 // Program is the Pulumi program run for every stack.
 func Program(ctx *pulumi.Context) error {
-	src, err := EnvSource()
+	src, err := ContextSource(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,6 +101,11 @@ func topKey(path string) string {
 
 // Build declares the stack from a validated configuration.
 func Build(ctx *pulumi.Context, cfg Config) error {
+	if cfg.Protect {
+		if err := ctx.RegisterStackTransformation(protectAll); err != nil {
+			return err
+		}
+	}
 	var deps []pulumi.Resource
 	if cfg.EnableAPIs {
 		services := APIs
@@ -219,6 +224,20 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 	return buildMonitoring(ctx, cfg, deps)
 }
 
+// protectAll protects every resource of a protected stack: its data, and
+// everything serving and alerting depend on (service accounts and grants,
+// the Kubernetes workloads and their provider, alert policies, channels,
+// the dashboard). The engine then refuses a destroy before deleting any of
+// them, and refuses to replace one until it is unprotected (see README).
+// An in-process transformation, so that the offline recorder (the SDK's
+// mock monitor has no stack transforms) records the same option.
+func protectAll(args *pulumi.ResourceTransformationArgs) *pulumi.ResourceTransformationResult {
+	if _, custom := args.Resource.(pulumi.CustomResource); !custom {
+		return nil
+	}
+	return &pulumi.ResourceTransformationResult{Props: args.Props, Opts: append(args.Opts, pulumi.Protect(true))}
+}
+
 // buildMonitoring declares the alert policies, their channels and the
 // dashboard over everything above, by physical names.
 func buildMonitoring(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource) error {
@@ -238,7 +257,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource) er
 
 // buildWorkloads declares the cluster access, the subscribers and the CronJobs.
 func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, topics map[string]*messaging.Topic) error {
-	cluster, err := gke.New(ctx, "gke", gke.Args{Spec: cfg.GKE, Project: cfg.Project, Region: cfg.Region, Labels: cfg.Labels, DependsOn: deps})
+	cluster, err := gke.New(ctx, "gke", gke.Args{Spec: cfg.GKE, Project: cfg.Project, Region: cfg.Region, Labels: cfg.Labels, Namespace: cfg.Namespace(), DependsOn: deps})
 	if err != nil {
 		return err
 	}
@@ -251,7 +270,7 @@ func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, top
 		id, sub := subscription(spec.Subscription)
 		s, err := subscriber.New(ctx, "subscriber-"+spec.Name, subscriber.Args{
 			Spec: spec, Project: cfg.Project, Suffix: cfg.NameSuffix,
-			Namespace: cfg.GKE.Namespace, WorkloadPool: cluster.WorkloadPool,
+			Namespace: cfg.Namespace(), WorkloadPool: cluster.WorkloadPool,
 			SubscriptionID: id, SubscriptionName: gcpname.Physical(sub.Name, cfg.NameSuffix),
 			AckDeadlineSeconds: int(sub.AckDeadline.WholeSeconds()),
 			Provider:           cluster.Provider, Ready: cluster.Ready, DependsOn: deps,
@@ -276,7 +295,7 @@ func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, top
 		}
 		if _, err := cronjob.New(ctx, "cronjob-"+spec.Name, cronjob.Args{
 			Spec: spec, Project: cfg.Project, Suffix: cfg.NameSuffix,
-			Namespace: cfg.GKE.Namespace, WorkloadPool: cluster.WorkloadPool, Grants: grants,
+			Namespace: cfg.Namespace(), WorkloadPool: cluster.WorkloadPool, Grants: grants,
 			Provider: cluster.Provider, Ready: cluster.Ready, DependsOn: deps,
 		}); err != nil {
 			return err

@@ -125,15 +125,12 @@ func TestDevReproducesTheDocuments(t *testing.T) {
 	}
 }
 
-// TestProtectionComesFromConfig: prod protects every stateful resource,
-// dev none, and flipping the key alone flips it.
+// TestProtectionComesFromConfig: a protected stack (prod) protects every
+// resource, so a refused destroy deletes nothing that serving or alerting
+// depends on (grants, accounts, workloads, alerts too, not only the data);
+// an unprotected one (dev) none but a cluster with deletionProtection; and
+// flipping the key alone flips it.
 func TestProtectionComesFromConfig(t *testing.T) {
-	stateful := map[string]bool{
-		"gcp:pubsub/topic:Topic":               true,
-		"gcp:pubsub/subscription:Subscription": true,
-		"gcp:cloudtasks/queue:Queue":           true,
-		"gcp:cloudrunv2/service:Service":       true,
-	}
 	for _, tc := range []struct {
 		stack   string
 		protect string
@@ -151,17 +148,17 @@ func TestProtectionComesFromConfig(t *testing.T) {
 			}
 			n := 0
 			for _, r := range plan.Resources {
-				if stateful[r.Type] {
-					n++
-					if r.Protect != tc.want {
-						t.Errorf("%s %s protect = %v, want %v", r.Type, r.Name, r.Protect, tc.want)
-					}
-				} else if r.Protect && r.Type != "gcp:container/cluster:Cluster" { // the cluster follows gke.deletionProtection
-					t.Errorf("%s %s is protected but is not stateful", r.Type, r.Name)
+				if strings.HasPrefix(r.Type, "asyncjobs:") {
+					continue // components: nothing to delete
+				}
+				n++
+				want := tc.want || r.Type == "gcp:container/cluster:Cluster" // the cluster follows gke.deletionProtection
+				if r.Protect != want {
+					t.Errorf("%s %s protect = %v, want %v", r.Type, r.Name, r.Protect, want)
 				}
 			}
-			if n < 5 {
-				t.Fatalf("only %d stateful resources in the plan", n)
+			if n < 40 {
+				t.Fatalf("only %d resources in the plan", n)
 			}
 		})
 	}

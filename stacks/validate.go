@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/components/gcpiam"
@@ -103,6 +104,12 @@ func (u *unique) add(path *field.Path, name string) {
 	u.seen[name] = path
 }
 
+// Namespace is the physical name of the workloads' namespace: the
+// configured one plus the stack's name suffix. Stacks that share a cluster
+// (a test stack and its template) then never share a Kubernetes object, and
+// destroying one deletes only its own namespace.
+func (c Config) Namespace() string { return gcpname.Physical(c.GKE.Namespace, c.NameSuffix) }
+
 // HasWorkloads reports whether the stack runs anything on GKE.
 func (c Config) HasWorkloads() bool { return len(c.Subscribers) > 0 || len(c.CronJobs) > 0 }
 
@@ -149,6 +156,14 @@ func (c Config) validateWorkloads(accounts *unique) field.ErrorList {
 		return nil
 	}
 	errs := c.GKE.Validate(key("gke"))
+	if c.NameSuffix != "" {
+		// The namespace gets the stack's suffix: it must stay a label.
+		ns := c.Namespace()
+		for _, msg := range validation.IsDNS1123Label(ns) {
+			errs = append(errs, field.Invalid(key("gke").Child("namespace"), c.GKE.Namespace,
+				fmt.Sprintf("with the name suffix it becomes %q: %s", ns, msg)))
+		}
+	}
 	// Deployments, CronJobs and their service accounts share one namespace.
 	names := newUnique("Kubernetes workload name")
 	for i, s := range c.Subscribers {

@@ -33,7 +33,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
 	"github.com/asyncjobs/asyncjobs/internal/stackfile"
@@ -212,10 +211,8 @@ func newManager(dir string, c common, protected []string, log io.Writer, extraEn
 	}
 	return &teststack.Manager{
 		Source:    teststack.LocalSource{ProjectDir: dir, Options: opts},
-		SuffixKey: stacks.Namespace + ":nameSuffix",
-		Overrides: map[string]config.Value{
-			stacks.Namespace + ":protect": config.NewTypedValue("false", config.TypeBool),
-		},
+		SuffixKey: stacks.SuffixKey,
+		Overrides: stacks.TestStackOverrides(),
 		Protected: protected,
 		NoTags:    c.noTags,
 		Validate:  validator(dir),

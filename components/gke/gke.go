@@ -6,6 +6,8 @@
 package gke
 
 import (
+	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/container"
@@ -13,6 +15,9 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	clientcmdlatest "k8s.io/client-go/tools/clientcmd/api/latest"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -23,8 +28,12 @@ type Args struct {
 	Spec    Spec
 	Project string
 	// Region is where a created cluster lives when Spec.Location is empty.
-	Region    string
-	Labels    map[string]string
+	Region string
+	Labels map[string]string
+	// Namespace is the physical name of the workloads' namespace (the
+	// configured one with the stack's name suffix, so that stacks sharing a
+	// cluster never share Kubernetes objects).
+	Namespace string
 	DependsOn []pulumi.Resource
 }
 
@@ -53,6 +62,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	child := pulumi.Composite(pulumi.Parent(c), pulumi.DependsOn(args.DependsOn))
 	spec := args.Spec
+	if args.Namespace == "" {
+		return nil, errors.New("gke: no namespace")
+	}
 	project := spec.Project
 	if project == "" {
 		project = args.Project
@@ -95,13 +107,22 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		c.Name = pulumi.String(spec.Name).ToStringOutput()
 	}
 
-	// The kubeconfig holds no credential (the exec plugin fetches tokens), but
-	// it is kept secret in the state all the same.
+	// The kubeconfig holds no credential (the exec plugin fetches tokens),
+	// but it is secret in the state all the same, inputs included.
+	// (Made secret once known: the SDK's mock monitor cannot decode an
+	// unknown secret, and an unknown value is stored nowhere.)
+	kubeconfig := pulumi.All(endpoint, ca).ApplyT(func(v []any) (pulumi.StringOutput, error) {
+		kc, err := Kubeconfig(v[0].(string), v[1].(string))
+		if err != nil {
+			return pulumi.StringOutput{}, err
+		}
+		return pulumi.ToSecret(pulumi.String(kc)).(pulumi.StringOutput), nil
+	}).(pulumi.StringOutput)
 	provider, err := kubernetes.NewProvider(ctx, name, &kubernetes.ProviderArgs{
-		Kubeconfig: pulumi.Sprintf(kubeconfigTemplate, ca, endpoint),
+		Kubeconfig: kubeconfig,
 		// Workloads name their namespace explicitly; nothing may land in
 		// whatever namespace a kubeconfig happens to default to.
-		Namespace: pulumi.String(spec.Namespace),
+		Namespace: pulumi.String(args.Namespace),
 	}, child, pulumi.AdditionalSecretOutputs([]string{"kubeconfig"}))
 	if err != nil {
 		return nil, err
@@ -110,7 +131,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	ns, err := corev1.NewNamespace(ctx, name+"-"+spec.Namespace, &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(spec.Namespace),
+			Name: pulumi.String(args.Namespace),
 			Labels: pulumi.StringMap{
 				"app.kubernetes.io/part-of":          pulumi.String("asyncjobs"),
 				"pod-security.kubernetes.io/enforce": pulumi.String("restricted"),
@@ -131,28 +152,37 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return c, nil
 }
 
-// kubeconfigTemplate authenticates with the gke-gcloud-auth-plugin, which
-// takes the caller's Google credentials; the kubeconfig holds no secret of
-// its own but is kept secret all the same.
-var kubeconfigTemplate = fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: gke
-  cluster:
-    certificate-authority-data: %%s
-    server: https://%%s
-contexts:
-- name: gke
-  context:
-    cluster: gke
-    user: gke
-current-context: gke
-users:
-- name: gke
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: gke-gcloud-auth-plugin
-      installHint: %s
-      provideClusterInfo: true
-`, "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin")
+// AuthPlugin is the credential plugin the kubeconfig runs: it turns the
+// caller's Google credentials into a token for the cluster.
+const AuthPlugin = "gke-gcloud-auth-plugin"
+
+// Kubeconfig returns a kubeconfig for the cluster at endpoint (host or
+// host:port) whose CA certificate is caBase64 (base64 of PEM, as GKE's
+// masterAuth.clusterCaCertificate), authenticating through AuthPlugin. It is
+// built from client-go's own types and serialised by client-go, so whatever
+// loads kubeconfigs with client-go (the Kubernetes provider does) reads it.
+func Kubeconfig(endpoint, caBase64 string) (string, error) {
+	if endpoint == "" {
+		return "", errors.New("kubeconfig: the cluster has no endpoint")
+	}
+	ca, err := base64.StdEncoding.DecodeString(caBase64)
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig: the cluster CA certificate is not base64: %w", err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["gke"] = &clientcmdapi.Cluster{Server: "https://" + endpoint, CertificateAuthorityData: ca}
+	cfg.AuthInfos["gke"] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
+		APIVersion:         "client.authentication.k8s.io/v1beta1",
+		Command:            AuthPlugin,
+		InstallHint:        "Install " + AuthPlugin + ": gcloud components install " + AuthPlugin + " (or the Debian/Ubuntu package google-cloud-cli-gke-gcloud-auth-plugin)",
+		ProvideClusterInfo: true,
+		InteractiveMode:    clientcmdapi.IfAvailableExecInteractiveMode,
+	}}
+	cfg.Contexts["gke"] = &clientcmdapi.Context{Cluster: "gke", AuthInfo: "gke"}
+	cfg.CurrentContext = "gke"
+	out, err := runtime.Encode(clientcmdlatest.Codec, cfg)
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig: %w", err)
+	}
+	return string(out), nil
+}

@@ -200,6 +200,10 @@ func startAPIServer(t testing.TB, bin, dir, etcdURL string) *Env {
 			"--service-account-signing-key-file="+saKeyFile,
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 			"--service-cluster-ip-range=10.0.0.0/24",
+			// No kube-controller-manager runs, so no garbage collector: without
+			// this, a foreground delete (the Kubernetes provider's default)
+			// waits forever on the foregroundDeletion finalizer.
+			"--enable-garbage-collector=false",
 		)
 		if err != nil {
 			t.Fatalf("kubeenv: %v", err)
@@ -483,6 +487,57 @@ func (e *Env) Get(ctx context.Context, obj map[string]any) (map[string]any, erro
 		return nil, fmt.Errorf("kubeenv: decoding %s: %w", path, err)
 	}
 	return out, nil
+}
+
+// List returns the items of a collection path, e.g.
+// /api/v1/namespaces/NS/serviceaccounts.
+func (e *Env) List(ctx context.Context, path string) ([]map[string]any, error) {
+	data, err := e.Do(ctx, http.MethodGet, path, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("kubeenv: decoding %s: %w", path, err)
+	}
+	return list.Items, nil
+}
+
+// FinalizeNamespaces stands in for the namespace controller (part of
+// kube-controller-manager, which does not run here) until ctx is done:
+// every namespace being deleted has its finalizers cleared, so it goes
+// away. Unlike the real controller it does not delete what the namespace
+// still holds; callers check that it is empty. It returns at once; errors
+// are retried on the next round.
+func (e *Env) FinalizeNamespaces(ctx context.Context) {
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			items, err := e.List(ctx, "/api/v1/namespaces")
+			if err != nil {
+				continue
+			}
+			for _, ns := range items {
+				meta, _ := ns["metadata"].(map[string]any)
+				name, _ := meta["name"].(string)
+				if meta["deletionTimestamp"] == nil || name == "" {
+					continue
+				}
+				body, _ := json.Marshal(map[string]any{
+					"apiVersion": "v1", "kind": "Namespace",
+					"metadata": map[string]any{"name": name},
+					"spec":     map[string]any{"finalizers": []string{}},
+				})
+				_, _ = e.Do(ctx, http.MethodPut, "/api/v1/namespaces/"+url.PathEscape(name)+"/finalize", "application/json", body)
+			}
+		}
+	}()
 }
 
 func describe(obj map[string]any) string {

@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -11,11 +12,15 @@ import (
 // number on purpose, so that it can never be mistaken for a real one.
 const PlaceholderProjectNumber = "PROJECT_NUMBER"
 
-// Placeholders for an existing GKE cluster's address and CA certificate.
-const (
-	PlaceholderClusterEndpoint = "CLUSTER_ENDPOINT"
-	PlaceholderClusterCA       = "CLUSTER_CA_CERTIFICATE"
-)
+// PlaceholderClusterEndpoint stands for an existing GKE cluster's address.
+const PlaceholderClusterEndpoint = "CLUSTER_ENDPOINT"
+
+// PlaceholderClusterCAText is what PlaceholderClusterCA decodes to.
+const PlaceholderClusterCAText = "CLUSTER_CA_CERTIFICATE"
+
+// PlaceholderClusterCA stands for an existing GKE cluster's CA certificate:
+// base64, as GKE gives it, of a text that is clearly no certificate.
+var PlaceholderClusterCA = base64.StdEncoding.EncodeToString([]byte(PlaceholderClusterCAText))
 
 // placeholders answer invokes offline with deterministic, clearly marked values.
 var placeholders = map[string]func(args resource.PropertyMap) resource.PropertyMap{
@@ -73,6 +78,10 @@ func Simulate(typ, name string, inputs resource.PropertyMap) (string, resource.P
 		set("name", id)
 	case "gcp:monitoring/dashboard:Dashboard":
 		id = fmt.Sprintf("projects/%s/dashboards/simulated-%s", project, name)
+	case "gcp:container/cluster:Cluster":
+		id = fmt.Sprintf("projects/%s/locations/%s/clusters/%s", project, str(inputs, "location"), str(inputs, "name"))
+		set("endpoint", PlaceholderClusterEndpoint)
+		outs["masterAuth"] = resource.NewProperty(resource.NewPropertyMapFromMap(map[string]any{"clusterCaCertificate": PlaceholderClusterCA}))
 	case "gcp:logging/metric:Metric":
 		id = str(inputs, "name")
 	}

@@ -12,10 +12,49 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// ReadEnv returns the configuration the Pulumi engine hands a Go program in
+// Getter reads one configuration key ("ns:key"), as *pulumi.Context does.
+type Getter interface {
+	GetConfig(key string) (string, bool)
+}
+
+// Read returns the configuration of a run: key ("ns:key") to value, objects
+// and lists as JSON text. Values come from the Pulumi context, which the
+// engine fills both under the Go language host and in the Automation API's
+// inline runtime; keys lists what the program reads (its namespaces' fields
+// and provider keys such as gcp:project). The context cannot list its keys,
+// so the rest (a misspelled key the program would never ask for) comes from
+// PULUMI_CONFIG, which the language host and the offline recorder also set:
+// there, unknown keys are reported; inline, only the known ones are read.
+func Read(ctx Getter, keys []string) (map[string]string, error) {
+	src, err := ReadEnv()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if v, ok := ctx.GetConfig(k); ok {
+			src[k] = v
+		} else {
+			delete(src, k)
+		}
+	}
+	return src, nil
+}
+
+// NamespaceKeys lists the keys "<namespace>:<field>" of a struct whose
+// json-tagged fields are the namespace's keys.
+func NamespaceKeys(namespace string, t reflect.Type) []string {
+	fields := Fields(t)
+	keys := make([]string, 0, len(fields))
+	for _, f := range fields {
+		keys = append(keys, namespace+":"+f.Name)
+	}
+	return keys
+}
+
+// ReadEnv returns the configuration the Go language host hands a program in
 // PULUMI_CONFIG: key ("ns:key") to value, objects and lists as JSON text.
-// The offline recorder sets the same variable, so both engines feed a
-// program the same way.
+// The offline recorder sets the same variable. It is empty when a program
+// runs inline under the Automation API: use Read.
 func ReadEnv() (map[string]string, error) {
 	raw := os.Getenv("PULUMI_CONFIG")
 	if raw == "" {
@@ -24,6 +63,9 @@ func ReadEnv() (map[string]string, error) {
 	var src map[string]string
 	if err := json.Unmarshal([]byte(raw), &src); err != nil {
 		return nil, fmt.Errorf("reading PULUMI_CONFIG: %w", err)
+	}
+	if src == nil {
+		src = map[string]string{}
 	}
 	return src, nil
 }

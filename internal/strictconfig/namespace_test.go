@@ -1,6 +1,9 @@
 package strictconfig
 
 import (
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -42,5 +45,47 @@ func TestDecodeNamespace(t *testing.T) {
 		if w, ok := want[e.Field]; !ok || !strings.Contains(e.Error(), w) {
 			t.Errorf("unexpected error %q (want for %s: %q)", e.Error(), e.Field, w)
 		}
+	}
+}
+
+type mapGetter map[string]string
+
+func (m mapGetter) GetConfig(k string) (string, bool) { v, ok := m[k]; return v, ok }
+
+// TestRead: values come from the context (the Automation API's inline
+// runtime sets no PULUMI_CONFIG); the language host's PULUMI_CONFIG adds
+// the keys the program does not know, so they can still be reported, and
+// never overrides what the context says.
+func TestRead(t *testing.T) {
+	keys := append([]string{"gcp:project"}, NamespaceKeys("ns", reflect.TypeOf(nsConfig{}))...)
+	if want := []string{"gcp:project", "ns:region", "ns:count", "ns:tags", "ns:inner"}; !slices.Equal(keys, want) {
+		t.Fatalf("NamespaceKeys = %v, want %v", keys, want)
+	}
+	ctx := mapGetter{"gcp:project": "p", "ns:region": "asia-northeast1", "ns:regoin": "never asked for"}
+	for _, tc := range []struct {
+		name string
+		env  string
+		want map[string]string
+	}{
+		{"inline: no PULUMI_CONFIG", "", map[string]string{"gcp:project": "p", "ns:region": "asia-northeast1"}},
+		{"language host", `{"gcp:project":"p","ns:region":"asia-northeast1","ns:regoin":"x"}`,
+			map[string]string{"gcp:project": "p", "ns:region": "asia-northeast1", "ns:regoin": "x"}},
+		{"context wins, stale keys dropped", `{"gcp:project":"old","ns:count":"3"}`,
+			map[string]string{"gcp:project": "p", "ns:region": "asia-northeast1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PULUMI_CONFIG", tc.env)
+			got, err := Read(ctx, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("Read = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	t.Setenv("PULUMI_CONFIG", "{")
+	if _, err := Read(ctx, keys); err == nil || !strings.Contains(err.Error(), "PULUMI_CONFIG") {
+		t.Errorf("broken PULUMI_CONFIG: err = %v", err)
 	}
 }

@@ -42,7 +42,7 @@ func Path(t testing.TB, tool string) string {
 }
 
 func runTools(tool string) (string, error) {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -75,8 +75,8 @@ func runTools(tool string) (string, error) {
 	return p, nil
 }
 
-// repoRoot walks up from the working directory to the directory with go.mod.
-func repoRoot() (string, error) {
+// RepoRoot walks up from the working directory to the directory with go.mod.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err

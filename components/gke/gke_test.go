@@ -1,0 +1,66 @@
+package gke
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+const testCA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+
+// TestKubeconfigLoads: the kubeconfig is read back by client-go, the loader
+// the Kubernetes provider uses, with every field the provider needs.
+func TestKubeconfigLoads(t *testing.T) {
+	out, err := Kubeconfig("203.0.113.7", base64.StdEncoding.EncodeToString([]byte(testCA)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.Load([]byte(out))
+	if err != nil {
+		t.Fatalf("client-go cannot load the kubeconfig: %v\n%s", err, out)
+	}
+	ctx := cfg.Contexts[cfg.CurrentContext]
+	if ctx == nil {
+		t.Fatalf("no current context %q:\n%s", cfg.CurrentContext, out)
+	}
+	cluster, user := cfg.Clusters[ctx.Cluster], cfg.AuthInfos[ctx.AuthInfo]
+	if cluster == nil || user == nil || user.Exec == nil {
+		t.Fatalf("current context lacks a cluster or an exec user:\n%s", out)
+	}
+	if cluster.Server != "https://203.0.113.7" {
+		t.Errorf("server = %q", cluster.Server)
+	}
+	if string(cluster.CertificateAuthorityData) != testCA {
+		t.Errorf("CA = %q, want the decoded certificate", cluster.CertificateAuthorityData)
+	}
+	exec := user.Exec
+	if exec.Command != AuthPlugin || exec.APIVersion != "client.authentication.k8s.io/v1beta1" || !exec.ProvideClusterInfo {
+		t.Errorf("exec = %+v", exec)
+	}
+	// The hint holds ": ", which broke the hand-written YAML this replaced.
+	if !strings.Contains(exec.InstallHint, ": gcloud components install") {
+		t.Errorf("install hint = %q", exec.InstallHint)
+	}
+	if user.Token != "" || user.ClientKeyData != nil || user.Password != "" {
+		t.Errorf("the kubeconfig holds a credential: %+v", user)
+	}
+	// client-go can build a REST config from it (the provider's next step).
+	if _, err := clientcmd.NewDefaultClientConfig(*cfg, nil).ClientConfig(); err != nil {
+		t.Errorf("client-go cannot build a client config: %v", err)
+	}
+}
+
+func TestKubeconfigRefusesBadInput(t *testing.T) {
+	for _, tc := range []struct{ name, endpoint, ca, want string }{
+		{"no endpoint", "", base64.StdEncoding.EncodeToString([]byte(testCA)), "no endpoint"},
+		{"CA not base64", "203.0.113.7", "not base64!", "not base64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Kubeconfig(tc.endpoint, tc.ca); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
