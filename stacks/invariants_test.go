@@ -1,6 +1,7 @@
 package stacks_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -137,5 +138,54 @@ func checkDeadLettering(t *testing.T, plan *recorder.Plan, sub *recorder.Resourc
 	}
 	if !subscriber {
 		t.Errorf("Pub/Sub service agent cannot acknowledge on %s", sub.Name)
+	}
+}
+
+// replaceable are the resources a grant can sit on or name as its member:
+// each can be replaced (a new name, filter, topic, location), and Google
+// drops the IAM policy of the old one, or keeps a binding to a deleted
+// principal that a new account of the same e-mail does not inherit.
+var replaceable = map[string]bool{
+	"gcp:serviceaccount/account:Account":   true,
+	"gcp:pubsub/topic:Topic":               true,
+	"gcp:pubsub/subscription:Subscription": true,
+	"gcp:cloudtasks/queue:Queue":           true,
+	"gcp:cloudrunv2/service:Service":       true,
+}
+
+// TestGrantsFollowTheirResources: every grant is re-created when the
+// resource it sits on, or the account it names, is replaced. Without
+// replaceWith the grant's inputs (the same name, the same e-mail) would not
+// change, the engine would keep it, and the grant would be gone at Google.
+func TestGrantsFollowTheirResources(t *testing.T) {
+	for _, name := range stackNames(t) {
+		t.Run(name, func(t *testing.T) {
+			st := loadStack(t, name)
+			plan, err := record(t, st, st.Config, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			types := map[string]string{}
+			for _, r := range plan.Resources {
+				types[r.URN] = r.Type
+			}
+			grants := 0
+			for _, r := range plan.Resources {
+				if !strings.Contains(strings.ToLower(r.Type), "iammember") {
+					continue
+				}
+				grants++
+				for prop, deps := range r.PropertyDependencies {
+					for _, d := range deps {
+						if replaceable[types[d]] && !slices.Contains(r.ReplaceWith, d) {
+							t.Errorf("%s: its %s comes from %s, but it is not replaced with it (replaceWith %v)", r.Name, prop, d, r.ReplaceWith)
+						}
+					}
+				}
+			}
+			if grants < 5 {
+				t.Fatalf("only %d grants in the plan", grants)
+			}
+		})
 	}
 }

@@ -261,17 +261,17 @@ func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, top
 	if err != nil {
 		return err
 	}
-	subscription := func(ref string) (pulumi.StringOutput, messaging.SubscriptionSpec) {
+	subscription := func(ref string) (messaging.Subscription, messaging.SubscriptionSpec) {
 		t, s, _ := cfg.subscription(ref)
-		return topics[t.Name].Subscriptions[s.Name].Subscription, s
+		return topics[t.Name].Subscriptions[s.Name], s
 	}
 	workloads := pulumi.Map{}
 	for _, spec := range cfg.Subscribers {
-		id, sub := subscription(spec.Subscription)
+		out, sub := subscription(spec.Subscription)
 		s, err := subscriber.New(ctx, "subscriber-"+spec.Name, subscriber.Args{
 			Spec: spec, Project: cfg.Project, Suffix: cfg.NameSuffix,
 			Namespace: cfg.Namespace(), WorkloadPool: cluster.WorkloadPool,
-			SubscriptionID: id, SubscriptionName: gcpname.Physical(sub.Name, cfg.NameSuffix),
+			SubscriptionID: out.Subscription, Subscription: out.Resource, SubscriptionName: gcpname.Physical(sub.Name, cfg.NameSuffix),
 			AckDeadlineSeconds: int(sub.AckDeadline.WholeSeconds()),
 			Provider:           cluster.Provider, Ready: cluster.Ready, DependsOn: deps,
 		})
@@ -286,9 +286,10 @@ func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, top
 			for _, g := range spec.GoogleServiceAccount.Grants {
 				r := cronjob.ResolvedGrant{Role: g.Role}
 				if g.Topic != "" {
-					r.Topic = topics[g.Topic].TopicID
+					r.Topic, r.Resource = topics[g.Topic].TopicID, topics[g.Topic].Resource
 				} else {
-					r.Subscription, _ = subscription(g.Subscription)
+					out, _ := subscription(g.Subscription)
+					r.Subscription, r.Resource = out.Subscription, out.Resource
 				}
 				grants = append(grants, r)
 			}

@@ -13,6 +13,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/asyncjobs/asyncjobs/components/gcpiam"
 	"github.com/asyncjobs/asyncjobs/components/gcpname"
 	"github.com/asyncjobs/asyncjobs/components/workload"
 )
@@ -44,6 +45,8 @@ type ResolvedGrant struct {
 	Role         string
 	Topic        pulumi.StringInput
 	Subscription pulumi.StringInput
+	// Resource is the topic or subscription: the grant is re-created with it.
+	Resource pulumi.Resource
 }
 
 // CronJob is the CronJob, its Kubernetes service account and, when asked
@@ -86,11 +89,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			if g.Topic != nil {
 				_, err = pubsub.NewTopicIAMMember(ctx, grant, &pubsub.TopicIAMMemberArgs{
 					Topic: g.Topic, Role: pulumi.String(g.Role), Member: id.GSA.Member,
-				}, parent)
+				}, parent, pulumi.ReplaceWith(gcpiam.Targets(g.Resource, id.GSA)))
 			} else {
 				_, err = pubsub.NewSubscriptionIAMMember(ctx, grant, &pubsub.SubscriptionIAMMemberArgs{
 					Subscription: g.Subscription, Role: pulumi.String(g.Role), Member: id.GSA.Member,
-				}, parent)
+				}, parent, pulumi.ReplaceWith(gcpiam.Targets(g.Resource, id.GSA)))
 			}
 			if err != nil {
 				return nil, err

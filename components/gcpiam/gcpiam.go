@@ -6,8 +6,10 @@ package gcpiam
 import (
 	"fmt"
 	"net/mail"
+	"reflect"
 	"strings"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -82,4 +84,21 @@ func ValidateMembers(path *field.Path, members []string) field.ErrorList {
 func IsDefaultServiceAccount(email string) bool {
 	return strings.HasSuffix(email, "-compute@developer.gserviceaccount.com") ||
 		strings.HasSuffix(email, "@appspot.gserviceaccount.com")
+}
+
+// Targets lists the resources a grant is re-created with (the one it sits
+// on and the stack's account it names), leaving out absent ones: a grant
+// to an outside member has no account of the stack's to follow.
+func Targets(rs ...pulumi.Resource) []pulumi.Resource {
+	out := make([]pulumi.Resource, 0, len(rs))
+	for _, r := range rs {
+		if r == nil {
+			continue
+		}
+		if v := reflect.ValueOf(r); v.Kind() == reflect.Pointer && v.IsNil() {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }

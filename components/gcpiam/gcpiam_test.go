@@ -3,6 +3,7 @@ package gcpiam
 import (
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -45,5 +46,14 @@ func TestValidateMembersDuplicates(t *testing.T) {
 	errs := ValidateMembers(field.NewPath("ms"), []string{"user:a@example.com", "user:a@example.com"})
 	if len(errs) != 1 || errs[0].Field != "ms[1]" || errs[0].Type != field.ErrorTypeDuplicate {
 		t.Errorf("got %v", errs)
+	}
+}
+
+func TestTargetsDropsAbsent(t *testing.T) {
+	var account *pulumi.ResourceState // a typed nil, as an optional account arrives
+	present := &pulumi.ResourceState{}
+	got := Targets(present, nil, account)
+	if len(got) != 1 || got[0] != pulumi.Resource(present) {
+		t.Errorf("Targets = %v, want only the present resource", got)
 	}
 }

@@ -47,6 +47,8 @@ type Args struct {
 
 // Subscription is what the stack exports per worker subscription.
 type Subscription struct {
+	// Resource is the subscription itself: grants on it are replaced with it.
+	Resource               *pubsub.Subscription
 	Subscription           pulumi.StringOutput `pulumi:"subscription"`
 	DeadLetterTopic        pulumi.StringOutput `pulumi:"deadLetterTopic"`
 	DeadLetterSubscription pulumi.StringOutput `pulumi:"deadLetterSubscription"`
@@ -56,7 +58,9 @@ type Subscription struct {
 type Topic struct {
 	pulumi.ResourceState
 
-	TopicID       pulumi.StringOutput `pulumi:"topic"`
+	TopicID pulumi.StringOutput `pulumi:"topic"`
+	// Resource is the topic itself: grants on it are replaced with it.
+	Resource      *pubsub.Topic
 	Subscriptions map[string]Subscription
 }
 
@@ -82,6 +86,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
+	t.Resource = topic
 	for i, m := range spec.Publishers {
 		if _, err := pubsub.NewTopicIAMMember(ctx, fmt.Sprintf("%s-publisher-%d", name, i), &pubsub.TopicIAMMemberArgs{
 			Project: topic.Project,
@@ -214,6 +219,7 @@ func newSubscription(ctx *pulumi.Context, name string, topic *pubsub.Topic, s Su
 		}
 	}
 	return Subscription{
+		Resource:               sub,
 		Subscription:           sub.ID().ToStringOutput(),
 		DeadLetterTopic:        dlTopic.ID().ToStringOutput(),
 		DeadLetterSubscription: dlSub.ID().ToStringOutput(),

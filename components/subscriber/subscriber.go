@@ -96,6 +96,9 @@ type Args struct {
 	// physical name passed to the container.
 	SubscriptionID   pulumi.StringInput
 	SubscriptionName string
+	// Subscription is the subscription resource: the pull grant is
+	// re-created with it.
+	Subscription pulumi.Resource
 	// AckDeadlineSeconds sets the termination grace period.
 	AckDeadlineSeconds int
 	Provider           pulumi.ProviderResource
@@ -135,7 +138,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Subscription: args.SubscriptionID,
 		Role:         pulumi.String(gcpiam.RolePubSubSubscriber),
 		Member:       id.GSA.Member,
-	}, parent); err != nil {
+	}, parent, pulumi.ReplaceWith(gcpiam.Targets(args.Subscription, id.GSA))); err != nil {
 		return nil, err
 	}
 

@@ -22,7 +22,7 @@ const TypeToken = "asyncjobs:taskqueue:Queue"
 // Invoker grants roles/run.invoker on the worker service; the worker
 // component implements it so the grant stays on that one service.
 type Invoker interface {
-	GrantInvoker(ctx *pulumi.Context, name string, member pulumi.StringInput, opts ...pulumi.ResourceOption) (*cloudrunv2.ServiceIamMember, error)
+	GrantInvoker(ctx *pulumi.Context, name string, member pulumi.StringInput, account pulumi.Resource, opts ...pulumi.ResourceOption) (*cloudrunv2.ServiceIamMember, error)
 }
 
 // Args are the queue's validated settings.
@@ -108,14 +108,19 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	if _, err := args.Worker.GrantInvoker(ctx, name+"-invoker-run", invoker.Member, child); err != nil {
+	if _, err := args.Worker.GrantInvoker(ctx, name+"-invoker-run", invoker.Member, invoker, child); err != nil {
 		return nil, err
 	}
+	// The stack's own enqueuer account first, then the configured members.
 	members := []pulumi.StringInput{enqueuer.Member}
 	for _, m := range spec.Enqueuers {
 		members = append(members, pulumi.String(m))
 	}
 	for i, m := range members {
+		var account pulumi.Resource
+		if i == 0 {
+			account = enqueuer
+		}
 		grant := fmt.Sprintf("%s-enqueuer-%d", name, i)
 		if _, err := cloudtasks.NewQueueIamMember(ctx, grant, &cloudtasks.QueueIamMemberArgs{
 			Project:  queue.Project,
@@ -123,7 +128,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Name:     queue.Name,
 			Role:     pulumi.String(gcpiam.RoleTasksEnqueuer),
 			Member:   m,
-		}, child, pulumi.ReplaceWith([]pulumi.Resource{queue})); err != nil {
+		}, child, pulumi.ReplaceWith(gcpiam.Targets(queue, account))); err != nil {
 			return nil, err
 		}
 		// actAs on the invoker only: needed to put the invoker's OIDC token on a task.
@@ -131,7 +136,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			ServiceAccountId: invoker.Name,
 			Role:             pulumi.String(gcpiam.RoleServiceAccountUser),
 			Member:           m,
-		}, child, pulumi.ReplaceWith([]pulumi.Resource{invoker})); err != nil {
+		}, child, pulumi.ReplaceWith(gcpiam.Targets(invoker, account))); err != nil {
 			return nil, err
 		}
 	}

@@ -133,7 +133,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	w.ServiceAccountEmail = sa.Email
 
 	for i, m := range spec.Invokers {
-		if _, err := w.GrantInvoker(ctx, fmt.Sprintf("%s-invoker-%d", name, i), pulumi.String(m), child); err != nil {
+		if _, err := w.GrantInvoker(ctx, fmt.Sprintf("%s-invoker-%d", name, i), pulumi.String(m), nil, child); err != nil {
 			return nil, err
 		}
 	}
@@ -149,7 +149,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if err != nil {
 			return nil, err
 		}
-		if _, err := w.GrantInvoker(ctx, name+"-push-invoker", push.Member, child); err != nil {
+		if _, err := w.GrantInvoker(ctx, name+"-push-invoker", push.Member, push, child); err != nil {
 			return nil, err
 		}
 		pushActAs, err := grantActAs(ctx, name+"-push", push, args.Deployers, child)
@@ -173,20 +173,22 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 }
 
 // GrantInvoker grants roles/run.invoker on this service, and nothing wider,
-// to member. opts should parent the grant to the component that asks for it.
-// The grant is re-created whenever the service is replaced, since IAM on the
-// old service goes with it.
-func (w *Worker) GrantInvoker(ctx *pulumi.Context, name string, member pulumi.StringInput, opts ...pulumi.ResourceOption) (*cloudrunv2.ServiceIamMember, error) {
+// to member; account is the stack's service account member names, if it
+// is one (nil otherwise). opts should parent the grant to the component
+// that asks for it. The grant is re-created whenever the service or the
+// account is replaced: IAM on the old service goes with it, and a binding
+// to a deleted account does not pass to a new one of the same e-mail.
+func (w *Worker) GrantInvoker(ctx *pulumi.Context, name string, member pulumi.StringInput, account pulumi.Resource, opts ...pulumi.ResourceOption) (*cloudrunv2.ServiceIamMember, error) {
 	return cloudrunv2.NewServiceIamMember(ctx, name, &cloudrunv2.ServiceIamMemberArgs{
 		Name:     w.ServiceName,
 		Location: w.Location,
 		Role:     pulumi.String(gcpiam.RoleRunInvoker),
 		Member:   member,
-	}, append(opts, pulumi.ReplaceWith([]pulumi.Resource{w.service}))...)
+	}, append(opts, pulumi.ReplaceWith(gcpiam.Targets(w.service, account)))...)
 }
 
 // grantActAs grants roles/iam.serviceAccountUser on account, and nothing
-// wider, to each deployer.
+// wider, to each deployer; re-created with the account.
 func grantActAs(ctx *pulumi.Context, name string, account *serviceaccount.Account, deployers []string, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	var grants []pulumi.Resource
 	for i, m := range deployers {
@@ -194,7 +196,7 @@ func grantActAs(ctx *pulumi.Context, name string, account *serviceaccount.Accoun
 			ServiceAccountId: account.Name,
 			Role:             pulumi.String(gcpiam.RoleServiceAccountUser),
 			Member:           pulumi.String(m),
-		}, opts...)
+		}, append(opts, pulumi.ReplaceWith([]pulumi.Resource{account}))...)
 		if err != nil {
 			return nil, err
 		}
