@@ -58,6 +58,26 @@ func unnotified(t *testing.T, stack string) int {
 	return n
 }
 
+// unprotected counts the resources of a stack that a production stack
+// would have to protect: all but components and providers.
+func unprotected(t *testing.T, stack string) int {
+	t.Helper()
+	plan, err := record(filepath.Join("..", "..", "Pulumi."+stack+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range plan.Resources {
+		if r.Custom && !r.Protect && !strings.HasPrefix(r.Type, "pulumi:providers:") {
+			n++
+		}
+	}
+	if n < 40 {
+		t.Fatalf("only %d unprotected resources in stack %s", n, stack)
+	}
+	return n
+}
+
 func runCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -92,10 +112,10 @@ func TestErrorsFailAndComeFirst(t *testing.T) {
 	}
 	for _, want := range []string{
 		"production: yes (the caller marked it as production)",
-		"[protect-stateful-in-production] gcp:cloudrunv2/service:Service worker",
+		"[protect-everything-in-production] gcp:cloudrunv2/service:Service worker",
 		"Fix: set asyncjobs:protect: true",
 		"[cloudrun-internal-ingress-in-production] gcp:cloudrunv2/service:Service worker",
-		fmt.Sprintf("FAIL: %d errors, %d warnings", 6+unnotified(t, "dev"), 2+unnotified(t, "dev")),
+		fmt.Sprintf("FAIL: %d errors, %d warnings", unprotected(t, "dev")+unnotified(t, "dev"), 2+unnotified(t, "dev")),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -171,7 +191,7 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &reports); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if len(reports) != 1 || len(reports[0].Violations) != 8+2*unnotified(t, "dev") || reports[0].Violations[0].Severity != policy.Error {
+	if len(reports) != 1 || len(reports[0].Violations) != unprotected(t, "dev")+2+2*unnotified(t, "dev") || reports[0].Violations[0].Severity != policy.Error {
 		t.Errorf("unexpected report: %+v", reports)
 	}
 }
@@ -221,7 +241,7 @@ func TestSeveralPlans(t *testing.T) {
 	if code != exitViolations {
 		t.Fatalf("exit %d, want %d when one of two plans fails\n%s", code, exitViolations, out)
 	}
-	if !strings.Contains(out, "PASS: 0 errors") || !strings.Contains(out, "[protect-stateful-in-production] gcp:pubsub/topic:Topic topic-jobs") {
+	if !strings.Contains(out, "PASS: 0 errors") || !strings.Contains(out, "[protect-everything-in-production] gcp:pubsub/topic:Topic topic-jobs") {
 		t.Errorf("want dev to pass and prod to fail:\n%s", out)
 	}
 }

@@ -80,8 +80,9 @@ var (
 
 // goodPlan is the fixture every rule case changes one thing in: the prod
 // stack as recorded from Pulumi.prod.yaml, plus the hand-made Kubernetes
-// objects of policy/testdata/manifests on an explicit provider, in the
-// shape the Kubernetes component will record them. Each call returns a
+// objects of policy/testdata/manifests on an explicit provider, protected
+// as in a production stack, in the shape the Kubernetes component records
+// them. Each call returns a
 // fresh copy.
 func goodPlan(t testing.TB) *recorder.Plan {
 	t.Helper()
@@ -121,11 +122,12 @@ func manifestResources(dir, stack, project string) ([]*recorder.Resource, error)
 	}
 	sort.Strings(files)
 	provider := &recorder.Resource{
-		URN:    "urn:pulumi:" + stack + "::" + project + "::pulumi:providers:kubernetes::gke",
-		Type:   "pulumi:providers:kubernetes",
-		Name:   "gke",
-		Custom: true,
-		Inputs: map[string]any{"kubeconfig": recorder.Secret, "enableServerSideApply": "true"},
+		URN:     "urn:pulumi:" + stack + "::" + project + "::pulumi:providers:kubernetes::gke",
+		Type:    "pulumi:providers:kubernetes",
+		Name:    "gke",
+		Custom:  true,
+		Protect: true, // a production stack protects everything
+		Inputs:  map[string]any{"kubeconfig": recorder.Secret, "enableServerSideApply": "true"},
 	}
 	out := []*recorder.Resource{provider}
 	byKind := map[string]*recorder.Resource{}
@@ -163,6 +165,7 @@ func manifestResources(dir, stack, project string) ([]*recorder.Resource, error)
 				Type:                 typ,
 				Name:                 name,
 				Custom:               true,
+				Protect:              true,
 				Provider:             k8sProvider,
 				Inputs:               obj,
 				Dependencies:         []string{},
@@ -279,6 +282,7 @@ func add(r recorder.Resource) mutation {
 		}
 		r.URN = "urn:pulumi:" + p.Stack + "::" + p.Project + "::" + r.Type + "::" + r.Name
 		r.Custom = true
+		r.Protect = true // as everything of the production fixture
 		if r.PropertyDependencies == nil {
 			r.PropertyDependencies = map[string][]string{}
 		}

@@ -217,10 +217,15 @@ var ruleCases = []ruleCase{
 			"displayName": "dead letters", "combiner": "OR", "conditions": []any{map[string]any{"displayName": "undelivered"}}}})},
 
 	// Environments
-	{name: "unprotected topic in production", rule: "protect-stateful-in-production", want: [2]string{topic, jobsTopic},
+	{name: "unprotected topic in production", rule: "protect-everything-in-production", want: [2]string{topic, jobsTopic},
 		mutate: modify(topic, jobsTopic, func(r *recorder.Resource) { r.Protect = false })},
-	{name: "unprotected worker in production", rule: "protect-stateful-in-production", want: [2]string{runService, worker},
+	{name: "unprotected worker in production", rule: "protect-everything-in-production", want: [2]string{runService, worker},
 		mutate: modify(runService, worker, func(r *recorder.Resource) { r.Protect = false })},
+	{name: "unprotected grant in production", rule: "protect-everything-in-production",
+		want:   [2]string{"gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember", "topic-jobs-jobs-worker-dl-agent-subscriber"},
+		mutate: modify("gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember", "topic-jobs-jobs-worker-dl-agent-subscriber", func(r *recorder.Resource) { r.Protect = false })},
+	{name: "unprotected Deployment in production", rule: "protect-everything-in-production", want: [2]string{"kubernetes:apps/v1:Deployment", "deployment-subscriber"},
+		mutate: modify("kubernetes:apps/v1:Deployment", "deployment-subscriber", func(r *recorder.Resource) { r.Protect = false })},
 }
 
 func evaluate(t testing.TB, e *policy.Engine, p *recorder.Plan, opts policy.Options) *policy.Result {
@@ -402,7 +407,7 @@ func TestProductionSignal(t *testing.T) {
 	e := engine(t)
 	protectFires := func(res *policy.Result, name string) bool {
 		for _, v := range res.Violations {
-			if v.Rule == "protect-stateful-in-production" && v.Type == runService && v.Name == name {
+			if v.Rule == "protect-everything-in-production" && v.Type == runService && v.Name == name {
 				return true
 			}
 		}
