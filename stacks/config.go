@@ -53,6 +53,10 @@ type Config struct {
 	Subscribers []subscriber.Spec     `json:"subscribers" doc:"Pub/Sub subscriber Deployments on GKE, capped by an HPA"`
 	CronJobs    []cronjob.Spec        `json:"cronJobs" doc:"CronJobs on GKE with the documents' safety settings"`
 	Alerting    monitoring.Spec       `json:"alerting" doc:"alert policies on every subscription, queue, the worker and every CronJob, their notification channels, and the stack's dashboard"`
+
+	// undecoded holds the key paths of the values that could not be
+	// decoded (they hold their defaults), for validation to leave alone.
+	undecoded map[string]bool
 }
 
 // Defaults returns the configuration a stack starts from; this is the one

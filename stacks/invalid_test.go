@@ -24,7 +24,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"wrong type", set("asyncjobs:worker", "port", "8080"), "asyncjobs:worker.port", "must be a whole number"},
 		{"fractional integer", set("asyncjobs:worker", "maxInstances", 1.5), "asyncjobs:worker.maxInstances", "must be a whole number"},
 		{"duration as number", set("asyncjobs:worker", "timeout", 60), "asyncjobs:worker.timeout", "must be a string"},
-		{"bad duration", set("asyncjobs:worker", "timeout", "sixty minutes"), "asyncjobs:worker", "invalid duration"},
+		{"bad duration", set("asyncjobs:worker", "timeout", "sixty minutes"), "asyncjobs:worker.timeout", `Invalid value: "sixty minutes": not a duration`},
 		{"not json", raw("asyncjobs:queues", `[{`), "asyncjobs:queues", "must be valid list"},
 		{"protect not bool", raw("asyncjobs:protect", `yes`), "asyncjobs:protect", "must be valid true or false"},
 		{"missing project", del("gcp:project"), "gcp:project", "Required value"},

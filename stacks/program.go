@@ -76,13 +76,12 @@ func Load(src Source) (Config, error) { return LoadStack("", src) }
 func LoadStack(stack string, src Source) (Config, error) {
 	cfg, errs := Decode(src)
 	cfg.Stack = stack
-	bad := map[string]bool{}
+	cfg.undecoded = map[string]bool{}
 	for _, e := range errs {
-		bad[topKey(e.Field)] = true
+		cfg.undecoded[e.Field] = true
 	}
 	for _, e := range cfg.Validate() {
-		// A key that failed to decode holds defaults; its checks would only add noise.
-		if !bad[topKey(e.Field)] {
+		if !cfg.blamesUndecoded(e) {
 			errs = append(errs, e)
 		}
 	}
@@ -92,11 +91,61 @@ func LoadStack(stack string, src Source) (Config, error) {
 	return cfg, nil
 }
 
-func topKey(path string) string {
-	if i := strings.IndexAny(path, ".["); i >= 0 {
-		return path[:i]
+// blamesUndecoded reports whether a validation error is about a value that
+// could not be decoded (and so holds its default): the value itself, what
+// lies under it, or a sibling whose rule names it ("must be >= minBackoff").
+// Its decode error already says what is wrong; this one would blame a
+// correct key or repeat the problem.
+func (c Config) blamesUndecoded(e *field.Error) bool {
+	for bad := range c.undecoded {
+		if within(e.Field, bad) {
+			return true
+		}
+		parent, name := splitPath(bad)
+		if p, _ := splitPath(e.Field); p == parent && name != "" && strings.Contains(e.Detail, name) {
+			return true
+		}
 	}
-	return path
+	return false
+}
+
+// namesUnknown reports whether some topic or subscription name could not
+// be read (a decode problem on a name, an item or a list, or a name left
+// empty): references to them are then not checked, since what they name
+// may be exactly what failed, and the problem is reported where it is.
+func (c Config) namesUnknown() bool {
+	topics := key("topics").String()
+	for bad := range c.undecoded {
+		if within(bad, topics) && (bad == topics || strings.HasSuffix(bad, "]") ||
+			strings.HasSuffix(bad, ".name") || strings.HasSuffix(bad, ".subscriptions")) {
+			return true
+		}
+	}
+	for _, t := range c.Topics {
+		if t.Name == "" {
+			return true
+		}
+		for _, s := range t.Subscriptions {
+			if s.Name == "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// within reports whether path p is q or lies under it.
+func within(p, q string) bool {
+	return p == q || strings.HasPrefix(p, q+".") || strings.HasPrefix(p, q+"[")
+}
+
+// splitPath splits "a.b[0].c" into "a.b[0]" and "c".
+func splitPath(p string) (string, string) {
+	i := strings.LastIndexAny(p, ".[")
+	if i < 0 {
+		return "", p
+	}
+	return p[:i], strings.TrimSuffix(p[i+1:], "]")
 }
 
 // Build declares the stack from a validated configuration.

@@ -172,7 +172,9 @@ func (c Config) validateWorkloads(accounts *unique) field.ErrorList {
 		names.add(p.Child("name"), s.Name)
 		accounts.add(p.Child("serviceAccountId"), s.AccountID())
 		if _, sub, ok := c.subscription(s.Subscription); !ok {
-			errs = append(errs, field.NotSupported(p.Child("subscription"), s.Subscription, c.subscriptionRefs()))
+			if !c.namesUnknown() {
+				errs = append(errs, field.NotSupported(p.Child("subscription"), s.Subscription, c.subscriptionRefs()))
+			}
 		} else if sub.Push != nil {
 			errs = append(errs, field.Invalid(p.Child("subscription"), s.Subscription, "is a push subscription; a subscriber Deployment pulls"))
 		}
@@ -185,10 +187,10 @@ func (c Config) validateWorkloads(accounts *unique) field.ErrorList {
 			accounts.add(p.Child("googleServiceAccount", "accountId"), j.AccountID())
 			for k, g := range j.GoogleServiceAccount.Grants {
 				gp := p.Child("googleServiceAccount", "grants").Index(k)
-				if g.Topic != "" && !c.hasTopic(g.Topic) {
+				if g.Topic != "" && !c.hasTopic(g.Topic) && !c.namesUnknown() {
 					errs = append(errs, field.NotFound(gp.Child("topic"), g.Topic))
 				}
-				if g.Subscription != "" {
+				if g.Subscription != "" && !c.namesUnknown() {
 					if _, _, ok := c.subscription(g.Subscription); !ok {
 						errs = append(errs, field.NotSupported(gp.Child("subscription"), g.Subscription, c.subscriptionRefs()))
 					}

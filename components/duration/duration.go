@@ -16,6 +16,8 @@ type Duration struct {
 	time.Duration
 	// Set reports whether the value was present in the configuration.
 	Set bool
+	// text is the value as written in the configuration.
+	text string
 }
 
 // Of returns a set Duration of d.
@@ -24,22 +26,33 @@ func Of(d time.Duration) Duration { return Duration{Duration: d, Set: true} }
 // Seconds returns d as N whole seconds.
 func Seconds(n int64) Duration { return Of(time.Duration(n) * time.Second) }
 
+// ParseError is a duration that cannot be read.
+type ParseError struct {
+	Text   string
+	Reason string
+}
+
+func (e *ParseError) Error() string { return fmt.Sprintf("invalid duration %q: %s", e.Text, e.Reason) }
+
+// Detail says what is wrong without repeating the value.
+func (e *ParseError) Detail() string { return "not a duration: " + e.Reason }
+
 // Parse reads "7d", "60m", "3600s" or any Go duration.
 func Parse(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return 0, fmt.Errorf("empty duration")
+		return 0, &ParseError{Text: s, Reason: "empty; use a number with a unit such as 10s, 60m, 7d"}
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.ParseInt(days, 10, 32)
 		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q: days must be a whole number", s)
+			return 0, &ParseError{Text: s, Reason: "days must be a whole number, such as 7d"}
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q: use a number with a unit such as 10s, 60m, 7d", s)
+		return 0, &ParseError{Text: s, Reason: "use a number with a unit such as 10s, 60m, 7d"}
 	}
 	return d, nil
 }
@@ -55,8 +68,21 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*d = Of(v)
+	d.text = s
 	return nil
 }
+
+// Written is the value as written in the configuration (the canonical form
+// for a value that was not read from it), for messages that quote it.
+func (d Duration) Written() string {
+	if d.text != "" {
+		return d.text
+	}
+	return d.String()
+}
+
+// Equal reports whether two durations are the same span, set or not, however written.
+func (d Duration) Equal(o Duration) bool { return d.Duration == o.Duration && d.Set == o.Set }
 
 // MarshalJSON writes the canonical form.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }

@@ -122,7 +122,7 @@ func (s SubscriptionSpec) Validate(path *field.Path, suffix string) field.ErrorL
 		errs = append(errs, gcpname.ValidatePubSub(path.Child("name"), gcpname.Physical(DeadLetterName(s.Name), suffix))...)
 	}
 	if d := s.AckDeadline.Duration; d < MinAckDeadline || d > MaxAckDeadline || d%time.Second != 0 {
-		errs = append(errs, field.Invalid(path.Child("ackDeadline"), s.AckDeadline.String(), "must be whole seconds between 10s and 600s"))
+		errs = append(errs, field.Invalid(path.Child("ackDeadline"), s.AckDeadline.Written(), "must be whole seconds between 10s and 600s"))
 	}
 	errs = append(errs, validateRetention(path.Child("messageRetention"), s.MessageRetention)...)
 	if s.Retry != nil {
@@ -134,11 +134,11 @@ func (s SubscriptionSpec) Validate(path *field.Path, suffix string) field.ErrorL
 			if !b.d.Set {
 				errs = append(errs, field.Required(r.Child(b.name), "a backoff between 0s and 600s"))
 			} else if b.d.Duration < 0 || b.d.Duration > MaxBackoff {
-				errs = append(errs, field.Invalid(r.Child(b.name), b.d.String(), "must be between 0s and 600s"))
+				errs = append(errs, field.Invalid(r.Child(b.name), b.d.Written(), "must be between 0s and 600s"))
 			}
 		}
 		if s.Retry.MinimumBackoff.Duration > s.Retry.MaximumBackoff.Duration {
-			errs = append(errs, field.Invalid(r.Child("maximumBackoff"), s.Retry.MaximumBackoff.String(), fmt.Sprintf("must be >= minimumBackoff (%s)", s.Retry.MinimumBackoff)))
+			errs = append(errs, field.Invalid(r.Child("maximumBackoff"), s.Retry.MaximumBackoff.Written(), fmt.Sprintf("must be >= minimumBackoff (%s)", s.Retry.MinimumBackoff.Written())))
 		}
 	}
 	if s.ExactlyOnce && s.Push != nil {
@@ -161,7 +161,7 @@ func (s SubscriptionSpec) Validate(path *field.Path, suffix string) field.ErrorL
 
 func validateRetention(path *field.Path, d duration.Duration) field.ErrorList {
 	if d.Duration < MinRetention || d.Duration > MaxRetention {
-		return field.ErrorList{field.Invalid(path, d.String(), "must be between 10m and 31d")}
+		return field.ErrorList{field.Invalid(path, d.Written(), "must be between 10m and 31d")}
 	}
 	return nil
 }

@@ -113,7 +113,7 @@ func (s Spec) Validate(path *field.Path) field.ErrorList {
 
 	t, tp := s.Thresholds, path.Child("thresholds")
 	if a := t.OldestUnackedAge; a.Set && (a.Duration < time.Second || a.Duration > MaxMessageAge || a.Duration%time.Second != 0) {
-		errs = append(errs, field.Invalid(tp.Child("oldestUnackedAge"), a.String(), "must be whole seconds between 1s and 31d (Pub/Sub keeps no message longer)"))
+		errs = append(errs, field.Invalid(tp.Child("oldestUnackedAge"), a.Written(), "must be whole seconds between 1s and 31d (Pub/Sub keeps no message longer)"))
 	}
 	if t.UndeliveredMessages < 1 {
 		errs = append(errs, field.Invalid(tp.Child("undeliveredMessages"), t.UndeliveredMessages, "must be >= 1"))
@@ -138,9 +138,9 @@ func validateMinutes(path *field.Path, d duration.Duration, low, high time.Durat
 	case !d.Set:
 		return field.ErrorList{field.Required(path, fmt.Sprintf("%s of whole minutes between %s and %s", what, Span(low), Span(high)))}
 	case d.Duration < low || d.Duration > high:
-		return field.ErrorList{field.Invalid(path, d.String(), fmt.Sprintf("%s must be between %s and %s", what, Span(low), Span(high)))}
+		return field.ErrorList{field.Invalid(path, d.Written(), fmt.Sprintf("%s must be between %s and %s", what, Span(low), Span(high)))}
 	case d.Duration%Granularity != 0:
-		return field.ErrorList{field.Invalid(path, d.String(), what+" must be a multiple of 60s (Cloud Monitoring takes whole minutes)")}
+		return field.ErrorList{field.Invalid(path, d.Written(), what+" must be a multiple of 60s (Cloud Monitoring takes whole minutes)")}
 	}
 	return nil
 }

@@ -114,12 +114,12 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 		errs = append(errs, field.Invalid(r.Child("maxAttempts"), s.Retry.MaxAttempts, "must be >= 1, or -1 for unlimited"))
 	}
 	if s.Retry.MinBackoff.Duration < 0 {
-		errs = append(errs, field.Invalid(r.Child("minBackoff"), s.Retry.MinBackoff.String(), "must be >= 0s"))
+		errs = append(errs, field.Invalid(r.Child("minBackoff"), s.Retry.MinBackoff.Written(), "must be >= 0s"))
 	}
 	if s.Retry.MaxBackoff.Duration < 0 {
-		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.String(), "must be >= 0s"))
+		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.Written(), "must be >= 0s"))
 	} else if s.Retry.MaxBackoff.Duration < s.Retry.MinBackoff.Duration {
-		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.String(), fmt.Sprintf("must be >= minBackoff (%s)", s.Retry.MinBackoff)))
+		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.Written(), fmt.Sprintf("must be >= minBackoff (%s)", s.Retry.MinBackoff.Written())))
 	}
 	// Cloud Tasks truncates these to whole seconds: a fraction would be
 	// dropped without a word.
@@ -128,14 +128,14 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 		value duration.Duration
 	}{{"minBackoff", s.Retry.MinBackoff}, {"maxBackoff", s.Retry.MaxBackoff}, {"maxRetryDuration", s.Retry.MaxRetryDuration}} {
 		if d.value.Duration > 0 && d.value.Duration%time.Second != 0 {
-			errs = append(errs, field.Invalid(r.Child(d.key), d.value.String(), "must be whole seconds (Cloud Tasks truncates the rest)"))
+			errs = append(errs, field.Invalid(r.Child(d.key), d.value.Written(), "must be whole seconds (Cloud Tasks truncates the rest)"))
 		}
 	}
 	if s.Retry.MaxDoublings < 0 {
 		errs = append(errs, field.Invalid(r.Child("maxDoublings"), s.Retry.MaxDoublings, "must be >= 0"))
 	}
 	if s.Retry.MaxRetryDuration.Duration < 0 {
-		errs = append(errs, field.Invalid(r.Child("maxRetryDuration"), s.Retry.MaxRetryDuration.String(), "must be >= 0s (0s means unlimited)"))
+		errs = append(errs, field.Invalid(r.Child("maxRetryDuration"), s.Retry.MaxRetryDuration.Written(), "must be >= 0s (0s means unlimited)"))
 	}
 	if s.LoggingSamplingRatio < 0 || s.LoggingSamplingRatio > 1 {
 		errs = append(errs, field.Invalid(path.Child("loggingSamplingRatio"), s.LoggingSamplingRatio, "must be between 0 and 1"))

@@ -152,7 +152,7 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 		errs = append(errs, field.Invalid(path.Child("minInstances"), s.MinInstances, fmt.Sprintf("must be between 0 and maxInstances (%d)", s.MaxInstances)))
 	}
 	if s.Timeout.Duration < MinTimeout || s.Timeout.Duration > MaxTimeout {
-		errs = append(errs, field.Invalid(path.Child("timeout"), s.Timeout.String(), "must be between 1s and 60m"))
+		errs = append(errs, field.Invalid(path.Child("timeout"), s.Timeout.Written(), "must be between 1s and 60m"))
 	}
 	if _, ok := ingressValues[s.Ingress]; !ok {
 		errs = append(errs, field.NotSupported(path.Child("ingress"), s.Ingress, []string{IngressAll, IngressInternal}))

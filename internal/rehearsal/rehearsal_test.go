@@ -231,6 +231,7 @@ func TestEveryStackFile(t *testing.T) {
 			up(t, e, s)
 			noChanges(t, e, s)
 			sameResourcesAsPlan(t, e, s)
+			kubeconfigIsSecret(t, s)
 
 			ns := namespaceOf(t, cfg.Config)
 			objs := inNamespace(kubeObjects(t, e), ns)
@@ -284,6 +285,31 @@ func TestEveryStackFile(t *testing.T) {
 				t.Errorf("stacks left after destroy --remove: %v", list)
 			}
 		})
+	}
+}
+
+// secretSig marks a secret value in a Pulumi checkpoint.
+const secretSig = "1b47061264138c4ac30d75fd1eb44270"
+
+// kubeconfigIsSecret: the Kubernetes provider's kubeconfig is encrypted in
+// the state, in its inputs as in its outputs.
+func kubeconfigIsSecret(t *testing.T, s auto.Stack) {
+	t.Helper()
+	n := 0
+	for _, r := range state(t, s) {
+		if r.Type != "pulumi:providers:kubernetes" {
+			continue
+		}
+		n++
+		for what, props := range map[string]map[string]any{"inputs": r.Inputs, "outputs": r.Outputs} {
+			v, _ := props["kubeconfig"].(map[string]any)
+			if v["4dabf18193072939515e22adb298388d"] != secretSig || v["ciphertext"] == nil {
+				t.Errorf("%s: kubeconfig in the %s is not an encrypted secret: %.80v", r.URN, what, props["kubeconfig"])
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d Kubernetes providers in the state, want 1", n)
 	}
 }
 

@@ -73,8 +73,9 @@ func ReadEnv() (map[string]string, error) {
 // Decode reads every key of namespace in src onto target, a pointer to a
 // struct whose json-tagged fields are the namespace's keys, holding the
 // defaults. Keys of other namespaces belong to providers and are left
-// alone. It returns every unknown key and every type mismatch at once,
-// each with its key path; a key with a problem leaves its default.
+// alone. It returns every unknown key, type mismatch and unreadable value
+// at once, each with its own key path; a value with a problem leaves its
+// default, and everything around it is still decoded.
 func Decode(src map[string]string, namespace string, target any) field.ErrorList {
 	dst := reflect.ValueOf(target).Elem()
 	fields := map[string]Field{}
@@ -86,6 +87,7 @@ func Decode(src map[string]string, namespace string, target any) field.ErrorList
 	keys := slices.Sorted(maps.Keys(src))
 
 	var errs field.ErrorList
+	var err error
 	for _, key := range keys {
 		ns, name, ok := strings.Cut(key, ":")
 		if !ok || ns != namespace {
@@ -108,11 +110,20 @@ func Decode(src map[string]string, namespace string, target any) field.ErrorList
 			errs = append(errs, field.Invalid(path, value, "must be valid "+kindName(f.Field.Type)))
 			continue
 		}
+		raw := []byte(value)
 		if fe := Check(path, decoded, f.Field.Type); len(fe) > 0 {
 			errs = append(errs, fe...)
-			continue
+			// Decode the rest: siblings of a bad value are still read, so
+			// their own mistakes are reported too.
+			pruned := Prune(path, decoded, fe)
+			if pruned == nil {
+				continue
+			}
+			if raw, err = json.Marshal(pruned); err != nil {
+				continue
+			}
 		}
-		if err := json.Unmarshal([]byte(value), dest.Addr().Interface()); err != nil {
+		if err := json.Unmarshal(raw, dest.Addr().Interface()); err != nil {
 			errs = append(errs, field.Invalid(path, value, err.Error()))
 		}
 	}

@@ -1,6 +1,7 @@
 package strictconfig
 
 import (
+	"encoding/json"
 	"maps"
 	"reflect"
 	"slices"
@@ -87,5 +88,67 @@ func TestRead(t *testing.T) {
 	t.Setenv("PULUMI_CONFIG", "{")
 	if _, err := Read(ctx, keys); err == nil || !strings.Contains(err.Error(), "PULUMI_CONFIG") {
 		t.Errorf("broken PULUMI_CONFIG: err = %v", err)
+	}
+}
+
+type spanned struct{ D int }
+
+func (s *spanned) UnmarshalJSON(b []byte) error {
+	var text string
+	if err := json.Unmarshal(b, &text); err != nil {
+		return err
+	}
+	if text != "ok" {
+		return detailed{text}
+	}
+	s.D = 1
+	return nil
+}
+
+type detailed struct{ text string }
+
+func (d detailed) Error() string  { return "bad span " + d.text }
+func (d detailed) Detail() string { return "not a span" }
+
+type pruneConfig struct {
+	Port  int               `json:"port"`
+	Span  spanned           `json:"span"`
+	Name  string            `json:"name"`
+	Tags  map[string]string `json:"tags"`
+	Items []struct {
+		Name string  `json:"name"`
+		Span spanned `json:"span"`
+	} `json:"items"`
+}
+
+// TestDecodeKeepsSiblings: a value that cannot be read is reported at its
+// own key, as written, with its own detail; every other key of the object
+// is still decoded (and so can be validated), a list keeps its indexes.
+func TestDecodeKeepsSiblings(t *testing.T) {
+	cfg := struct {
+		Obj pruneConfig `json:"obj"`
+	}{}
+	errs := Decode(map[string]string{
+		"ns:obj": `{"port": 7, "span": "never", "name": 3, "tags": {"a": "x", "b": 2}, "colour": "red",
+			"items": [{"name": "one", "span": "soon"}, {"name": "two", "span": "ok"}]}`,
+	}, "ns", &cfg)
+	want := map[string]string{
+		"ns:obj.span":          `Invalid value: "never": not a span`,
+		"ns:obj.name":          "must be a string",
+		"ns:obj.tags[b]":       "must be a string",
+		"ns:obj.colour":        "unknown key",
+		"ns:obj.items[0].span": `Invalid value: "soon": not a span`,
+	}
+	if len(errs) != len(want) {
+		t.Errorf("got %d errors, want %d: %v", len(errs), len(want), errs)
+	}
+	for _, e := range errs {
+		if w, ok := want[e.Field]; !ok || !strings.Contains(e.Error(), w) {
+			t.Errorf("unexpected error %v (want %q at %s)", e, w, e.Field)
+		}
+	}
+	o := cfg.Obj
+	if o.Port != 7 || o.Tags["a"] != "x" || len(o.Items) != 2 || o.Items[0].Name != "one" || o.Items[1].Span.D != 1 {
+		t.Errorf("siblings of the bad values were not decoded: %+v", o)
 	}
 }

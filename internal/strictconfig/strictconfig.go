@@ -5,6 +5,7 @@ package strictconfig
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -29,8 +30,20 @@ func Check(path *field.Path, value any, t reflect.Type) field.ErrorList {
 		return nil
 	}
 	if reflect.PointerTo(t).Implements(jsonUnmarshaler) && (t.Kind() != reflect.Struct || len(Fields(t)) == 0) {
-		if _, ok := value.(string); !ok {
+		text, ok := value.(string)
+		if !ok {
 			return field.ErrorList{field.TypeInvalid(path, value, "must be a string")}
+		}
+		// A value with its own syntax (a duration) is read here, so that a
+		// value that cannot be read is reported at its own key, as written.
+		raw, _ := json.Marshal(text)
+		if err := json.Unmarshal(raw, reflect.New(t).Interface()); err != nil {
+			detail := err.Error()
+			var d interface{ Detail() string }
+			if errors.As(err, &d) {
+				detail = d.Detail()
+			}
+			return field.ErrorList{field.Invalid(path, text, detail)}
 		}
 		return nil
 	}
@@ -96,6 +109,59 @@ func Check(path *field.Path, value any, t reflect.Type) field.ErrorList {
 		}
 	}
 	return nil
+}
+
+// Prune removes from value (as produced by encoding/json into an any) every
+// key and list element that an error of errs (from Check on the same value
+// and path) points at, so that the rest decodes: one bad value leaves its
+// default and every sibling is still read and validated. A list element is
+// replaced by null rather than removed, which keeps the other elements'
+// indexes. It returns the pruned value (nil if the whole value is bad).
+func Prune(path *field.Path, value any, errs field.ErrorList) any {
+	bad := map[string]bool{}
+	for _, e := range errs {
+		bad[e.Field] = true
+	}
+	return prune(path, value, bad)
+}
+
+func prune(path *field.Path, value any, bad map[string]bool) any {
+	if bad[path.String()] {
+		return nil
+	}
+	switch v := value.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, child := range v {
+			// Struct fields and map keys print differently in paths.
+			if bad[path.Child(k).String()] || bad[path.Key(k).String()] {
+				continue
+			}
+			p := path.Child(k)
+			if !under(p.String(), bad) {
+				p = path.Key(k)
+			}
+			out[k] = prune(p, child, bad)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, child := range v {
+			out[i] = prune(path.Index(i), child, bad)
+		}
+		return out
+	}
+	return value
+}
+
+// under reports whether some bad path lies at or under p.
+func under(p string, bad map[string]bool) bool {
+	for b := range bad {
+		if b == p || strings.HasPrefix(b, p+".") || strings.HasPrefix(b, p+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // UnknownKey reports a key that is not part of the schema, suggesting the
