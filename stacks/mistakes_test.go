@@ -65,6 +65,31 @@ func TestMistakesWhereTheyAre(t *testing.T) {
 			[]change{set("asyncjobs:subscribers", "0.subscription", "jobs/nope")},
 			[]mistake{{"asyncjobs:subscribers[0].subscription", `Unsupported value: "jobs/nope"`}}},
 
+		// Cloud Run's CPU / memory table.
+		{"memory above 4Gi on 1 vCPU",
+			[]change{set("asyncjobs:worker", "memory", "4097Mi")},
+			[]mistake{{"asyncjobs:worker.memory", `Invalid value: "4097Mi"`}}},
+		{"4 vCPU with 1Gi",
+			[]change{set("asyncjobs:worker", "cpu", "4"), set("asyncjobs:worker", "memory", "1Gi")},
+			[]mistake{{"asyncjobs:worker.cpu", `Invalid value: "4"`}}},
+		{"32Gi on 6 vCPU",
+			[]change{set("asyncjobs:worker", "cpu", "6"), set("asyncjobs:worker", "memory", "32Gi")},
+			[]mistake{{"asyncjobs:worker.memory", `Invalid value: "32Gi"`}}},
+		{"fractional CPU with more than 1Gi",
+			[]change{set("asyncjobs:worker", "cpu", "500m"), set("asyncjobs:worker", "concurrency", 1), set("asyncjobs:worker", "memory", "1025Mi")},
+			[]mistake{{"asyncjobs:worker.memory", `Invalid value: "1025Mi"`}}},
+
+		// Pub/Sub filter syntax.
+		{"filter with ==",
+			[]change{set("asyncjobs:topics", "0.subscriptions.0.filter", `attributes.type == "report"`)},
+			[]mistake{{"asyncjobs:topics[0].subscriptions[0].filter", "Pub/Sub filters look like"}}},
+		{"filter without attributes.",
+			[]change{set("asyncjobs:topics", "0.subscriptions.0.filter", `type = "report"`)},
+			[]mistake{{"asyncjobs:topics[0].subscriptions[0].filter", "Pub/Sub filters look like"}}},
+		{"filter mixing AND and OR",
+			[]change{set("asyncjobs:topics", "0.subscriptions.0.filter", `attributes.a = "1" AND attributes.b = "2" OR attributes.c = "3"`)},
+			[]mistake{{"asyncjobs:topics[0].subscriptions[0].filter", "Pub/Sub filters look like"}}},
+
 		// Values are shown as written, not normalised.
 		{"ack deadline as written",
 			[]change{set("asyncjobs:topics", "0.subscriptions.0.ackDeadline", "601s")},
@@ -117,6 +142,87 @@ func TestMistakesWhereTheyAre(t *testing.T) {
 			slices.Sort(paths)
 			if !slices.Equal(got, paths) {
 				t.Errorf("errors at %v, want exactly %v:\n%v", got, paths, cfgErr)
+			}
+		})
+	}
+}
+
+// TestDerivedNames: a derived service-account id is checked only when its
+// account exists, a derived id that does not fit says which key sets it, and
+// every derived id can be set explicitly. With it, valid boundary values
+// that must plan.
+func TestDerivedNames(t *testing.T) {
+	st := loadStack(t, "dev")
+	long := "w" + strings.Repeat("x", 48) // 49 characters: Cloud Run's limit
+	// The subscription pushes to the worker (so no Deployment pulls it).
+	pushed := both(set("asyncjobs:topics", "0.subscriptions.0.push", map[string]any{"path": "/push"}), raw("asyncjobs:subscribers", "[]"))
+	for _, tc := range []struct {
+		name    string
+		changes []func(*testing.T, map[string]string)
+		want    []mistake // nil: the configuration plans
+	}{
+		{"49-character worker name, runtime id set, no push: plans",
+			[]func(*testing.T, map[string]string){set("asyncjobs:worker", "name", long), set("asyncjobs:worker", "serviceAccountId", "worker-run")}, nil},
+		{"49-character worker name, derived runtime id too long",
+			[]func(*testing.T, map[string]string){set("asyncjobs:worker", "name", long)},
+			[]mistake{{"asyncjobs:worker.serviceAccountId", "derived from the service name; set asyncjobs:worker.serviceAccountId"}}},
+		{"49-character worker name with a push subscription, derived push id too long",
+			[]func(*testing.T, map[string]string){set("asyncjobs:worker", "name", long), set("asyncjobs:worker", "serviceAccountId", "worker-run"),
+				pushed},
+			[]mistake{{"asyncjobs:worker.pushServiceAccountId", "set asyncjobs:worker.pushServiceAccountId"}}},
+		{"49-character worker name with a push subscription, both ids set: plans",
+			[]func(*testing.T, map[string]string){set("asyncjobs:worker", "name", long), set("asyncjobs:worker", "serviceAccountId", "worker-run"),
+				set("asyncjobs:worker", "pushServiceAccountId", "worker-push"), pushed}, nil},
+		{"explicit push id too short",
+			[]func(*testing.T, map[string]string){set("asyncjobs:worker", "pushServiceAccountId", "abc"), pushed},
+			[]mistake{{"asyncjobs:worker.pushServiceAccountId", `Invalid value: "abc"`}}},
+		{"4 vCPU with 16Gi: plans",
+			[]func(*testing.T, map[string]string){set("asyncjobs:worker", "cpu", "4"), set("asyncjobs:worker", "memory", "16Gi")}, nil},
+		{"8 vCPU with 32Gi: plans",
+			[]func(*testing.T, map[string]string){set("asyncjobs:worker", "cpu", "8"), set("asyncjobs:worker", "memory", "32Gi")}, nil},
+		{"1 vCPU with 4Gi: plans",
+			[]func(*testing.T, map[string]string){set("asyncjobs:worker", "memory", "4Gi")}, nil},
+		{"half a vCPU with 1Gi: plans",
+			[]func(*testing.T, map[string]string){set("asyncjobs:worker", "cpu", "500m"), set("asyncjobs:worker", "concurrency", 1), set("asyncjobs:worker", "memory", "1Gi")}, nil},
+		{"filters of every documented form: plan",
+			[]func(*testing.T, map[string]string){set("asyncjobs:topics", "0.subscriptions.0.filter",
+				`(attributes.a = "1" AND NOT attributes:b) OR (hasPrefix(attributes.c, "x") AND -attributes.d != "2")`)}, nil},
+		{"explicit push id unused is not checked",
+			[]func(*testing.T, map[string]string){set("asyncjobs:worker", "pushServiceAccountId", "abc")}, nil},
+		{"push id clashing with the runtime id",
+			[]func(*testing.T, map[string]string){set("asyncjobs:worker", "pushServiceAccountId", "worker-run"), pushed},
+			[]mistake{{"asyncjobs:worker.pushServiceAccountId", "already used"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := copyConfig(st.Config)
+			for _, c := range tc.changes {
+				c(t, cfg)
+			}
+			_, err := stacks.Load(stacks.Source(cfg))
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if _, err := record(t, st, cfg, false); err != nil {
+					t.Fatalf("does not plan: %v", err)
+				}
+				return
+			}
+			cfgErr, ok := err.(*stacks.ConfigError)
+			if !ok {
+				t.Fatalf("Load returned %T (%v), want *ConfigError", err, err)
+			}
+			if len(cfgErr.Errs) != len(tc.want) {
+				t.Errorf("got %v, want %v", cfgErr, tc.want)
+			}
+			for _, w := range tc.want {
+				found := false
+				for _, e := range cfgErr.Errs {
+					found = found || (e.Field == w.path && strings.Contains(e.Error(), w.want))
+				}
+				if !found {
+					t.Errorf("no error at %s containing %q in:\n%v", w.path, w.want, cfgErr)
+				}
 			}
 		})
 	}

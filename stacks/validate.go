@@ -33,12 +33,12 @@ func (c Config) Validate() field.ErrorList {
 		errs = append(errs, field.Forbidden(key("labels").Key(messaging.RoleLabel), "this label is set by asyncjobs"))
 	}
 	errs = append(errs, gcpiam.ValidateMembers(key("deployers"), c.Deployers)...)
-	errs = append(errs, c.Worker.Validate(key("worker"), c.NameSuffix)...)
+	errs = append(errs, c.Worker.Validate(key("worker"), c.NameSuffix, c.hasPush())...)
 
 	accounts := newUnique("service account id")
 	accounts.add(key("worker").Child("serviceAccountId"), c.Worker.RuntimeAccountID())
 	if c.hasPush() {
-		accounts.add(key("worker").Child("name"), c.Worker.PushAccountID())
+		accounts.add(key("worker").Child("pushServiceAccountId"), c.Worker.PushAccountID())
 	}
 
 	queues := newUnique("queue name")

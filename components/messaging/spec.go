@@ -146,6 +146,8 @@ func (s SubscriptionSpec) Validate(path *field.Path, suffix string) field.ErrorL
 	}
 	if len(s.Filter) > MaxFilterBytes {
 		errs = append(errs, field.TooLong(path.Child("filter"), s.Filter, MaxFilterBytes))
+	} else {
+		errs = append(errs, ValidateFilter(path.Child("filter"), s.Filter)...)
 	}
 	dl := path.Child("deadLetter")
 	if a := s.DeadLetter.MaxDeliveryAttempts; a < MinDeliveryAttempts || a > MaxDeliveryAttempts {

@@ -62,6 +62,8 @@ type Spec struct {
 	Env              map[string]string `json:"env" doc:"environment variables"`
 	Invokers         []string          `json:"invokers" doc:"extra IAM members granted run.invoker on this service only"`
 	ServiceAccountID string            `json:"serviceAccountId" doc:"runtime service account id (default <name>-run)"`
+	// PushServiceAccountID names the identity only push subscriptions use.
+	PushServiceAccountID string `json:"pushServiceAccountId" doc:"service account id in Pub/Sub push tokens (default <name>-push); created, and checked, only when a subscription pushes"`
 }
 
 // DefaultSpec returns the defaults: Cloud Run's own, made explicit.
@@ -100,7 +102,12 @@ func (s Spec) RuntimeAccountID() string {
 
 // PushAccountID is the id of the identity in Pub/Sub push tokens, before the
 // stack suffix.
-func (s Spec) PushAccountID() string { return s.Name + "-push" }
+func (s Spec) PushAccountID() string {
+	if s.PushServiceAccountID != "" {
+		return s.PushServiceAccountID
+	}
+	return s.Name + "-push"
+}
 
 // CloudRunIngress maps the configured ingress to the Cloud Run enum value.
 func (s Spec) CloudRunIngress() string { return ingressValues[s.Ingress] }
@@ -115,29 +122,38 @@ func (s Spec) CPUMilli() int64 {
 }
 
 // Validate checks every field against Cloud Run's rules. suffix is the
-// stack's name suffix, which counts towards name lengths.
-func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
+// stack's name suffix, which counts towards name lengths; push says whether
+// a subscription pushes to the worker, which is when its push identity
+// exists (and so when its id is checked).
+func (s Spec) Validate(path *field.Path, suffix string, push bool) field.ErrorList {
 	var errs field.ErrorList
 	errs = append(errs, gcpname.ValidateRunService(path.Child("name"), gcpname.Physical(s.Name, suffix))...)
-	errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("serviceAccountId"), gcpname.Physical(s.RuntimeAccountID(), suffix))...)
-	errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("name"), gcpname.Physical(s.PushAccountID(), suffix))...)
+	errs = append(errs, validateAccount(path.Child("serviceAccountId"), s.ServiceAccountID, s.RuntimeAccountID(), suffix)...)
+	if push {
+		errs = append(errs, validateAccount(path.Child("pushServiceAccountId"), s.PushServiceAccountID, s.PushAccountID(), suffix)...)
+	}
 	errs = append(errs, ValidateImage(path.Child("image"), s.Image)...)
 	if s.Port < 1 || s.Port > 65535 {
 		errs = append(errs, field.Invalid(path.Child("port"), s.Port, "must be between 1 and 65535"))
 	}
-	milli := int64(0)
+	milli, cpuOK := int64(0), false
 	if q, err := resource.ParseQuantity(s.CPU); err != nil {
 		errs = append(errs, field.Invalid(path.Child("cpu"), s.CPU, "must be a CPU quantity such as 1000m or 2"))
 	} else {
 		milli = q.MilliValue()
 		if milli < MinFractionalMilli || milli > MaxCPUMilli || (milli > 1000 && !wholeCPUs[milli]) {
 			errs = append(errs, field.Invalid(path.Child("cpu"), s.CPU, "Cloud Run accepts 80m-1000m, or 1, 2, 4, 6 or 8 CPUs"))
+		} else {
+			cpuOK = true
 		}
 	}
 	if q, err := resource.ParseQuantity(s.Memory); err != nil {
 		errs = append(errs, field.Invalid(path.Child("memory"), s.Memory, "must be a memory quantity such as 512Mi or 2Gi"))
 	} else if mib := q.Value() / (1024 * 1024); q.Value()%(1024*1024) != 0 || mib < MinMemoryMiB || mib > MaxMemoryMiB {
 		errs = append(errs, field.Invalid(path.Child("memory"), s.Memory, "must be a whole number of MiB between 128Mi and 32Gi"))
+	} else if cpuOK {
+		// Both in range: Cloud Run still refuses some combinations.
+		errs = append(errs, ValidateResources(path, milli, mib, s.CPU, s.Memory)...)
 	}
 	switch {
 	case s.Concurrency < 1 || s.Concurrency > MaxConcurrency:
@@ -167,6 +183,19 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 		}
 	}
 	errs = append(errs, gcpiam.ValidateMembers(path.Child("invokers"), s.Invokers)...)
+	return errs
+}
+
+// validateAccount checks a service account id, set explicitly or derived
+// from the service name; a derived one that does not fit says which key
+// sets it.
+func validateAccount(path *field.Path, set, id, suffix string) field.ErrorList {
+	errs := gcpname.ValidateServiceAccountID(path, gcpname.Physical(id, suffix))
+	if set == "" {
+		for _, e := range errs {
+			e.Detail += fmt.Sprintf(" (derived from the service name; set %s)", path)
+		}
+	}
 	return errs
 }
 

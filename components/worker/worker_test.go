@@ -170,14 +170,14 @@ func TestSpecValidation(t *testing.T) {
 		{"name too long", func(s *Spec) { s.Name = strings.Repeat("w", 50); s.ServiceAccountID = "worker-run" }, "w.name", field.ErrorTypeTooLong},
 		{"account id too short", func(s *Spec) { s.ServiceAccountID = "abc" }, "w.serviceAccountId", field.ErrorTypeInvalid},
 	}
-	if errs := documentSpec().Validate(field.NewPath("w"), ""); len(errs) != 0 {
+	if errs := documentSpec().Validate(field.NewPath("w"), "", true); len(errs) != 0 {
 		t.Fatalf("the documents' spec is rejected: %v", errs)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := documentSpec()
 			tc.mutate(&s)
-			errs := s.Validate(field.NewPath("w"), "")
+			errs := s.Validate(field.NewPath("w"), "", true)
 			for _, e := range errs {
 				if e.Field == tc.path && e.Type == tc.typ {
 					return
