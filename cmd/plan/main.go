@@ -17,6 +17,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/internal/manifests"
 	"github.com/asyncjobs/asyncjobs/internal/planview"
@@ -94,10 +97,28 @@ type File struct {
 // program's preview. It returns the validated configuration too.
 func Record(dir, stack string) (*recorder.Plan, stacks.Config, error) {
 	st, err := stackfile.Load(dir, stack)
-	if err != nil {
+	var schema *stackfile.ProjectError
+	if err != nil && !errors.As(err, &schema) {
 		return nil, stacks.Config{}, err
 	}
 	cfg, err := stacks.LoadStack(st.Name, stacks.Source(st.Config))
+	if schema != nil {
+		// One list: the program's problems, and what only the CLI's schema
+		// check says (a key the program reports itself is not repeated).
+		var errs field.ErrorList
+		var cfgErr *stacks.ConfigError
+		if errors.As(err, &cfgErr) {
+			errs = cfgErr.Errs
+		} else if err != nil {
+			return nil, stacks.Config{}, errors.Join(schema, err)
+		}
+		for _, e := range schema.Errs {
+			if !reportedAt(errs, e.Field) {
+				errs = append(errs, e)
+			}
+		}
+		return nil, stacks.Config{}, &stacks.ConfigError{Errs: errs}
+	}
 	if err != nil {
 		return nil, stacks.Config{}, err
 	}
@@ -109,6 +130,16 @@ func Record(dir, stack string) (*recorder.Plan, stacks.Config, error) {
 		Preview:    true,
 	})
 	return plan, cfg, err
+}
+
+// reportedAt reports whether errs has an error at key or under it.
+func reportedAt(errs field.ErrorList, key string) bool {
+	for _, e := range errs {
+		if e.Field == key || strings.HasPrefix(e.Field, key+".") || strings.HasPrefix(e.Field, key+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // writeChecks prints the timelines and the warnings after the plan tree.

@@ -241,3 +241,77 @@ func TestReadmeExcerpt(t *testing.T) {
 		t.Errorf("README.md's excerpt is not in the output of make plan; the output after the tree:\n%s", stdout.String()[strings.Index(stdout.String(), "Retry timelines"):])
 	}
 }
+
+// TestStackFileMistakes: whatever is wrong with a stack file, make plan
+// reports every problem in one list, each where it is, and writes no plan:
+// Pulumi.yaml's schema (which the CLI checks before the program runs) and
+// the program's own rules together; a YAML syntax error at the line of the
+// mistake.
+func TestStackFileMistakes(t *testing.T) {
+	dev, err := os.ReadFile("../../Pulumi.dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(old, new string) string {
+		if strings.Count(string(dev), old) != 1 {
+			t.Fatalf("Pulumi.dev.yaml holds %q not once", old)
+		}
+		return strings.Replace(string(dev), old, new, 1)
+	}
+	lineOf := func(s, text string) string {
+		for i, l := range strings.Split(s, "\n") {
+			if l == text {
+				return fmt.Sprintf("line %d:", i+1)
+			}
+		}
+		t.Fatalf("no line %q", text)
+		return ""
+	}
+	underIndented := edit("    cpu: 1000m\n", "   cpu: 1000m\n")
+	overIndented := edit("    concurrency: 80\n", "     concurrency: 80\n")
+	tabbed := edit("    timeout: 60m\n", "\ttimeout: 60m\n")
+	for _, tc := range []struct {
+		name, file string
+		want       []string
+	}{
+		{"schema and program problems in one list",
+			edit("  asyncjobs:region: asia-northeast1\n", "  asyncjobs:region: asia-northeast1\n  asyncjobs:protect: maybe\n") + "",
+			[]string{"asyncjobs:protect: Invalid value: \"maybe\"", "invalid configuration"}},
+		{"schema type, unreadable duration and range at once",
+			strings.Replace(strings.Replace(edit("  asyncjobs:region: asia-northeast1\n", "  asyncjobs:region: asia-northeast1\n  asyncjobs:enableApis: sometimes\n"),
+				"    port: 8080\n", "    port: 0\n", 1), "    timeout: 60m\n", "    timeout: ten\n", 1),
+			[]string{"asyncjobs:enableApis: Invalid value: \"sometimes\"", "asyncjobs:worker.port: Invalid value: 0", "asyncjobs:worker.timeout: Invalid value: \"ten\"", "(3 problems)"}},
+		{"missing required key with a program error",
+			strings.Replace(edit("  asyncjobs:region: asia-northeast1\n", ""), "    port: 8080\n", "    port: 70000\n", 1),
+			[]string{"asyncjobs:region: Required value", "asyncjobs:worker.port: Invalid value: 70000"}},
+		{"YAML: a key indented too little", underIndented, []string{lineOf(underIndented, "   cpu: 1000m")}},
+		{"YAML: a key indented too much", overIndented, []string{lineOf(overIndented, "     concurrency: 80")}},
+		{"YAML: a tab", tabbed, []string{lineOf(tabbed, "\ttimeout: 60m")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, out := t.TempDir(), t.TempDir()
+			project, err := os.ReadFile("../../Pulumi.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, data := range map[string]string{"Pulumi.yaml": string(project), "Pulumi.x.yaml": tc.file} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var stdout, stderr bytes.Buffer
+			err = run([]string{"-stack", "x", "-dir", dir, "-out", out, "-quiet"}, &stdout, &stderr)
+			if err == nil {
+				t.Fatal("planned")
+			}
+			for _, w := range append(tc.want, "no plan written") {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if _, statErr := os.Stat(filepath.Join(out, "x", "plan.json")); !errors.Is(statErr, os.ErrNotExist) {
+				t.Errorf("a plan was written (%v)", statErr)
+			}
+		})
+	}
+}

@@ -6,15 +6,24 @@ package stackfile
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
+	goyaml "github.com/goccy/go-yaml"
 	"github.com/pulumi/esc"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag/colors"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Stack is a loaded stack configuration.
@@ -28,7 +37,27 @@ type Stack struct {
 	SecretKeys []string
 }
 
-// Load reads dir/Pulumi.yaml and dir/Pulumi.<stack>.yaml.
+// ProjectError lists what the Pulumi CLI itself would refuse in a stack
+// file before the program runs: values of the wrong declared type and
+// required keys left unset (Pulumi.yaml's config schema), one error per
+// key, each in the CLI's own words. Load returns it together with the
+// stack, its values as written, so that the program's own validation can
+// run too and every problem is reported in one list.
+type ProjectError struct {
+	File string
+	Errs field.ErrorList
+}
+
+func (e *ProjectError) Error() string {
+	lines := []string{fmt.Sprintf("%s: %d problems with Pulumi.yaml's config schema:", e.File, len(e.Errs))}
+	for _, err := range e.Errs {
+		lines = append(lines, "  "+err.Error())
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads dir/Pulumi.yaml and dir/Pulumi.<stack>.yaml. A stack file that
+// breaks Pulumi.yaml's config schema gives the stack and a *ProjectError.
 func Load(dir, stack string) (*Stack, error) {
 	project, err := workspace.LoadProject(filepath.Join(dir, "Pulumi.yaml"))
 	if err != nil {
@@ -38,13 +67,24 @@ func Load(dir, stack string) (*Stack, error) {
 	sink := diag.DefaultSink(discard{}, discard{}, diag.FormatOptions{Color: colors.Never})
 	ps, err := workspace.LoadProjectStack(sink, project, file)
 	if err != nil {
-		return nil, fmt.Errorf("loading %s: %w", filepath.Base(file), err)
+		return nil, fmt.Errorf("loading %s: %w", filepath.Base(file), yamlPosition(file, err))
 	}
 	cfg := ps.Config
 	if cfg == nil {
 		cfg = config.Map{}
 	}
-	if err := workspace.ValidateStackConfigAndApplyProjectConfig(context.Background(), stack, project, esc.Value{}, cfg, config.NopEncrypter, config.NewBlindingDecrypter()); err != nil {
+	// The CLI's check stops at the first problem; run it key by key (the
+	// same SDK function, on a one-key view of the schema) to have them all.
+	var problems field.ErrorList
+	for _, k := range slices.Sorted(maps.Keys(project.Config)) {
+		one := *project
+		one.Config = map[string]workspace.ProjectConfigType{k: project.Config[k]}
+		if err := workspace.ValidateStackConfigAndApplyProjectConfig(context.Background(), stack, &one, esc.Value{}, copyMap(cfg), config.NopEncrypter, config.NewBlindingDecrypter()); err != nil {
+			problems = append(problems, &field.Error{Type: field.ErrorTypeInvalid, Field: k, BadValue: written(cfg, k), Detail: err.Error()})
+		}
+	}
+	// Defaults of the keys that have them, whatever the rest says.
+	if err := workspace.ApplyProjectConfig(context.Background(), stack, project, esc.Value{}, cfg, config.NopEncrypter); err != nil && len(problems) == 0 {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(file), err)
 	}
 	out := &Stack{Project: string(project.Name), Name: stack, Config: map[string]string{}}
@@ -60,7 +100,33 @@ func Load(dir, stack string) (*Stack, error) {
 		}
 	}
 	sort.Strings(out.SecretKeys)
+	if len(problems) > 0 {
+		return out, &ProjectError{File: filepath.Base(file), Errs: problems}
+	}
 	return out, nil
+}
+
+func copyMap(m config.Map) config.Map {
+	out := make(config.Map, len(m))
+	maps.Copy(out, m)
+	return out
+}
+
+// written is a key's value as the stack file has it, or field.OmitValueType
+// when it is not set.
+func written(cfg config.Map, key string) any {
+	for k, v := range cfg {
+		if k.String() == key {
+			if v.Secure() {
+				return "[secret]"
+			}
+			s, err := v.Value(config.NopDecrypter)
+			if err == nil {
+				return s
+			}
+		}
+	}
+	return field.OmitValueType{}
 }
 
 // Stacks lists the stack names that have a Pulumi.<stack>.yaml in dir.
@@ -81,3 +147,36 @@ func Stacks(dir string) ([]string, error) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// yamlPosition gives a YAML syntax error of file the line where the parser
+// found the problem. The SDK's YAML parser reports some errors ("did not
+// find expected key") at the line where the enclosing block starts, which
+// can be far above the mistake; a second parser reports where it stopped.
+// The later of the two lines is the nearer one: both read top to bottom and
+// stop at or after the mistake. Other errors pass unchanged.
+func yamlPosition(file string, err error) error {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	data, readErr := os.ReadFile(file)
+	if readErr != nil {
+		return err
+	}
+	var v any
+	perr := goyaml.Unmarshal(data, &v)
+	var syntax *goyaml.SyntaxError
+	if perr == nil || !errors.As(perr, &syntax) || syntax.Token == nil || syntax.Token.Position == nil {
+		return err
+	}
+	sdkLine, _ := strconv.Atoi(m[1])
+	line := max(sdkLine, syntax.Token.Position.Line)
+	lines := strings.Split(string(data), "\n")
+	text := ""
+	if line >= 1 && line <= len(lines) {
+		text = strings.TrimRight(lines[line-1], " ")
+	}
+	return fmt.Errorf("line %d: %s (%s)\n  %d | %s", line, syntax.Message, strings.TrimSpace(m[2]), line, text)
+}
+
+var yamlLine = regexp.MustCompile(`yaml: line (\d+): (.*)`)
