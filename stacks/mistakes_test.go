@@ -227,3 +227,61 @@ func TestDerivedNames(t *testing.T) {
 		})
 	}
 }
+
+// TestExactLimitsPlan: every range at its exact lower and upper limit
+// plans, so validation never refuses what the APIs accept.
+func TestExactLimitsPlan(t *testing.T) {
+	st := loadStack(t, "dev")
+	type change = func(*testing.T, map[string]string)
+	for _, tc := range []struct {
+		name    string
+		changes []change
+	}{
+		{"lower limits", []change{
+			raw("asyncjobs:nameSuffix", "a"),
+			set("asyncjobs:worker", "port", 1), set("asyncjobs:worker", "cpu", "80m"), set("asyncjobs:worker", "memory", "128Mi"),
+			set("asyncjobs:worker", "concurrency", 1), set("asyncjobs:worker", "minInstances", 0), set("asyncjobs:worker", "maxInstances", 1),
+			set("asyncjobs:worker", "timeout", "1s"),
+			set("asyncjobs:queues", "0.rateLimits.maxConcurrentDispatches", 1), set("asyncjobs:queues", "0.retry.maxAttempts", 1),
+			set("asyncjobs:queues", "0.retry.minBackoff", "0s"), set("asyncjobs:queues", "0.retry.maxBackoff", "0s"),
+			set("asyncjobs:queues", "0.retry.maxDoublings", 0), set("asyncjobs:queues", "0.loggingSamplingRatio", 0),
+			set("asyncjobs:topics", "0.messageRetention", "10m"),
+			set("asyncjobs:topics", "0.subscriptions.0.ackDeadline", "10s"), set("asyncjobs:topics", "0.subscriptions.0.messageRetention", "10m"),
+			set("asyncjobs:topics", "0.subscriptions.0.retry", map[string]any{"minimumBackoff": "0s", "maximumBackoff": "0s"}),
+			set("asyncjobs:topics", "0.subscriptions.0.deadLetter.maxDeliveryAttempts", 5),
+			set("asyncjobs:topics", "0.subscriptions.0.deadLetter.messageRetention", "10m"),
+			set("asyncjobs:alerting", "thresholds.window", "1m"), set("asyncjobs:alerting", "thresholds.duration", "0s"),
+			set("asyncjobs:alerting", "thresholds.oldestUnackedAge", "1s"),
+		}},
+		{"upper limits", []change{
+			raw("asyncjobs:nameSuffix", "abcdefgh"),
+			set("asyncjobs:worker", "name", "w"+strings.Repeat("x", 39)), set("asyncjobs:worker", "serviceAccountId", "worker-run"),
+			set("asyncjobs:worker", "port", 65535), set("asyncjobs:worker", "cpu", "8"), set("asyncjobs:worker", "memory", "32Gi"),
+			set("asyncjobs:worker", "concurrency", 1000), set("asyncjobs:worker", "minInstances", 1000), set("asyncjobs:worker", "maxInstances", 1000),
+			set("asyncjobs:worker", "timeout", "60m"),
+			set("asyncjobs:queues", "0.rateLimits.maxDispatchesPerSecond", 500), set("asyncjobs:queues", "0.rateLimits.maxConcurrentDispatches", 5000),
+			set("asyncjobs:queues", "0.loggingSamplingRatio", 1), set("asyncjobs:queues", "0.retry.maxAttempts", -1),
+			set("asyncjobs:topics", "0.messageRetention", "31d"),
+			set("asyncjobs:topics", "0.subscriptions.0.ackDeadline", "600s"), set("asyncjobs:topics", "0.subscriptions.0.messageRetention", "31d"),
+			set("asyncjobs:topics", "0.subscriptions.0.retry", map[string]any{"minimumBackoff": "600s", "maximumBackoff": "600s"}),
+			set("asyncjobs:topics", "0.subscriptions.0.deadLetter.maxDeliveryAttempts", 100),
+			set("asyncjobs:topics", "0.subscriptions.0.deadLetter.messageRetention", "31d"),
+			set("asyncjobs:topics", "0.subscriptions.0.filter", strings.Repeat(" ", 256-len(`attributes.a = "1"`))+`attributes.a = "1"`),
+			set("asyncjobs:alerting", "thresholds.window", "25h"), set("asyncjobs:alerting", "thresholds.duration", "1d"),
+			set("asyncjobs:alerting", "thresholds.oldestUnackedAge", "31d"),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := copyConfig(st.Config)
+			for _, c := range tc.changes {
+				c(t, cfg)
+			}
+			if _, err := stacks.Load(stacks.Source(cfg)); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if _, err := record(t, st, cfg, false); err != nil {
+				t.Fatalf("does not plan: %v", err)
+			}
+		})
+	}
+}
