@@ -70,6 +70,8 @@ type Env struct {
 	ProjectDir string
 	// StoreDir is the fake Google project (fakegcp.LoadStore).
 	StoreDir string
+	// BackendDir is the file backend: the stacks' checkpoints as written.
+	BackendDir string
 	// Log holds the engine's output of every operation.
 	Log *SyncBuffer
 
@@ -153,6 +155,7 @@ func Start(t *testing.T) *Env {
 	e := &Env{t: t, Kube: kube, ProjectDir: filepath.Join(base, "project"), StoreDir: filepath.Join(base, "google"), Log: &SyncBuffer{}}
 	bin := filepath.Join(base, "bin")
 	backend := filepath.Join(base, "backend")
+	e.BackendDir = backend
 	for _, d := range []string{e.ProjectDir, e.StoreDir, bin, backend} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -231,7 +232,7 @@ func TestEveryStackFile(t *testing.T) {
 			up(t, e, s)
 			noChanges(t, e, s)
 			sameResourcesAsPlan(t, e, s)
-			kubeconfigIsSecret(t, s)
+			kubeconfigIsSecret(t, e, s)
 
 			ns := namespaceOf(t, cfg.Config)
 			objs := inNamespace(kubeObjects(t, e), ns)
@@ -291,9 +292,10 @@ func TestEveryStackFile(t *testing.T) {
 // secretSig marks a secret value in a Pulumi checkpoint.
 const secretSig = "1b47061264138c4ac30d75fd1eb44270"
 
-// kubeconfigIsSecret: the Kubernetes provider's kubeconfig is encrypted in
-// the state, in its inputs as in its outputs.
-func kubeconfigIsSecret(t *testing.T, s auto.Stack) {
+// kubeconfigIsSecret: the Kubernetes provider's kubeconfig is a secret in
+// the state, in its inputs as in its outputs, and the checkpoint the
+// backend writes holds none of it in the clear.
+func kubeconfigIsSecret(t *testing.T, e *rehearsal.Env, s auto.Stack) {
 	t.Helper()
 	n := 0
 	for _, r := range state(t, s) {
@@ -302,14 +304,29 @@ func kubeconfigIsSecret(t *testing.T, s auto.Stack) {
 		}
 		n++
 		for what, props := range map[string]map[string]any{"inputs": r.Inputs, "outputs": r.Outputs} {
-			v, _ := props["kubeconfig"].(map[string]any)
-			if v["4dabf18193072939515e22adb298388d"] != secretSig || v["ciphertext"] == nil {
-				t.Errorf("%s: kubeconfig in the %s is not an encrypted secret: %.80v", r.URN, what, props["kubeconfig"])
+			if v, _ := props["kubeconfig"].(map[string]any); v["4dabf18193072939515e22adb298388d"] != secretSig {
+				t.Errorf("%s: kubeconfig in the %s is not a secret: %.80v", r.URN, what, props["kubeconfig"])
 			}
 		}
 	}
 	if n != 1 {
 		t.Errorf("%d Kubernetes providers in the state, want 1", n)
+	}
+	checkpoints, err := filepath.Glob(filepath.Join(e.BackendDir, ".pulumi", "stacks", "*", s.Name()+".json*"))
+	if err != nil || len(checkpoints) == 0 {
+		t.Fatalf("no checkpoint of %s in the backend (%v)", s.Name(), err)
+	}
+	for _, c := range checkpoints {
+		if strings.HasSuffix(c, ".attrs") {
+			continue // the backend's metadata beside each checkpoint
+		}
+		data, err := os.ReadFile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "ciphertext") || strings.Contains(string(data), "gke-gcloud-auth-plugin") {
+			t.Errorf("%s holds the kubeconfig in the clear", filepath.Base(c))
+		}
 	}
 }
 
