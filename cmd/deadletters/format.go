@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -28,6 +28,7 @@ type messageView struct {
 	Attributes      map[string]string `json:"attributes,omitempty"`
 	Excerpt         string            `json:"excerpt"`
 	Data            []byte            `json:"data,omitempty"`
+	Topic           string            `json:"topic,omitempty"`
 	NewID           string            `json:"newId,omitempty"`
 	Detail          string            `json:"detail,omitempty"`
 }
@@ -99,106 +100,244 @@ func formatAttributes(attrs map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// column is one table column.
+// column is one table column of a fixed width; the last column takes the
+// rest of the line.
 type column struct {
 	title string
+	width int
+	// whole: never cut (IDs); a longer value pushes the row out of line.
+	whole bool
 	value func(v messageView) string
 }
 
 var (
-	colResult  = column{"RESULT", func(v messageView) string { return v.Result }}
-	colID      = column{"ID", func(v messageView) string { return v.ID }}
-	colPublish = column{"PUBLISHED", func(v messageView) string { return v.PublishTime }}
+	colResult  = column{title: "RESULT", width: 12, value: func(v messageView) string { return v.Result }}
+	colID      = column{title: "ID", width: 18, whole: true, value: func(v messageView) string { return v.ID }}
+	colPublish = column{title: "PUBLISHED", width: 20, value: func(v messageView) string {
+		t, err := time.Parse(time.RFC3339Nano, v.PublishTime)
+		if err != nil {
+			return v.PublishTime
+		}
+		return t.UTC().Format(time.RFC3339)
+	}}
 	// colAttempt shows the delivery attempt; a dead-letter subscription
 	// rarely has one of its own, so it falls back to the count Pub/Sub
 	// recorded when it dead-lettered the message.
-	colAttempt = column{"ATTEMPT", func(v messageView) string {
+	colAttempt = column{title: "ATTEMPT", width: 7, value: func(v messageView) string {
 		if v.DeliveryAttempt == 0 {
 			return v.Attributes[sourceDeliveryCountAttr]
 		}
 		return strconv.Itoa(int(v.DeliveryAttempt))
 	}}
-	colSize   = column{"SIZE", func(v messageView) string { return strconv.Itoa(v.Size) }}
-	colKey    = column{"ORDERING KEY", func(v messageView) string { return v.OrderingKey }}
-	colAttrs  = column{"ATTRIBUTES", func(v messageView) string { return formatAttributes(v.Attributes) }}
-	colDetail = column{"DETAIL", func(v messageView) string {
+	colSize  = column{title: "SIZE", width: 7, value: func(v messageView) string { return strconv.Itoa(v.Size) }}
+	colKey   = column{title: "ORDERING KEY", width: 14, value: func(v messageView) string { return v.OrderingKey }}
+	colAttrs = column{title: "ATTRIBUTES", width: 28, value: func(v messageView) string {
+		return formatAttributes(ownAttributes(v.Attributes))
+	}}
+	colDetail = column{title: "DETAIL", value: func(v messageView) string {
 		if v.NewID != "" {
 			return "new id " + v.NewID
 		}
 		return v.Detail
 	}}
-	colData = column{"DATA", func(v messageView) string { return v.Excerpt }}
+	colData = column{title: "DATA", value: func(v messageView) string { return v.Excerpt }}
 )
 
-// viewWriter prints views as an aligned table or as JSON lines.
-type viewWriter struct {
-	json    bool
-	enc     *json.Encoder
-	tw      *tabwriter.Writer
-	columns []column
-	header  bool
+// ownAttributes leaves out the CloudPubSubDeadLetter* attributes Pub/Sub
+// adds (they are in --json).
+func ownAttributes(attrs map[string]string) map[string]string {
+	out := make(map[string]string, len(attrs))
+	for k, v := range attrs {
+		if !strings.HasPrefix(k, deadLetterAttrPrefix) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
-func newViewWriter(w io.Writer, asJSON bool, columns ...column) *viewWriter {
-	return &viewWriter{
-		json:    asJSON,
-		enc:     json.NewEncoder(w),
-		tw:      tabwriter.NewWriter(w, 0, 4, 2, ' ', 0),
-		columns: columns,
-	}
+// minLastColumn is the narrowest the last column gets.
+const minLastColumn = 16
+
+// viewWriter prints views as a table of fixed column widths, width
+// characters wide, or as JSON lines.
+type viewWriter struct {
+	w       io.Writer
+	json    bool
+	enc     *json.Encoder
+	columns []column
+	width   int
+	header  bool
+	// before is called before a line is written (to clear a status line).
+	before func()
+}
+
+func newViewWriter(w io.Writer, asJSON bool, width int, columns ...column) *viewWriter {
+	return &viewWriter{w: w, json: asJSON, enc: json.NewEncoder(w), columns: columns, width: width}
 }
 
 func (vw *viewWriter) write(v messageView) error {
+	if vw.before != nil {
+		vw.before()
+	}
 	if vw.json {
 		return vw.enc.Encode(v)
 	}
 	if !vw.header {
-		titles := make([]string, len(vw.columns))
-		for i, c := range vw.columns {
-			titles[i] = c.title
-		}
-		fmt.Fprintln(vw.tw, strings.Join(titles, "\t"))
 		vw.header = true
+		if _, err := fmt.Fprintln(vw.w, vw.row(func(c column) string { return c.title })); err != nil {
+			return err
+		}
 	}
-	cells := make([]string, len(vw.columns))
-	for i, c := range vw.columns {
-		cells[i] = cell(c.value(v))
-	}
-	_, err := fmt.Fprintln(vw.tw, strings.Join(cells, "\t"))
+	_, err := fmt.Fprintln(vw.w, vw.row(func(c column) string { return cell(c.value(v)) }))
 	return err
 }
 
-// flush writes out the rows so far; columns are aligned per flush.
-func (vw *viewWriter) flush() error {
-	if vw.json {
-		return nil
+func (vw *viewWriter) row(text func(column) string) string {
+	var b strings.Builder
+	used := 0
+	for i, c := range vw.columns {
+		s := text(c)
+		if i == len(vw.columns)-1 {
+			b.WriteString(cut(s, max(vw.width-used, minLastColumn)))
+			break
+		}
+		if !c.whole {
+			s = cut(s, c.width)
+		}
+		b.WriteString(s)
+		n := utf8.RuneCountInString(s)
+		pad := max(c.width-n, 0) + 2
+		b.WriteString(strings.Repeat(" ", pad))
+		used += n + pad
 	}
-	return vw.tw.Flush()
+	return strings.TrimRight(b.String(), " ")
 }
 
-// progress reports on long runs: every `every` messages and at least every
-// interval.
+// cut shortens s to n characters, ending in "…" when it was longer.
+func cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	if n <= 1 {
+		return string(r[:n])
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// flush is kept for callers that end a batch; rows are written at once.
+func (vw *viewWriter) flush() error { return nil }
+
+// progress reports on long runs. On a terminal it keeps one status line
+// (counts and rate) at the bottom of stderr, redrawn a few times a second;
+// otherwise it prints a plain line every `every` messages and at least
+// every interval while anything changed. Events (publishing failing or
+// recovering) are printed as lines of their own either way.
 type progress struct {
+	mu       sync.Mutex
 	w        io.Writer
+	tty      bool
 	every    int
 	interval time.Duration
 	start    time.Time
 	last     time.Time
 	lastN    int
+	n        int
+	text     string
+	shown    bool // a status line is on the screen
+	stop     chan struct{}
+	done     chan struct{}
 }
 
-func newProgress(w io.Writer, every int) *progress {
+func newProgress(w io.Writer, tty bool, every int, interval time.Duration) *progress {
 	now := time.Now()
-	return &progress{w: w, every: every, interval: 10 * time.Second, start: now, last: now}
+	p := &progress{w: w, tty: tty, every: every, interval: interval, start: now, last: now, stop: make(chan struct{}), done: make(chan struct{})}
+	tick := interval
+	if tty {
+		tick = 250 * time.Millisecond
+	}
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				p.tick()
+			}
+		}
+	}()
+	return p
 }
 
-// update reports when n messages are done and a report is due.
-func (p *progress) update(n int, what string) {
+// set records that n messages are done, described by text.
+func (p *progress) set(n int, text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n, p.text = n, text
+	if !p.tty && p.every > 0 && n-p.lastN >= p.every {
+		p.printLocked(time.Now())
+	}
+}
+
+func (p *progress) tick() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	now := time.Now()
-	due := (p.every > 0 && n-p.lastN >= p.every) || now.Sub(p.last) >= p.interval
-	if !due || n == p.lastN {
+	if p.tty {
+		p.drawLocked(now)
 		return
 	}
-	fmt.Fprintf(p.w, "deadletters: progress: %d messages (%s) in %s\n", n, what, now.Sub(p.start).Round(time.Millisecond))
-	p.last, p.lastN = now, n
+	if now.Sub(p.last) >= p.interval && p.n != p.lastN {
+		p.printLocked(now)
+	}
+}
+
+func (p *progress) rate(now time.Time) string {
+	secs := now.Sub(p.start).Seconds()
+	if secs <= 0 {
+		return "0.0/s"
+	}
+	return fmt.Sprintf("%.1f/s", float64(p.n)/secs)
+}
+
+func (p *progress) printLocked(now time.Time) {
+	fmt.Fprintf(p.w, "deadletters: progress: %d messages (%s) in %s, %s\n", p.n, p.text, now.Sub(p.start).Round(time.Second), p.rate(now))
+	p.last, p.lastN = now, p.n
+}
+
+func (p *progress) drawLocked(now time.Time) {
+	fmt.Fprintf(p.w, "\r\x1b[K%d messages: %s  %s  %s", p.n, p.text, p.rate(now), now.Sub(p.start).Round(time.Second))
+	p.shown = true
+}
+
+func (p *progress) clearLocked() {
+	if p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.shown = false
+	}
+}
+
+// clear removes the status line before other output is written.
+func (p *progress) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLocked()
+}
+
+// event prints msg as a line of its own.
+func (p *progress) event(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLocked()
+	fmt.Fprintf(p.w, "deadletters: %s\n", msg)
+}
+
+// close stops the status line and removes it.
+func (p *progress) close() {
+	close(p.stop)
+	<-p.done
+	p.clear()
 }

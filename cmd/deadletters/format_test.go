@@ -91,13 +91,13 @@ func TestSkipReason(t *testing.T) {
 	}{
 		{name: "no filter", attrs: nil, cfg: config{}},
 		{name: "filter matches", attrs: map[string]string{"kind": "a", "x": "1"}, cfg: config{filters: filters("kind=a", "x=1")}},
-		{name: "filter value differs", attrs: map[string]string{"kind": "b"}, cfg: config{filters: filters("kind=a")}, wantHas: "kind=b does not match"},
+		{name: "filter value differs", attrs: map[string]string{"kind": "b"}, cfg: config{filters: filters("kind=a")}, wantHas: "filter: kind=b, want a"},
 		{name: "filter attribute absent", attrs: nil, cfg: config{filters: filters("kind=a")}, wantHas: "(absent)"},
 		{name: "one of two filters fails", attrs: map[string]string{"kind": "a"}, cfg: config{filters: filters("kind=a", "x=1")}, wantHas: "x=(absent)"},
 		{name: "empty value matches empty", attrs: map[string]string{"kind": ""}, cfg: config{filters: filters("kind=")}},
 		{name: "source by full name", attrs: map[string]string{sourceSubscriptionAttr: sub}, cfg: config{sourceSubscription: sub}},
 		{name: "source by ID", attrs: map[string]string{sourceSubscriptionAttr: "jobs-worker"}, cfg: config{sourceSubscription: sub}},
-		{name: "other source", attrs: map[string]string{sourceSubscriptionAttr: "other"}, cfg: config{sourceSubscription: sub}, wantHas: "dead-lettered from other"},
+		{name: "other source", attrs: map[string]string{sourceSubscriptionAttr: "other"}, cfg: config{sourceSubscription: sub}, wantHas: "from subscription other"},
 		{name: "source unknown to the run", attrs: map[string]string{sourceSubscriptionAttr: "other"}, cfg: config{}},
 	}
 	for _, tt := range tests {

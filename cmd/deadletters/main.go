@@ -24,7 +24,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 )
 
@@ -48,7 +50,10 @@ const usageText = `Usage: deadletters inspect|replay [flags]
   replay   republish dead letters to their original topic; a dead letter is
            acknowledged only after its publish is confirmed
 
-Run "deadletters inspect --help" or "deadletters replay --help" for flags.`
+Run "deadletters inspect --help" or "deadletters replay --help" for flags.
+PUBSUB_EMULATOR_HOST=host:port points both at a Pub/Sub emulator.
+
+` + opstool.ExitStatusHelp
 
 // app runs the subcommands.
 type app struct {
@@ -56,18 +61,38 @@ type app struct {
 	// wrapPublisher, when set, wraps the publisher replay uses; tests inject
 	// publish failures with it.
 	wrapPublisher func(publisher) publisher
+	// wrapSource, when set, wraps the dead-letter subscription.
+	wrapSource func(deadLetterSource) deadLetterSource
+	// now is the clock holds are timed with (time.Now when nil).
+	now func() time.Time
+	// renewEvery is how often holds are checked for renewal (0: renewEvery).
+	renewEvery time.Duration
+	// tty: stderr is a terminal (a status line instead of progress lines).
+	// ttyKnown: tty was set by a test.
+	tty, ttyKnown bool
+	// termWidth is the terminal's width, 0 when stdout is not a terminal.
+	termWidth int
+	// progressInterval is the longest pause between plain progress lines.
+	progressInterval time.Duration
+	// interruptGrace bounds the wait for sent publishes after an interrupt.
+	interruptGrace time.Duration
+
+	width int // table width of this run
 }
 
 func (a *app) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprintln(a.stderr, usageText)
-		return errors.New("missing subcommand: inspect or replay")
+		return opstool.UsageError(errors.New("missing subcommand: inspect or replay"))
 	}
 	switch args[0] {
 	case "inspect", "replay":
 		cfg, err := parse(ctx, args[0], args[1:], a.stderr)
 		if err != nil {
-			return err
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return opstool.UsageError(err)
 		}
 		return a.execute(ctx, cfg)
 	case "help", "-h", "-help", "--help":
@@ -75,24 +100,58 @@ func (a *app) run(ctx context.Context, args []string) error {
 		return nil
 	default:
 		fmt.Fprintln(a.stderr, usageText)
-		return fmt.Errorf("unknown subcommand %q: want inspect or replay", args[0])
+		return opstool.UsageError(fmt.Errorf("unknown subcommand %q: want inspect or replay", args[0]))
+	}
+}
+
+// defaultWidth is the table width when stdout is not a terminal.
+const defaultWidth = 120
+
+// setup fills in what the process's environment decides.
+func (a *app) setup(cfg *config) {
+	if !a.ttyKnown {
+		a.tty = isTerminal(a.stderr)
+		a.termWidth = terminalWidth(a.stdout)
+	}
+	switch {
+	case cfg.width > 0:
+		a.width = cfg.width
+	case a.termWidth > 0:
+		a.width = a.termWidth
+	default:
+		a.width = defaultWidth
+	}
+	if a.progressInterval <= 0 {
+		a.progressInterval = 10 * time.Second
+	}
+	if a.interruptGrace <= 0 {
+		a.interruptGrace = interruptGrace
 	}
 }
 
 // execute connects to Pub/Sub and runs the parsed subcommand.
 func (a *app) execute(ctx context.Context, cfg *config) error {
+	a.setup(cfg)
 	opts, err := cfg.common.ClientOptions(ctx)
 	if err != nil {
 		return err
 	}
-	conn, err := dial(ctx, cfg, opts)
+	prog := newProgress(a.stderr, a.tty, cfg.progressEvery, a.progressInterval)
+	watch := &rpcWatch{event: prog.event}
+	conn, err := dial(ctx, cfg, opts, watch)
 	if err != nil {
+		prog.close()
 		return err
 	}
 	defer conn.close()
-	s := newSession(conn.source, cfg, a.stderr)
+	src := conn.source
+	if a.wrapSource != nil {
+		src = a.wrapSource(src)
+	}
+	s := newSession(src, cfg, a.stderr, a.now, a.renewEvery)
+	s.start(ctx)
 	if cfg.command == "inspect" {
-		return a.inspect(ctx, cfg, s)
+		return a.inspect(ctx, cfg, s, prog)
 	}
 	var pub publisher
 	if !cfg.dryRun {
@@ -100,7 +159,32 @@ func (a *app) execute(ctx context.Context, cfg *config) error {
 		if a.wrapPublisher != nil {
 			pub = a.wrapPublisher(pub)
 		}
-		defer pub.Stop()
+		defer a.stopPublisher(ctx, pub)
 	}
-	return a.replay(ctx, cfg, s, pub)
+	return a.replay(ctx, cfg, s, pub, watch, prog)
+}
+
+// stopPublisher flushes the publisher; after an interrupt it waits only
+// interruptGrace, since Stop waits out the publish timeout of anything
+// still retrying.
+func (a *app) stopPublisher(ctx context.Context, pub publisher) {
+	done := make(chan struct{})
+	go func() { pub.Stop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		select {
+		case <-done:
+		case <-time.After(a.interruptGrace):
+		}
+	}
+}
+
+// viewOf is how m is shown in this run: with --json, the whole record.
+func (a *app) viewOf(m *pubsubpb.ReceivedMessage, cfg *config) messageView {
+	v := viewOf(m, cfg.excerpt)
+	if cfg.json {
+		v.Data = m.GetMessage().GetData()
+	}
+	return v
 }

@@ -43,9 +43,15 @@ type fixture struct {
 	client *pubsub.Client
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, reactors ...pstest.ServerReactorOption) *fixture {
+	return newFixtureWith(t, 10, reactors...)
+}
+
+// newFixtureWith is newFixture with the dead-letter subscription's ack
+// deadline in seconds.
+func newFixtureWith(t *testing.T, dlAckSeconds int32, reactors ...pstest.ServerReactorOption) *fixture {
 	t.Helper()
-	srv := pstest.NewServerWithAddress("127.0.0.1:0")
+	srv := pstest.NewServerWithAddress("127.0.0.1:0", reactors...)
 	t.Cleanup(func() { _ = srv.Close() })
 	ctx := context.Background()
 	client, err := pubsub.NewClient(ctx, project,
@@ -67,7 +73,7 @@ func newFixture(t *testing.T) *fixture {
 			Name: sub, Topic: topic, AckDeadlineSeconds: 10, EnableMessageOrdering: true,
 			DeadLetterPolicy: &pubsubpb.DeadLetterPolicy{DeadLetterTopic: dlTopic, MaxDeliveryAttempts: maxTries},
 		},
-		{Name: dlSub, Topic: dlTopic, AckDeadlineSeconds: 10},
+		{Name: dlSub, Topic: dlTopic, AckDeadlineSeconds: dlAckSeconds},
 	}
 	for _, s := range subs {
 		if _, err := client.SubscriptionAdminClient.CreateSubscription(ctx, s); err != nil {
@@ -191,8 +197,14 @@ func (f *fixture) run(t *testing.T, wrap func(publisher) publisher, args ...stri
 
 func (f *fixture) runCtx(ctx context.Context, t *testing.T, wrap func(publisher) publisher, args ...string) result {
 	t.Helper()
+	return f.runApp(ctx, t, &app{wrapPublisher: wrap}, args...)
+}
+
+// runApp runs a, whose hooks the caller has set, against the fake.
+func (f *fixture) runApp(ctx context.Context, t *testing.T, a *app, args ...string) result {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	a := &app{stdout: &out, stderr: &errOut, wrapPublisher: wrap}
+	a.stdout, a.stderr = &out, &errOut
 	full := append([]string{args[0], "--outputs", "testdata/outputs.json", "--endpoint", f.srv.Addr, "--wait", pullWait}, args[1:]...)
 	start := time.Now()
 	err := a.run(ctx, full)
@@ -368,8 +380,8 @@ func TestReplayToDeletedTopicLosesNothing(t *testing.T) {
 	if res.err == nil {
 		t.Fatalf("replay to a deleted topic succeeded:\n%s", res.stdout)
 	}
-	if !strings.Contains(res.stdout, "replayed 0, skipped 0, failed 2") || !strings.Contains(res.stdout, "NotFound") {
-		t.Errorf("stdout:\n%s\nwant 2 NotFound failures", res.stdout)
+	if !strings.Contains(res.stdout, "replayed 0, skipped 0, failed 2") || !strings.Contains(res.stdout, "NOT_FOUND") {
+		t.Errorf("stdout:\n%s\nwant 2 NOT_FOUND failures", res.stdout)
 	}
 	if left := ids(f.peek(t, dlSub)); !equal(left, sorted(dead)) {
 		t.Errorf("dead-letter subscription has %v, want all of %v", left, sorted(dead))
@@ -584,7 +596,7 @@ func TestInspectShowsButLeavesMessages(t *testing.T) {
 		msg(long, "k", nil),
 	)
 
-	res := f.run(t, nil, "inspect")
+	res := f.run(t, nil, "inspect", "--width", "200")
 	if res.err != nil {
 		t.Fatalf("inspect: %v", res.err)
 	}

@@ -31,6 +31,9 @@ type config struct {
 	json          bool
 	excerpt       int
 	progressEvery int
+	width         int
+
+	publishTimeout time.Duration
 
 	// replay only
 	dryRun  bool
@@ -42,8 +45,11 @@ const inspectUsage = `Usage: deadletters inspect [flags]
 
 Pulls messages from the dead-letter subscription and shows each one (ID,
 publish time, delivery attempt, size, ordering key, attributes and an excerpt
-of the data) as a table or, with --json, as JSON lines. Nothing is
-acknowledged: every message pulled is handed back when the run ends.`
+of the data) as a table or, with --json, as JSON lines (the whole record,
+data included). Nothing is acknowledged: every message pulled is handed back
+when the run ends. When it stops at --max it says how many more are waiting.
+
+` + opstool.ExitStatusHelp
 
 const replayUsage = `Usage: deadletters replay [flags]
 
@@ -51,8 +57,13 @@ Pulls messages from the dead-letter subscription and republishes each one to
 the original topic with its data, attributes and ordering key, plus the
 attribute ` + replayedFromAttr + ` (the dead letter's message ID). A dead
 letter is acknowledged only after its publish is confirmed; failed and
-skipped messages are handed back to the dead-letter subscription. Exits
-non-zero when any message failed.`
+skipped messages are handed back to the dead-letter subscription. The run
+holds the messages it has seen (renewing their ack deadline) until it ends,
+and keeps pulling until the backlog is exhausted. Rows show the essentials;
+--json prints the whole record. Ctrl-C stops promptly and hands unfinished
+messages back; a second Ctrl-C exits at once.
+
+` + opstool.ExitStatusHelp
 
 func parse(ctx context.Context, command string, args []string, stderr io.Writer) (*config, error) {
 	cfg := &config{command: command}
@@ -61,16 +72,17 @@ func parse(ctx context.Context, command string, args []string, stderr io.Writer)
 	cfg.common.Register(fs)
 	fs.StringVar(&cfg.pair, "pair", "", "`topic/subscription`: a key of deadLetters in the stack outputs; required only when there are several")
 	fs.StringVar(&cfg.deadLetterSubscription, "dead-letter-subscription", "", "full dead-letter subscription `name` projects/P/subscriptions/S (overrides the outputs)")
-	defaultMax := 0
 	if command == "inspect" {
-		defaultMax = 100
+		fs.IntVar(&cfg.max, "max", 100, "show at most this many messages (0: all); the rest are counted, not shown")
+	} else {
+		fs.IntVar(&cfg.max, "max", 0, "publish at most this many messages (replayed or failed; 0: no limit). Skipped messages do not count: --filter-attribute kind=email --max 10 replays up to 10 emails")
 	}
-	fs.IntVar(&cfg.max, "max", defaultMax, "handle at most this many messages (0: all)")
 	fs.IntVar(&cfg.batch, "batch", 100, "messages per pull (1 to 1000)")
 	fs.DurationVar(&cfg.wait, "wait", 5*time.Second, "how long one pull waits for messages; a pull that returns none ends the run")
 	fs.BoolVar(&cfg.json, "json", false, "print JSON lines instead of a table")
 	fs.IntVar(&cfg.excerpt, "excerpt", 60, "characters of data shown (hex: half as many bytes)")
-	fs.IntVar(&cfg.progressEvery, "progress-every", 100, "report progress on stderr every this many messages, and at least every 10s (0: only by time)")
+	fs.IntVar(&cfg.progressEvery, "progress-every", 100, "when stderr is not a terminal, report progress every this many messages, and at least every 10s (0: only by time); on a terminal a status line shows counts and rate")
+	fs.IntVar(&cfg.width, "width", 0, "table width in characters (default: the terminal's width, or 120)")
 	usage := inspectUsage
 	if command == "replay" {
 		usage = replayUsage
@@ -79,6 +91,7 @@ func parse(ctx context.Context, command string, args []string, stderr io.Writer)
 		fs.BoolVar(&cfg.dryRun, "dry-run", false, "show what would be replayed; publish nothing and hand every message back")
 		fs.Var(&cfg.filters, "filter-attribute", "replay only messages whose attribute `key=value` matches (repeatable: all must match); others are skipped and handed back")
 		fs.Float64Var(&cfg.rate, "rate", 0, "publish at most this many messages per second (0: no limit)")
+		fs.DurationVar(&cfg.publishTimeout, "publish-timeout", 60*time.Second, "how long one publish is retried on transient errors (such as UNAVAILABLE) before it counts as failed")
 	}
 	fs.Usage = func() { opstool.PrintUsage(stderr, fs, usage) }
 	if err := fs.Parse(args); err != nil {
@@ -171,6 +184,12 @@ func (c *config) check() error {
 	}
 	if c.excerpt < 8 {
 		errs = append(errs, fmt.Errorf("--excerpt=%d: must be at least 8", c.excerpt))
+	}
+	if c.command == "replay" && c.publishTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--publish-timeout=%s: must be positive", c.publishTimeout))
+	}
+	if c.width != 0 && c.width < 40 {
+		errs = append(errs, fmt.Errorf("--width=%d: must be at least 40", c.width))
 	}
 	if c.progressEvery < 0 {
 		errs = append(errs, fmt.Errorf("--progress-every=%d: must be 0 or positive", c.progressEvery))

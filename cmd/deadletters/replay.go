@@ -12,6 +12,8 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 	"golang.org/x/time/rate"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 const (
@@ -28,10 +30,12 @@ const (
 	// sourceDeliveryCountAttr holds the delivery attempts made on the
 	// source subscription before the message was dead-lettered.
 	sourceDeliveryCountAttr = "CloudPubSubDeadLetterSourceDeliveryCount"
-	// publishWait bounds the wait for publish results, which is not cut
-	// short by an interrupt: a message that reached the topic must be
-	// acknowledged, or a later run would replay it again.
-	publishWait = 2 * time.Minute
+	// publishWaitSlack is added to --publish-timeout for the wait on
+	// publish results, which the client ends itself after the timeout.
+	publishWaitSlack = 10 * time.Second
+	// interruptGrace bounds the wait for publishes already sent once the
+	// run is interrupted.
+	interruptGrace = 2 * time.Second
 )
 
 // Results of one message.
@@ -40,6 +44,7 @@ const (
 	resultWouldReplay = "would-replay"
 	resultSkipped     = "skipped"
 	resultFailed      = "failed"
+	resultNotAcked    = "not-acked"
 )
 
 // counts totals a replay run.
@@ -50,6 +55,11 @@ type counts struct {
 	AckFailed   int  `json:"ackFailed,omitempty"`
 	DryRun      bool `json:"dryRun,omitempty"`
 	Interrupted bool `json:"interrupted,omitempty"`
+	// AtMax: the run stopped at --max.
+	AtMax bool `json:"atMax,omitempty"`
+	// Incomplete: the run stopped before the backlog was exhausted, for
+	// another reason than --max.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 func (c counts) total() int { return c.Replayed + c.Skipped + c.Failed }
@@ -67,50 +77,64 @@ func (c counts) String() string {
 }
 
 // replay republishes dead letters to cfg.topic. pub is nil in a dry run.
-func (a *app) replay(ctx context.Context, cfg *config, s *session, pub publisher) (err error) {
+func (a *app) replay(ctx context.Context, cfg *config, s *session, pub publisher, watch *rpcWatch, prog *progress) (err error) {
 	var c counts
 	c.DryRun = cfg.dryRun
 	defer func() {
+		prog.close()
 		if rerr := s.release(ctx); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		a.summarize(cfg, s, c)
-		if c.Interrupted {
-			err = fmt.Errorf("interrupted (%s); unprocessed messages were handed back to %s: %w", c, s.src.Name(), err)
-		}
-		if err == nil && c.Failed > 0 {
-			err = fmt.Errorf("%d messages failed to replay; they are back on %s", c.Failed, s.src.Name())
-		}
-		if err == nil && c.AckFailed > 0 {
-			err = fmt.Errorf("%d messages were republished but not acknowledged; a later run may replay them again", c.AckFailed)
-		}
+		err = replayOutcome(err, c, cfg, s)
 	}()
 
 	var limiter *rate.Limiter
 	if cfg.rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(cfg.rate), 1)
 	}
-	out := newViewWriter(a.stdout, cfg.json, colResult, colID, colPublish, colSize, colKey, colAttrs, colDetail, colData)
-	prog := newProgress(a.stderr, cfg.progressEvery)
+	out := newViewWriter(a.stdout, cfg.json, a.width, colResult, colID, colKey, colSize, colDetail)
+	out.before = prog.clear
 	for {
-		msgs, err := s.next(ctx)
+		n := cfg.batch
+		msgs, done, err := s.next(ctx, n)
 		if err != nil {
 			c.Interrupted = ctx.Err() != nil
+			c.Incomplete = errors.Is(err, errStale)
 			return err
 		}
-		if len(msgs) == 0 {
+		if done {
 			return nil
 		}
-		stopErr := a.replayBatch(ctx, cfg, s, pub, limiter, msgs, out, &c)
-		if err := out.flush(); err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-		prog.update(c.total(), c.String())
+		stopErr := a.replayBatch(ctx, cfg, s, pub, watch, limiter, msgs, out, &c, prog)
+		prog.set(c.total(), c.String())
 		if stopErr != nil {
 			c.Interrupted = ctx.Err() != nil
 			return stopErr
 		}
+		if c.AtMax {
+			return nil
+		}
 	}
+}
+
+// replayOutcome turns the end of a run into its error and exit status.
+func replayOutcome(err error, c counts, cfg *config, s *session) error {
+	name := s.src.Name()
+	switch {
+	case c.AckFailed > 0:
+		msg := fmt.Errorf("%d messages were republished but not acknowledged; they are still on %s and a later run would publish them again", c.AckFailed, name)
+		return opstool.WithExit(opstool.ExitNotAcknowledged, errors.Join(msg, err))
+	case c.Interrupted:
+		return opstool.WithExit(opstool.ExitInterrupted, fmt.Errorf("interrupted (%s); unfinished messages were handed back to %s", c, name))
+	case err != nil && !c.Incomplete:
+		return err
+	case c.Failed > 0:
+		return opstool.WithExit(opstool.ExitFailed, fmt.Errorf("%d messages failed to replay; they are back on %s", c.Failed, name))
+	case c.Incomplete:
+		return opstool.WithExit(opstool.ExitIncomplete, fmt.Errorf("stopped with matching messages possibly left on %s (%v); run the replay again", name, err))
+	}
+	return nil
 }
 
 // pending is a publish in flight.
@@ -120,28 +144,38 @@ type pending struct {
 }
 
 // replayBatch handles one pulled batch: it publishes the messages that pass
-// the filters, waits for every publish it started, and acknowledges exactly
-// the dead letters whose publish returned a server ID.
-func (a *app) replayBatch(ctx context.Context, cfg *config, s *session, pub publisher, limiter *rate.Limiter, msgs []*pubsubpb.ReceivedMessage, out *viewWriter, c *counts) error {
+// the filters (until --max publishes), waits for every publish it started,
+// and acknowledges exactly the dead letters whose publish returned a server
+// ID. Messages past --max stay held and are handed back with the rest.
+func (a *app) replayBatch(ctx context.Context, cfg *config, s *session, pub publisher, watch *rpcWatch, limiter *rate.Limiter, msgs []*pubsubpb.ReceivedMessage, out *viewWriter, c *counts, prog *progress) error {
 	var inflight []pending
 	var stopErr error
 	for _, m := range msgs {
-		v := viewOf(m, cfg.excerpt)
+		if cfg.max > 0 && c.Replayed+c.Failed+len(inflight) >= cfg.max {
+			c.AtMax = true
+			break
+		}
+		v := a.viewOf(m, cfg)
 		if reason := skipReason(m, cfg); reason != "" {
 			v.Result, v.Detail = resultSkipped, reason
 			c.Skipped++
 			_ = out.write(v)
+			prog.set(c.total(), c.String())
 			continue
 		}
 		if cfg.dryRun {
-			v.Result, v.Detail = resultWouldReplay, "to "+cfg.topic
+			v.Result, v.Detail = resultWouldReplay, "to "+opstool.LastSegment(cfg.topic)
 			c.Replayed++
 			_ = out.write(v)
+			prog.set(c.total(), c.String())
 			continue
 		}
 		if limiter != nil {
 			if err := limiter.Wait(ctx); err != nil {
-				stopErr = err
+				stopErr = ctx.Err()
+				if stopErr == nil {
+					stopErr = err
+				}
 				break
 			}
 		}
@@ -152,29 +186,42 @@ func (a *app) replayBatch(ctx context.Context, cfg *config, s *session, pub publ
 		inflight = append(inflight, pending{msg: m, res: pub.Publish(ctx, republished(m))})
 	}
 
-	waitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishWait)
+	// Wait for the publishes started. After an interrupt, wait only a
+	// short grace: a publish whose answer did not come is not
+	// acknowledged, so its dead letter stays and a later run may publish
+	// it again (it carries the replayed-from attribute to tell).
+	waitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.publishTimeout+publishWaitSlack)
 	defer cancel()
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(a.interruptGrace, cancel)
+		context.AfterFunc(waitCtx, func() { t.Stop() })
+	})
+	defer stopGrace()
 	var confirmed []*pubsubpb.ReceivedMessage
 	var views []messageView
 	for _, p := range inflight {
-		v := viewOf(p.msg, cfg.excerpt)
+		v := a.viewOf(p.msg, cfg)
 		id, err := p.res.Get(waitCtx)
 		if err == nil && id == "" {
 			err = errors.New("the server returned no message ID")
 		}
 		if err != nil {
-			v.Result, v.Detail = resultFailed, err.Error()
+			v.Result, v.Detail = resultFailed, publishFailure(err, waitCtx, ctx, watch)
 			c.Failed++
 			_ = out.write(v)
+			prog.set(c.total(), c.String())
 			continue
 		}
 		v.Result, v.NewID = resultReplayed, id
 		confirmed = append(confirmed, p.msg)
 		views = append(views, v)
 	}
-	ackErr := s.ack(waitCtx, confirmed)
+	ackCtx, ackCancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer ackCancel()
+	ackErr := s.ack(ackCtx, confirmed)
 	for _, v := range views {
 		if ackErr != nil {
+			v.Result = resultNotAcked
 			v.Detail = "published as " + v.NewID + " but not acknowledged"
 			v.NewID = ""
 		}
@@ -182,10 +229,26 @@ func (a *app) replayBatch(ctx context.Context, cfg *config, s *session, pub publ
 	}
 	if ackErr != nil {
 		c.AckFailed += len(confirmed)
-		fmt.Fprintf(a.stderr, "deadletters: %v\n", ackErr)
+		prog.event(ackErr.Error())
 	}
 	c.Replayed += len(confirmed)
 	return stopErr
+}
+
+// publishFailure says why a publish failed: its gRPC status, or for a
+// publish that ran out of time, the last error the server gave.
+func publishFailure(err error, waitCtx, runCtx context.Context, watch *rpcWatch) string {
+	if runCtx.Err() != nil && waitCtx.Err() != nil {
+		return "no answer before the interrupt; not acknowledged, may be published twice"
+	}
+	if status.Code(err) == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		if last := watch.lastError(); last != nil {
+			// The client retried until --publish-timeout; the status
+			// behind it is what the operator needs.
+			return describe(last) + " (retried until --publish-timeout; " + describe(err) + ")"
+		}
+	}
+	return describe(err)
 }
 
 // skipReason says why m is not replayed, or "" to replay it.
@@ -194,13 +257,13 @@ func skipReason(m *pubsubpb.ReceivedMessage, cfg *config) string {
 	for _, f := range cfg.filters.Pairs {
 		got, ok := attrs[f.Key]
 		if !ok || got != f.Value {
-			return fmt.Sprintf("attribute %s=%s does not match --filter-attribute %s=%s", f.Key, displayValue(got, ok), f.Key, f.Value)
+			return fmt.Sprintf("filter: %s=%s, want %s", f.Key, displayValue(got, ok), f.Value)
 		}
 	}
 	if src, ok := attrs[sourceSubscriptionAttr]; ok && cfg.sourceSubscription != "" {
 		// Pub/Sub has been seen writing both the full name and the ID.
 		if src != cfg.sourceSubscription && src != opstool.LastSegment(cfg.sourceSubscription) {
-			return fmt.Sprintf("dead-lettered from %s, not %s", src, cfg.sourceSubscription)
+			return fmt.Sprintf("from subscription %s, not %s", opstool.LastSegment(src), opstool.LastSegment(cfg.sourceSubscription))
 		}
 	}
 	return ""
@@ -233,19 +296,26 @@ func republished(m *pubsubpb.ReceivedMessage) *pubsub.Message {
 }
 
 // summarize prints the totals: a line on stdout, or a JSON object with
-// --json.
+// --json, and on stderr what became of the messages.
 func (a *app) summarize(cfg *config, s *session, c counts) {
 	if cfg.json {
 		_ = json.NewEncoder(a.stdout).Encode(struct {
 			Summary counts `json:"summary"`
 		}{c})
-		return
+	} else {
+		fmt.Fprintln(a.stdout, c.String())
 	}
-	fmt.Fprintln(a.stdout, c.String())
+	name := s.src.Name()
 	switch {
 	case c.DryRun:
-		fmt.Fprintf(a.stderr, "deadletters: dry run: nothing published; every message handed back to %s\n", s.src.Name())
+		fmt.Fprintf(a.stderr, "deadletters: dry run: nothing published; every message handed back to %s\n", name)
 	case c.Skipped+c.Failed > 0:
-		fmt.Fprintf(a.stderr, "deadletters: skipped and failed messages were handed back to %s\n", s.src.Name())
+		fmt.Fprintf(a.stderr, "deadletters: skipped and failed messages were handed back to %s\n", name)
+	}
+	if c.AtMax {
+		fmt.Fprintf(a.stderr, "deadletters: stopped at --max %d; more matching messages may be waiting on %s\n", cfg.max, name)
+	}
+	if n := s.redelivered; n > 0 {
+		fmt.Fprintf(a.stderr, "deadletters: %d messages came back during the run after their hold lapsed; each was handled once\n", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
@@ -16,9 +17,20 @@ const (
 	// holdSeconds is how long pulled messages stay invisible to other
 	// pulls: the longest ack deadline Pub/Sub allows. Handing a message
 	// back at once would make the next pull return it again, and the run
-	// could never tell the backlog apart from its own nacks. If the run
-	// dies, held messages come back on their own after this long.
+	// could never tell the backlog apart from its own nacks. The run
+	// renews the hold of every message it keeps (see renewAfter), so a
+	// run may last longer than this; if the run dies, held messages come
+	// back on their own within this long.
 	holdSeconds = 600
+	// renewAfter is how old a hold may get before it is renewed: well
+	// within holdSeconds, so a renewal that needs a retry is still in time.
+	renewAfter = holdSeconds * time.Second / 3
+	// renewEvery is how often the renewer looks for holds to renew.
+	renewEvery = 5 * time.Second
+	// maxStalePulls bounds the pulls in a row that bring back only
+	// messages this run already has (holds that lapsed): past it, the run
+	// stops and says messages may be left.
+	maxStalePulls = 50
 	// settleChunk bounds the ack IDs sent in one request.
 	settleChunk = 500
 	// settleTimeout bounds the final hand-back, which runs even after an
@@ -26,89 +38,178 @@ const (
 	settleTimeout = 30 * time.Second
 )
 
+// errStale is returned by next when pulls keep bringing back only messages
+// this run already has.
+var errStale = errors.New("pulls kept returning only messages this run already had")
+
+// hold is a message this run holds: its latest ack ID and when its ack
+// deadline was last set.
+type hold struct {
+	ackID string
+	since time.Time
+}
+
 // session pulls distinct messages from the dead-letter subscription, holds
-// them while the run works on them, and hands back every message that was
-// not acknowledged when the run ends.
+// them while the run works on them (renewing the holds), and hands back
+// every message that was not acknowledged when the run ends.
 type session struct {
-	src    deadLetterSource
-	batch  int
-	max    int
-	wait   time.Duration
-	stderr io.Writer
+	src        deadLetterSource
+	batch      int
+	wait       time.Duration
+	stderr     io.Writer
+	now        func() time.Time
+	renewEvery time.Duration
 
-	held  map[string]string // message ID -> latest ack ID, not yet settled
-	acked map[string]bool   // message IDs acknowledged in this run
-	taken int               // distinct messages handed out so far
+	mu    sync.Mutex
+	held  map[string]*hold // message ID -> hold, not yet settled
+	acked map[string]bool  // message IDs acknowledged in this run
+	// redelivered counts messages pulled again after their hold lapsed.
+	redelivered int
+	renewErr    error
+
+	stopRenewer func()
 }
 
-func newSession(src deadLetterSource, cfg *config, stderr io.Writer) *session {
+func newSession(src deadLetterSource, cfg *config, stderr io.Writer, now func() time.Time, every time.Duration) *session {
+	if now == nil {
+		now = time.Now
+	}
+	if every <= 0 {
+		every = renewEvery
+	}
 	return &session{
-		src:    src,
-		batch:  cfg.batch,
-		max:    cfg.max,
-		wait:   cfg.wait,
-		stderr: stderr,
-		held:   map[string]string{},
-		acked:  map[string]bool{},
+		src:        src,
+		batch:      cfg.batch,
+		wait:       cfg.wait,
+		stderr:     stderr,
+		now:        now,
+		renewEvery: every,
+		held:       map[string]*hold{},
+		acked:      map[string]bool{},
 	}
 }
 
-// next returns the next messages this run has not seen yet. It returns none
-// when --max is reached, when a pull finds nothing within the wait, or when
-// a pull brings back only messages this run already has.
-func (s *session) next(ctx context.Context) ([]*pubsubpb.ReceivedMessage, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	n := s.batch
-	if s.max > 0 {
-		if s.taken >= s.max {
-			return nil, nil
+// start runs the renewer until release.
+func (s *session) start(ctx context.Context) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.renewEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.renew(ctx)
+			}
 		}
-		n = min(n, s.max-s.taken)
+	}()
+	s.stopRenewer = func() { cancel(); <-done }
+}
+
+// renew extends the holds that are due.
+func (s *session) renew(ctx context.Context) {
+	now := s.now()
+	s.mu.Lock()
+	var ids []string
+	var due []*hold
+	for _, h := range s.held {
+		if now.Sub(h.since) >= renewAfter {
+			ids = append(ids, h.ackID)
+			due = append(due, h)
+		}
 	}
-	pullCtx, cancel := context.WithTimeout(ctx, s.wait)
-	msgs, err := s.src.Pull(pullCtx, n)
-	cancel()
+	s.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	err := s.settle(ctx, ids, func(ctx context.Context, ids []string) error {
+		return s.src.ModifyAckDeadline(ctx, ids, holdSeconds)
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		if s.renewErr == nil && ctx.Err() == nil {
+			s.renewErr = err
+			fmt.Fprintf(s.stderr, "deadletters: renewing the hold on %d messages failed (%s); they may be delivered again\n", len(ids), describe(err))
 		}
-		if errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded {
-			return nil, nil // nothing arrived within the wait
+		return
+	}
+	for _, h := range due {
+		h.since = now
+	}
+}
+
+// next returns up to n messages this run has not seen yet. done is true
+// when the backlog is exhausted: a pull found nothing within the wait. A
+// pull that brings back only messages this run already has (their hold
+// lapsed) is not the end: they are held again and the next pull follows.
+func (s *session) next(ctx context.Context, n int) (fresh []*pubsubpb.ReceivedMessage, done bool, err error) {
+	for stale := 0; ; stale++ {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
 		}
-		return nil, fmt.Errorf("pull from %s: %w", s.src.Name(), err)
+		if stale >= maxStalePulls {
+			return nil, false, errStale
+		}
+		pullCtx, cancel := context.WithTimeout(ctx, s.wait)
+		msgs, err := s.src.Pull(pullCtx, n)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, false, ctx.Err()
+			}
+			if errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded {
+				return nil, true, nil // nothing arrived within the wait
+			}
+			return nil, false, fmt.Errorf("pull from %s: %s", s.src.Name(), describe(err))
+		}
+		if len(msgs) == 0 {
+			return nil, true, nil
+		}
+		fresh, err = s.take(ctx, msgs)
+		if err != nil || len(fresh) > 0 {
+			return fresh, false, err
+		}
 	}
-	if len(msgs) == 0 {
-		return nil, nil
-	}
+}
+
+// take holds the pulled msgs and returns those this run has not seen.
+func (s *session) take(ctx context.Context, msgs []*pubsubpb.ReceivedMessage) ([]*pubsubpb.ReceivedMessage, error) {
+	now := s.now()
 	var fresh []*pubsubpb.ReceivedMessage
-	var again []string
+	var again, holdIDs []string
+	s.mu.Lock()
 	for _, m := range msgs {
 		id := m.GetMessage().GetMessageId()
 		switch {
 		case s.acked[id]:
 			// A redelivery of a message already replayed in this run.
 			again = append(again, m.GetAckId())
-		case s.held[id] != "":
-			s.held[id] = m.GetAckId()
+		case s.held[id] != nil:
+			s.held[id].ackID, s.held[id].since = m.GetAckId(), now
+			s.redelivered++
+			holdIDs = append(holdIDs, m.GetAckId())
 		default:
-			s.held[id] = m.GetAckId()
+			s.held[id] = &hold{ackID: m.GetAckId(), since: now}
 			fresh = append(fresh, m)
+			holdIDs = append(holdIDs, m.GetAckId())
 		}
 	}
-	holdErr := s.settle(ctx, ackIDs(msgs), func(ctx context.Context, ids []string) error {
+	s.mu.Unlock()
+	holdErr := s.settle(ctx, holdIDs, func(ctx context.Context, ids []string) error {
 		return s.src.ModifyAckDeadline(ctx, ids, holdSeconds)
 	})
 	if len(again) > 0 {
 		if err := s.settle(ctx, again, s.src.Acknowledge); err != nil {
-			fmt.Fprintf(s.stderr, "deadletters: acknowledging redelivered duplicates: %v\n", err)
+			fmt.Fprintf(s.stderr, "deadletters: acknowledging redelivered duplicates: %s\n", describe(err))
 		}
 	}
 	if holdErr != nil {
-		return nil, fmt.Errorf("hold pulled messages on %s: %w", s.src.Name(), holdErr)
+		return nil, fmt.Errorf("hold pulled messages on %s: %s", s.src.Name(), describe(holdErr))
 	}
-	s.taken += len(fresh)
 	return fresh, nil
 }
 
@@ -118,12 +219,16 @@ func (s *session) ack(ctx context.Context, msgs []*pubsubpb.ReceivedMessage) err
 		return nil
 	}
 	ids := make([]string, 0, len(msgs))
+	s.mu.Lock()
 	for _, m := range msgs {
-		ids = append(ids, s.held[m.GetMessage().GetMessageId()])
+		ids = append(ids, s.held[m.GetMessage().GetMessageId()].ackID)
 	}
+	s.mu.Unlock()
 	if err := s.settle(ctx, ids, s.src.Acknowledge); err != nil {
-		return fmt.Errorf("acknowledge on %s: %w", s.src.Name(), err)
+		return fmt.Errorf("acknowledge on %s: %s", s.src.Name(), describe(err))
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, m := range msgs {
 		id := m.GetMessage().GetMessageId()
 		delete(s.held, id)
@@ -132,25 +237,34 @@ func (s *session) ack(ctx context.Context, msgs []*pubsubpb.ReceivedMessage) err
 	return nil
 }
 
-// release hands every held message back to the subscription (a nack), so
-// it can be pulled again at once. It runs even after ctx is cancelled.
+// release stops the renewer and hands every held message back to the
+// subscription (a nack), so it can be pulled again at once. It runs even
+// after ctx is cancelled.
 func (s *session) release(ctx context.Context) error {
-	if len(s.held) == 0 {
+	if s.stopRenewer != nil {
+		s.stopRenewer()
+		s.stopRenewer = nil
+	}
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.held))
+	for _, h := range s.held {
+		ids = append(ids, h.ackID)
+	}
+	s.mu.Unlock()
+	if len(ids) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	ids := make([]string, 0, len(s.held))
-	for _, ackID := range s.held {
-		ids = append(ids, ackID)
-	}
 	err := s.settle(ctx, ids, func(ctx context.Context, ids []string) error {
 		return s.src.ModifyAckDeadline(ctx, ids, 0)
 	})
 	if err != nil {
-		return fmt.Errorf("hand %d messages back to %s (they return by themselves within %ds): %w", len(ids), s.src.Name(), holdSeconds, err)
+		return fmt.Errorf("hand %d messages back to %s (they return by themselves within %ds): %s", len(ids), s.src.Name(), holdSeconds, describe(err))
 	}
+	s.mu.Lock()
 	clear(s.held)
+	s.mu.Unlock()
 	return nil
 }
 

@@ -35,10 +35,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	}
 	if err != nil {
-		return err
+		return opstool.UsageError(err)
 	}
 	name, err := enqueue(ctx, req, opts, stderr)
 	if err != nil {
+		if ctx.Err() != nil {
+			return opstool.WithExit(opstool.ExitInterrupted, err)
+		}
 		return err
 	}
 	fmt.Fprintln(stdout, name)

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +38,12 @@ token for the worker's invoker service account, and prints the task's name.
 The queue, worker URL, audience and invoker come from the stack outputs
 (--outputs or --stack, with --queue when there are several queues) or from
 --queue-path, --url, --audience and --service-account, which override them.
-Credentials: application default credentials, or --impersonate-service-account.`
+Credentials: application default credentials, or --impersonate-service-account.
+CLOUD_TASKS_EMULATOR_HOST=host:port (loopback only) sends the task to a Cloud
+Tasks emulator or test server, without TLS or credentials.
+
+Exit status: 0 created, 1 failed, 2 usage (refused before any call),
+130 interrupted.`
 
 // flags holds the raw command-line values.
 type flags struct {
@@ -52,7 +58,8 @@ type flags struct {
 	bodyFile         string
 	contentType      string
 	headers          opstool.KeyValues
-	delay            time.Duration
+	delay            delayValue
+	at               string
 	dispatchDeadline time.Duration
 	namePrefix       string
 	taskName         string
@@ -74,7 +81,8 @@ func (f *flags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.bodyFile, "body-file", "", "read the request body from this `file` (- for standard input)")
 	fs.StringVar(&f.contentType, "content-type", "application/json", "Content-Type header of the task's request")
 	fs.Var(&f.headers, "header", "extra request header `key=value` (repeatable)")
-	fs.DurationVar(&f.delay, "delay", 0, "schedule the task this long from now (0s to 720h)")
+	fs.Var(&f.delay, "delay", "schedule the task this long from now: plain `seconds` (10) or a duration (90s, 10m, 1h30m); at most 30 days")
+	fs.StringVar(&f.at, "at", "", "schedule the task at this `time`, RFC 3339 with a zone (2030-01-02T15:04:05Z or 2030-01-02T15:04:05+09:00); not with --delay")
 	fs.DurationVar(&f.dispatchDeadline, "dispatch-deadline", maxDispatchDeadline, "how long Cloud Tasks waits for the worker's response (15s to 30m, and at most the worker's timeout; when not set and the worker's timeout is shorter, the worker's timeout)")
 	fs.StringVar(&f.namePrefix, "name-prefix", "task-", "task ID `prefix`; the first 8 characters of a random UUID follow it")
 	fs.StringVar(&f.taskName, "task-name", "", "explicit task `ID` for deduplication (letters, digits, - and _, at most 500)")
@@ -118,11 +126,19 @@ func (t *target) origin(field string) string {
 // parse turns args into a CreateTaskRequest, checking every input first.
 func parse(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) (*cloudtaskspb.CreateTaskRequest, *settings, error) {
 	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Errors are one line; the usage text is printed for --help only.
+	fs.SetOutput(io.Discard)
 	var f flags
 	f.register(fs)
-	fs.Usage = func() { opstool.PrintUsage(stderr, fs, usageText) }
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			opstool.PrintUsage(stderr, fs, usageText)
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("%w (see enqueue --help)", err)
+	}
+	if err := f.common.EndpointFromEnv(EmulatorHostEnv); err != nil {
 		return nil, nil, err
 	}
 	if fs.NArg() > 0 {
@@ -148,7 +164,8 @@ func parse(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer
 	add(checkTarget(tgt))
 	fullURL, err := joinURL(tgt.url, f.path)
 	add(err)
-	add(checkDelay(f.delay))
+	schedule, err := scheduleTime(f.delay, f.at, set["delay"], time.Now())
+	add(err)
 	deadline, err := dispatchDeadline(f.dispatchDeadline, set["dispatch-deadline"], tgt.workerTimeout)
 	add(err)
 	taskID, generated, err := taskID(f.taskName, f.namePrefix, set["name-prefix"])
@@ -170,7 +187,7 @@ func parse(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer
 		Parent: tgt.queuePath,
 		Task: &cloudtaskspb.Task{
 			Name:             tgt.queuePath + "/tasks/" + taskID,
-			ScheduleTime:     timestamppb.New(time.Now().Add(f.delay)),
+			ScheduleTime:     timestamppb.New(schedule),
 			DispatchDeadline: durationpb.New(deadline),
 			MessageType: &cloudtaskspb.Task_HttpRequest{
 				HttpRequest: &cloudtaskspb.HttpRequest{
@@ -286,11 +303,52 @@ func joinURL(base, path string) (string, error) {
 	return full, nil
 }
 
-func checkDelay(d time.Duration) error {
-	if d < 0 || d > maxScheduleDelay {
-		return fmt.Errorf("--delay=%s: must be between 0s and %s (Cloud Tasks schedules at most 30 days ahead)", d, maxScheduleDelay)
+// EmulatorHostEnv names the environment variable that points enqueue at a
+// Cloud Tasks emulator, as PUBSUB_EMULATOR_HOST does for Pub/Sub.
+const EmulatorHostEnv = "CLOUD_TASKS_EMULATOR_HOST"
+
+// delayValue is --delay: plain seconds ("10", as IN_SECONDS=10 was) or a
+// Go duration ("90s", "10m").
+type delayValue struct{ d time.Duration }
+
+func (v *delayValue) String() string { return v.d.String() }
+
+func (v *delayValue) Set(s string) error {
+	if secs, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "eEnNiI") {
+		v.d = time.Duration(secs * float64(time.Second))
+		return nil
 	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want seconds or a duration, e.g. --delay 10 or --delay 90s, 10m, 1h30m")
+	}
+	v.d = d
 	return nil
+}
+
+// scheduleTime is when the task runs: now plus --delay, or --at.
+func scheduleTime(delay delayValue, at string, delaySet bool, now time.Time) (time.Time, error) {
+	d := delay.d
+	if at != "" {
+		if delaySet {
+			return time.Time{}, fmt.Errorf("--delay=%s and --at=%q: give only one", d, at)
+		}
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("--at=%q: want an RFC 3339 time with a zone, e.g. --at 2030-01-02T15:04:05Z", at)
+		}
+		if t.Before(now.Add(-time.Minute)) {
+			return time.Time{}, fmt.Errorf("--at=%q: in the past", at)
+		}
+		if t.Sub(now) > maxScheduleDelay {
+			return time.Time{}, fmt.Errorf("--at=%q: more than 30 days ahead (Cloud Tasks schedules at most 30 days ahead)", at)
+		}
+		return t, nil
+	}
+	if d < 0 || d > maxScheduleDelay {
+		return time.Time{}, fmt.Errorf("--delay=%s: must be between 0s and %s (Cloud Tasks schedules at most 30 days ahead)", d, maxScheduleDelay)
+	}
+	return now.Add(d), nil
 }
 
 // dispatchDeadline checks the dispatch deadline against Cloud Tasks' range

@@ -19,6 +19,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -114,7 +115,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, extraEnv 
 		fmt.Fprintf(stderr, "teststack: unknown command %q\n%s", sub, usage)
 		return exitUsage
 	}
+	fs.Usage = func() { printUsage(stderr, fs, sub) }
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
@@ -277,8 +282,8 @@ func writeSweep(w io.Writer, r *teststack.SweepReport, now time.Time) {
 	if r.DryRun {
 		mode = " (dry run)"
 	}
-	fmt.Fprintf(w, "sweep of prefix %q at %s%s: %d stacks under the prefix, %d outside it (untouched)\n",
-		r.Prefix, now.UTC().Format(time.RFC3339), mode, len(r.Outcomes), r.Outside)
+	fmt.Fprintf(w, "sweep of prefix %q at %s%s: %s under the prefix, %d outside it (untouched)\n",
+		r.Prefix, now.UTC().Format(time.RFC3339), mode, stacksCount(len(r.Outcomes)), r.Outside)
 	if len(r.Outcomes) == 0 {
 		return
 	}
@@ -298,6 +303,33 @@ func writeSweep(w io.Writer, r *teststack.SweepReport, now time.Time) {
 	for _, o := range r.Failed() {
 		fmt.Fprintf(w, "\n%s failed:\n%v\n", o.Stack, o.Err)
 	}
+}
+
+// stacksCount is "1 stack" or "n stacks".
+func stacksCount(n int) string {
+	if n == 1 {
+		return "1 stack"
+	}
+	return fmt.Sprintf("%d stacks", n)
+}
+
+// printUsage prints a subcommand's flags with double dashes, as the other
+// operations commands do.
+func printUsage(w io.Writer, fs *flag.FlagSet, sub string) {
+	fmt.Fprintf(w, "usage: teststack %s [flags]\n\nflags:\n", sub)
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, usage)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+	fmt.Fprintln(w, "\nexit status: 0 done, 1 failed, 2 usage")
 }
 
 // duration renders an age as hours and minutes.

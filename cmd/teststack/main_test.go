@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -181,6 +182,46 @@ func TestSweepReport(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestSubcommandHelp: --help on a subcommand exits 0 and lists its flags
+// with double dashes.
+func TestSubcommandHelp(t *testing.T) {
+	for _, sub := range []string{"up", "destroy", "sweep"} {
+		for _, h := range []string{"--help", "-h"} {
+			code, stdout, stderr := runCmd(t, nil, sub, h)
+			if code != exitOK {
+				t.Errorf("%s %s: exit %d, want 0", sub, h, code)
+			}
+			if !strings.Contains(stderr, "  --dir") || strings.Contains(stderr, "\n  -dir") {
+				t.Errorf("%s %s: flags not shown with double dashes:\n%s", sub, h, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("%s %s: stdout %q", sub, h, stdout)
+			}
+		}
+	}
+	_, _, stderr := runCmd(t, nil, "sweep", "--help")
+	for _, w := range []string{"--prefix", "--older-than", "--dry-run"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("sweep --help lacks %s:\n%s", w, stderr)
+		}
+	}
+}
+
+func TestSweepReportCountsStacks(t *testing.T) {
+	now := time.Date(2030, 1, 3, 0, 0, 0, 0, time.UTC)
+	for n, want := range map[int]string{0: "0 stacks under", 1: "1 stack under", 2: "2 stacks under"} {
+		r := &teststack.SweepReport{Prefix: "pr-"}
+		for i := range n {
+			r.Outcomes = append(r.Outcomes, teststack.Outcome{Stack: fmt.Sprintf("pr-%d", i), Result: teststack.Kept})
+		}
+		var b bytes.Buffer
+		writeSweep(&b, r, now)
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("%d stacks: report %q lacks %q", n, b.String(), want)
 		}
 	}
 }

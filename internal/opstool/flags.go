@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 
 	"google.golang.org/api/impersonate"
@@ -34,6 +35,20 @@ type Common struct {
 	// Endpoint is a loopback host:port reached without TLS or credentials
 	// (tests and emulators only).
 	Endpoint string
+	// endpointFrom names where Endpoint came from, for messages.
+	endpointFrom string
+}
+
+// EndpointFromEnv takes the endpoint from the environment variable env
+// (an emulator's host:port) when --endpoint is not given.
+func (c *Common) EndpointFromEnv(env string) error {
+	if c.Endpoint != "" {
+		return nil
+	}
+	if v := os.Getenv(env); v != "" {
+		c.Endpoint, c.endpointFrom = v, env
+	}
+	return nil
 }
 
 // Register defines the shared flags on fs.
@@ -56,11 +71,15 @@ func (c *Common) Validate() []error {
 		}
 	}
 	if c.Endpoint != "" {
+		from := "--endpoint"
+		if c.endpointFrom != "" {
+			from = c.endpointFrom
+		}
 		if err := checkLoopback(c.Endpoint); err != nil {
-			errs = append(errs, fmt.Errorf("--endpoint=%q: %w", c.Endpoint, err))
+			errs = append(errs, fmt.Errorf("%s=%q: %w", from, c.Endpoint, err))
 		}
 		if c.Impersonate != "" {
-			errs = append(errs, fmt.Errorf("--endpoint and --impersonate-service-account: the test endpoint takes no credentials"))
+			errs = append(errs, fmt.Errorf("%s and --impersonate-service-account: the emulator endpoint takes no credentials", from))
 		}
 	}
 	return errs

@@ -166,3 +166,16 @@ func TestPrefixWriter(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestPrefixWriterDropsTheStackRmHint(t *testing.T) {
+	var b bytes.Buffer
+	w := newPrefixWriter(&b, "[pr-1] ")
+	w.drop = removeHints
+	w.Write([]byte("Resources:\n    - 3 deleted\n"))
+	w.Write([]byte("The resources in the stack have been deleted, but the history and configuration associated with the stack are still maintained.\n"))
+	w.Write([]byte("If you want to remove the stack completely, run `pulumi stack rm pr-1`.\nDuration: 2s\n"))
+	w.Flush()
+	if got, want := b.String(), "[pr-1] Resources:\n[pr-1]     - 3 deleted\n[pr-1] Duration: 2s\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

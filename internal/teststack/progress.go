@@ -14,6 +14,16 @@ type prefixWriter struct {
 	w      io.Writer
 	prefix []byte
 	buf    []byte
+	// drop holds substrings of lines that are left out.
+	drop []string
+}
+
+// removeHints are what `pulumi destroy` prints when it keeps the stack;
+// teststack destroys with --remove, which removes the stack right after,
+// so the advice to run `pulumi stack rm` is wrong here and is left out.
+var removeHints = []string{
+	"If you want to remove the stack completely, run `pulumi stack rm",
+	"history and configuration associated with the stack are still maintained",
 }
 
 func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
@@ -30,7 +40,11 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 			break
 		}
 		line := append(append(append([]byte{}, p.prefix...), p.buf[:i]...), '\n')
+		dropped := p.dropped(p.buf[:i])
 		p.buf = p.buf[i+1:]
+		if dropped {
+			continue
+		}
 		if _, err := p.w.Write(line); err != nil {
 			return len(b), err
 		}
@@ -38,13 +52,22 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+func (p *prefixWriter) dropped(line []byte) bool {
+	for _, d := range p.drop {
+		if bytes.Contains(line, []byte(d)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Flush writes a pending partial line.
 func (p *prefixWriter) Flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.buf) > 0 {
+	if len(p.buf) > 0 && !p.dropped(p.buf) {
 		line := append(append(append([]byte{}, p.prefix...), p.buf...), '\n')
-		p.buf = nil
 		_, _ = p.w.Write(line)
 	}
+	p.buf = nil
 }

@@ -277,6 +277,7 @@ func (m *Manager) destroy(ctx context.Context, ws auto.Workspace, name string) e
 	_ = m.restoreSettings(ctx, ws, name) // best effort: destroy works without it
 	m.logf(name, "pulumi destroy --remove")
 	progress := newPrefixWriter(m.log(), "["+shortName(name)+"] ")
+	progress.drop = removeHints
 	defer progress.Flush()
 	_, err = stack.Destroy(ctx,
 		optdestroy.Remove(),
