@@ -48,11 +48,17 @@ type Aggregation struct {
 	GroupBy   []string
 }
 
-// Condition is an alert policy's one condition: a threshold, or the
-// absence of data when Absent is set.
+// Condition is an alert policy's one condition: a threshold, the absence
+// of data when Absent is set, or log entries matching LogMatch.
 type Condition struct {
 	DisplayName string
 	Filter      string
+	// LogMatch is a Cloud Logging query: the policy fires on every matching
+	// entry. It reads the logs themselves, so unlike a condition on a
+	// log-based metric it can be created the moment the stack is: Cloud
+	// Monitoring answers 404 "Cannot find metric(s)" for up to 10 minutes
+	// after a log-based metric is created, and the provider does not retry.
+	LogMatch    string
 	Absent      bool
 	Comparison  string
 	Threshold   float64
@@ -179,24 +185,19 @@ func Alerts(a Args) []Alert {
 
 	names := a.metricNames()
 	for _, c := range a.CronJobs {
-		events := Aggregation{Alignment: window, Aligner: "ALIGN_SUM", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.cronjob"}}
 		add(Alert{
 			Key: "cronjob-" + c.Name + "-failed", Kind: KindCronJobFailed, Resource: c.Name, Severity: SeverityError,
 			DisplayName: fmt.Sprintf("CronJob %s: failed run", c.Name),
 			Subject:     fmt.Sprintf("a run of CronJob %s failed", c.Name),
 			Docs:        cronJobFailedDocs(a, c),
-			Condition: Condition{
-				Filter: CronJobFilter(names.failed, a.Cluster, c.Name), Comparison: "COMPARISON_GT", Threshold: 0, Aggregation: events,
-			},
+			Condition:   Condition{LogMatch: JobEventsFilter(a.Cluster, []string{c.Name}, ReasonsFailed)},
 		})
 		add(Alert{
 			Key: "cronjob-" + c.Name + "-missed", Kind: KindCronJobMissed, Resource: c.Name, Severity: SeverityError,
 			DisplayName: fmt.Sprintf("CronJob %s: missed run", c.Name),
 			Subject:     fmt.Sprintf("CronJob %s missed a scheduled run", c.Name),
 			Docs:        cronJobMissedDocs(a, c),
-			Condition: Condition{
-				Filter: CronJobFilter(names.missed, a.Cluster, c.Name), Comparison: "COMPARISON_GT", Threshold: 0, Aggregation: events,
-			},
+			Condition:   Condition{LogMatch: CronJobEventsFilter(a.Cluster, []string{c.Name}, ReasonsMissed)},
 		})
 		window, ok := c.overdue()
 		if !ok {

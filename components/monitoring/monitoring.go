@@ -231,7 +231,20 @@ func policyArgs(a Args, al Alert, channels pulumi.StringArray) *gcpmonitoring.Al
 		agg.GroupByFields = pulumi.ToStringArray(c.Aggregation.GroupBy)
 	}
 	cond := gcpmonitoring.AlertPolicyConditionArgs{DisplayName: pulumi.String(c.DisplayName)}
-	if c.Absent {
+	var strategy *gcpmonitoring.AlertPolicyAlertStrategyArgs
+	if c.LogMatch != "" {
+		cond.ConditionMatchedLog = &gcpmonitoring.AlertPolicyConditionConditionMatchedLogArgs{Filter: pulumi.String(c.LogMatch)}
+		// Required for log-match policies: at most one notification per
+		// period (Cloud Monitoring's minimum is 5 minutes). A run's failure
+		// is an event, not a state: the incident closes after the shortest
+		// autoClose allowed, so the next failure opens a new one.
+		strategy = &gcpmonitoring.AlertPolicyAlertStrategyArgs{
+			NotificationRateLimit: &gcpmonitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs{
+				Period: pulumi.String(seconds(max(a.Spec.Thresholds.Window.Duration, MinLogNotificationPeriod))),
+			},
+			AutoClose: pulumi.String(seconds(MinAutoClose)),
+		}
+	} else if c.Absent {
 		cond.ConditionAbsent = &gcpmonitoring.AlertPolicyConditionConditionAbsentArgs{
 			Filter:   pulumi.String(c.Filter),
 			Duration: pulumi.String(seconds(c.Duration)),
@@ -263,6 +276,7 @@ func policyArgs(a Args, al Alert, channels pulumi.StringArray) *gcpmonitoring.Al
 		UserLabels:           labels,
 		NotificationChannels: channels,
 		Conditions:           gcpmonitoring.AlertPolicyConditionArray{cond},
+		AlertStrategy:        strategy,
 		Documentation: &gcpmonitoring.AlertPolicyDocumentationArgs{
 			MimeType: pulumi.String("text/markdown"),
 			Subject:  pulumi.String(al.Subject),

@@ -93,57 +93,59 @@ func TestAlertPolicies(t *testing.T) {
 		aligner, reducer    string
 		groupBy             []any
 		docs                []string
+		// logMatch, when set, lists parts of the Cloud Logging query of a
+		// log-match condition, which takes the place of a threshold.
+		logMatch []string
 	}{
 		{"worker-5xx", KindWorker5xx, SeverityError,
 			`metric.type="run.googleapis.com/request_count" AND resource.type="cloud_run_revision" AND resource.label.project_id="p" AND resource.label.location="asia-northeast1" AND resource.label.service_name="worker-x1" AND metric.label.response_code_class="5xx"`,
 			false, 0.1, "300s", "300s", "ALIGN_RATE", "REDUCE_SUM", []any{"resource.label.service_name"},
-			[]string{"`worker-x1`", "gcloud run revisions list --service worker-x1 --region asia-northeast1 --project p", "update-traffic worker-x1"}},
+			[]string{"`worker-x1`", "gcloud run revisions list --service worker-x1 --region asia-northeast1 --project p", "update-traffic worker-x1"}, nil},
 		{"sub-jobs-jobs-worker-oldest-unacked", KindOldestUnacked, SeverityError,
 			`metric.type="pubsub.googleapis.com/subscription/oldest_unacked_message_age" AND ` + sub + `"jobs-worker-x1"`,
 			false, 3300, "300s", "300s", "ALIGN_MAX", "", nil,
-			[]string{"more than 55m", "gcloud pubsub subscriptions describe jobs-worker-x1 --project p", "kubectl --namespace jobs get deployments,hpa,pods", "bin/deadletters inspect --stack test --pair jobs/jobs-worker"}},
+			[]string{"more than 55m", "gcloud pubsub subscriptions describe jobs-worker-x1 --project p", "kubectl --namespace jobs get deployments,hpa,pods", "bin/deadletters inspect --stack test --pair jobs/jobs-worker"}, nil},
 		{"sub-jobs-jobs-worker-undelivered", KindUndelivered, SeverityWarning,
 			`metric.type="pubsub.googleapis.com/subscription/num_undelivered_messages" AND ` + sub + `"jobs-worker-x1"`,
 			false, 1000, "300s", "300s", "ALIGN_MEAN", "", nil,
-			[]string{"More than 1000 messages", "maxReplicas"}},
+			[]string{"More than 1000 messages", "maxReplicas"}, nil},
 		{"sub-jobs-jobs-worker-dead-lettered", KindDeadLettered, SeverityError,
 			`metric.type="pubsub.googleapis.com/subscription/dead_letter_message_count" AND ` + sub + `"jobs-worker-x1"`,
 			false, 0, "0s", "300s", "ALIGN_SUM", "", nil,
 			[]string{"all 5 delivery attempts", "`jobs-worker-dead-letter-x1`", "make ops",
 				"bin/deadletters inspect --stack test --pair jobs/jobs-worker", "bin/deadletters replay  --stack test --pair jobs/jobs-worker --dry-run",
-				"bin/deadletters replay  --stack test --pair jobs/jobs-worker --rate 10"}},
+				"bin/deadletters replay  --stack test --pair jobs/jobs-worker --rate 10"}, nil},
 		{"sub-jobs-jobs-worker-dead-letters-waiting", KindDeadLetterWait, SeverityWarning,
 			`metric.type="pubsub.googleapis.com/subscription/num_undelivered_messages" AND ` + sub + `"jobs-worker-dead-letter-x1"`,
 			false, 0, "0s", "300s", "ALIGN_MAX", "", nil,
-			[]string{"stays open until the dead-letter subscription is empty", "bin/deadletters replay  --stack test --pair jobs/jobs-worker --dry-run"}},
+			[]string{"stays open until the dead-letter subscription is empty", "bin/deadletters replay  --stack test --pair jobs/jobs-worker --dry-run"}, nil},
 		{"queue-sample-queue-depth", KindQueueDepth, SeverityWarning,
 			`metric.type="cloudtasks.googleapis.com/queue/depth" AND ` + queue,
 			false, 1000, "300s", "300s", "ALIGN_MEAN", "", nil,
 			[]string{"more than 1000 tasks", "gcloud tasks queues describe sample-queue-x1 --location asia-northeast1 --project p",
-				"gcloud tasks queues resume sample-queue-x1", `bin/enqueue --stack test --queue sample-queue --body '{"message": "test message"}'`}},
+				"gcloud tasks queues resume sample-queue-x1", `bin/enqueue --stack test --queue sample-queue --body '{"message": "test message"}'`}, nil},
 		{"queue-sample-queue-failed-attempts", KindFailedAttempts, SeverityError,
 			`metric.type="cloudtasks.googleapis.com/queue/task_attempt_count" AND ` + queue + ` AND metric.label.response_code!="ok"`,
 			false, 0.1, "300s", "300s", "ALIGN_RATE", "REDUCE_SUM", []any{"resource.label.queue_id"},
-			[]string{"other than 2xx", `resource.labels.queue_id="sample-queue-x1"`, "bin/enqueue --stack test --queue sample-queue"}},
-		{"cronjob-every-minute-failed", KindCronJobFailed, SeverityError,
-			userTypes + `failed-x1" AND ` + cluster + `"every-minute"`,
-			false, 0, "0s", "300s", "ALIGN_SUM", "REDUCE_SUM", []any{"metric.label.cronjob"},
+			[]string{"other than 2xx", `resource.labels.queue_id="sample-queue-x1"`, "bin/enqueue --stack test --queue sample-queue"}, nil},
+		{"cronjob-every-minute-failed", KindCronJobFailed, SeverityError, "", false, 0, "", "", "", "", nil,
 			[]string{"BackoffLimitExceeded", "DeadlineExceeded", "`asyncjobs-cronjob-failed-x1`", "gcloud container clusters get-credentials c1 --location asia-northeast1 --project p-gke",
-				"kubectl --namespace jobs get jobs -l app.kubernetes.io/name=every-minute", "create job every-minute-manual-$(date +%s) --from=cronjob/every-minute"}},
-		{"cronjob-every-minute-missed", KindCronJobMissed, SeverityError,
-			userTypes + `missed-x1" AND ` + cluster + `"every-minute"`,
-			false, 0, "0s", "300s", "ALIGN_SUM", "REDUCE_SUM", []any{"metric.label.cronjob"},
-			[]string{"MissSchedule", "TooManyMissedTimes", "JobAlreadyActive", "schedule `* * * * *`", "--field-selector involvedObject.name=every-minute"}},
+				"kubectl --namespace jobs get jobs -l app.kubernetes.io/name=every-minute", "create job every-minute-manual-$(date +%s) --from=cronjob/every-minute"},
+			[]string{`logName="projects/p-gke/logs/events"`, `resource.labels.cluster_name="c1"`, `jsonPayload.involvedObject.kind="Job"`,
+				`jsonPayload.involvedObject.namespace="jobs"`, `jsonPayload.involvedObject.name=~"^(every-minute)-[0-9]+$"`,
+				`jsonPayload.reason=("BackoffLimitExceeded" OR "DeadlineExceeded")`}},
+		{"cronjob-every-minute-missed", KindCronJobMissed, SeverityError, "", false, 0, "", "", "", "", nil,
+			[]string{"MissSchedule", "TooManyMissedTimes", "JobAlreadyActive", "schedule `* * * * *`", "--field-selector involvedObject.name=every-minute"},
+			[]string{`jsonPayload.involvedObject.kind="CronJob"`, `jsonPayload.involvedObject.name=("every-minute")`,
+				`jsonPayload.reason=("MissSchedule" OR "TooManyMissedTimes" OR "JobAlreadyActive")`}},
 		{"cronjob-every-minute-overdue", KindCronJobOverdue, SeverityError,
 			userTypes + `completed-x1" AND ` + cluster + `"every-minute"`,
 			true, 0, "120s", "60s", "ALIGN_SUM", "REDUCE_SUM", []any{"metric.label.cronjob"},
-			[]string{"for 2m", "`asyncjobs-cronjob-completed-x1`", "one completion has been seen", ".spec.suspend"}},
-		{"cronjob-nightly.report-failed", KindCronJobFailed, SeverityError,
-			userTypes + `failed-x1" AND ` + cluster + `"nightly.report"`,
-			false, 0, "0s", "300s", "ALIGN_SUM", "REDUCE_SUM", []any{"metric.label.cronjob"}, []string{"`nightly.report`"}},
-		{"cronjob-nightly.report-missed", KindCronJobMissed, SeverityError,
-			userTypes + `missed-x1" AND ` + cluster + `"nightly.report"`,
-			false, 0, "0s", "300s", "ALIGN_SUM", "REDUCE_SUM", []any{"metric.label.cronjob"}, []string{"schedule `0 3 * * *`"}},
+			[]string{"for 2m", "`asyncjobs-cronjob-completed-x1`", "one completion has been seen", ".spec.suspend"}, nil},
+		{"cronjob-nightly.report-failed", KindCronJobFailed, SeverityError, "", false, 0, "", "", "", "", nil, []string{"`nightly.report`"},
+			[]string{`jsonPayload.involvedObject.name=~"^(nightly[.]report)-[0-9]+$"`}},
+		{"cronjob-nightly.report-missed", KindCronJobMissed, SeverityError, "", false, 0, "", "", "", "", nil, []string{"schedule `0 3 * * *`"},
+			[]string{`jsonPayload.involvedObject.name=("nightly.report")`}},
 	}
 	policies := plan.ByType(policyType)
 	if len(policies) != len(cases) {
@@ -180,6 +182,24 @@ func TestAlertPolicies(t *testing.T) {
 				t.Errorf("%d conditions, want 1", n)
 			}
 			cond := "conditions.0.conditionThreshold"
+			if len(tc.logMatch) > 0 {
+				// No metric: nothing for Monitoring to not know yet on a
+				// stack's first up.
+				plantest.Absent(t, r, cond)
+				plantest.Absent(t, r, "conditions.0.conditionAbsent")
+				q := str(t, r, "conditions.0.conditionMatchedLog.filter")
+				for _, want := range tc.logMatch {
+					if !strings.Contains(q, want) {
+						t.Errorf("log query lacks %s:\n%s", want, q)
+					}
+				}
+				plantest.Inputs(t, r, map[string]any{
+					"alertStrategy.notificationRateLimit.period": "300s",
+					"alertStrategy.autoClose":                    "1800s",
+				})
+				return
+			}
+			plantest.Absent(t, r, "alertStrategy")
 			if tc.absent {
 				cond = "conditions.0.conditionAbsent"
 				plantest.Absent(t, r, "conditions.0.conditionThreshold")
@@ -458,8 +478,13 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 	}
-	// The charts read exactly what the alerts read.
+	// The charts read exactly what the metric-based alerts read (a
+	// log-match alert reads the events the failed and missed counters,
+	// charted above, count).
 	for _, p := range plan.ByType(policyType) {
+		if _, logMatch := p.Input("conditions.0.conditionMatchedLog.filter"); logMatch {
+			continue
+		}
 		f, ok := p.Input("conditions.0.conditionThreshold.filter")
 		if !ok {
 			f, _ = p.Input("conditions.0.conditionAbsent.filter")

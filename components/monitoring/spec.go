@@ -32,6 +32,11 @@ const (
 	MaxMessageAge = 31 * 24 * time.Hour
 	// MinDerivedAge is the least oldest-unacked age derived for a subscription.
 	MinDerivedAge = 10 * time.Minute
+	// MinLogNotificationPeriod and MinAutoClose are the least notification
+	// rate limit and incident auto-close a log-match policy takes
+	// (https://cloud.google.com/logging/docs/alerting/log-based-alerts).
+	MinLogNotificationPeriod = 5 * time.Minute
+	MinAutoClose             = 30 * time.Minute
 )
 
 // Spec is the stack's alerting configuration.
