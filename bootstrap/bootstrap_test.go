@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -16,6 +19,9 @@ import (
 
 const (
 	repo       = "my-org/asyncjobs"
+	repoID     = "123456789"
+	ownerID    = "987654321"
+	host       = "asyncjobs-ci"
 	poolPrefix = "principalSet://iam.googleapis.com/projects/" + recorder.PlaceholderProjectNumber + "/locations/global/workloadIdentityPools/"
 )
 
@@ -50,26 +56,30 @@ func TestPoolsTrustOnlyTheRepository(t *testing.T) {
 	if len(providers) != 2 {
 		t.Fatalf("%d pool providers, want 2 (the repository's, prod's)", len(providers))
 	}
+	byIDs := `assertion.repository_id == "` + repoID + `" && assertion.repository_owner_id == "` + ownerID + `"`
 	for _, p := range providers {
 		cond := str(t, p, "attributeCondition")
-		if !strings.HasPrefix(cond, `assertion.repository == "`+repo+`"`) {
-			t.Errorf("%s: attribute condition %q does not start by naming the repository", p.Name, cond)
+		if !strings.HasPrefix(cond, byIDs) {
+			t.Errorf("%s: attribute condition %q does not start with the repository's and owner's numeric ids", p.Name, cond)
+		}
+		if strings.Contains(cond, "assertion.repository ==") {
+			t.Errorf("%s: attribute condition %q trusts a repository name", p.Name, cond)
 		}
 		if v, _ := p.Input("oidc.issuerUri"); v != GitHubIssuer {
 			t.Errorf("%s: issuer %v", p.Name, v)
 		}
 		mapping, _ := p.Input("attributeMapping")
 		m, _ := mapping.(map[string]any)
-		if m["google.subject"] != "assertion.sub" || m["attribute.repository"] != "assertion.repository" {
+		if m["google.subject"] != "assertion.sub" || m["attribute.repository_id"] != "assertion.repository_id" {
 			t.Errorf("%s: attribute mapping %v", p.Name, m)
 		}
 	}
 	prod := plantest.Find(t, plan, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider", "github-prod")
-	if got, want := str(t, prod, "attributeCondition"), `assertion.repository == "my-org/asyncjobs" && assertion.environment == "production" && assertion.ref == "refs/heads/main"`; got != want {
+	if got, want := str(t, prod, "attributeCondition"), byIDs+` && assertion.environment == "production" && assertion.ref == "refs/heads/main"`; got != want {
 		t.Errorf("prod condition %q, want %q", got, want)
 	}
 	dev := plantest.Find(t, plan, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider", "github")
-	if got := str(t, dev, "attributeCondition"); got != `assertion.repository == "my-org/asyncjobs"` {
+	if got := str(t, dev, "attributeCondition"); got != byIDs {
 		t.Errorf("repository condition %q", got)
 	}
 	plantest.Input(t, plantest.Find(t, plan, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool", "github-prod"), "workloadIdentityPoolId", "github-prod")
@@ -78,7 +88,7 @@ func TestPoolsTrustOnlyTheRepository(t *testing.T) {
 func TestIdentities(t *testing.T) {
 	plan := recordExample(t)
 	member := func(id string) string {
-		return "serviceAccount:" + id + "@asyncjobs-dev.iam.gserviceaccount.com"
+		return "serviceAccount:" + id + "@" + host + ".iam.gserviceaccount.com"
 	}
 	// Roles on the environment projects, by member.
 	got := map[string][]string{}
@@ -86,8 +96,17 @@ func TestIdentities(t *testing.T) {
 		role := str(t, r, "role")
 		switch role {
 		case "roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator", "roles/iam.workloadIdentityUser",
-			"roles/owner", "roles/editor", "roles/iam.securityAdmin", "roles/resourcemanager.projectIamAdmin":
+			"roles/owner", "roles/editor", "roles/iam.securityAdmin":
 			t.Errorf("%s: project-level %s", r.Name, role)
+		case "roles/resourcemanager.projectIamAdmin":
+			// Only conditioned to the GKE node role.
+			want := "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/container.defaultNodeServiceAccount'])"
+			if v, _ := r.Input("condition.expression"); v != want {
+				t.Errorf("%s: %s with condition %v, want %s", r.Name, role, v, want)
+			}
+		}
+		if p := str(t, r, "project"); p == host {
+			t.Errorf("%s: %s on the host project %s", r.Name, role, host)
 		}
 		key := str(t, r, "project") + " " + str(t, r, "member")
 		got[key] = append(got[key], role)
@@ -101,8 +120,8 @@ func TestIdentities(t *testing.T) {
 		return out
 	}
 	want := map[string][]string{
-		"asyncjobs-dev " + member("pulumi-dev"):           names(DeployerRoles),
-		"asyncjobs-prod " + member("pulumi-prod"):         names(DeployerRoles),
+		"asyncjobs-dev " + member("pulumi-dev"):           names(Environment{}.DeployerRoles()),
+		"asyncjobs-prod " + member("pulumi-prod"):         names(Environment{CreatesCluster: true}.DeployerRoles()),
 		"asyncjobs-prod " + member("pulumi-prod-preview"): names(PreviewerRoles),
 	}
 	for k := range got {
@@ -111,6 +130,11 @@ func TestIdentities(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("project roles:\n got %v\nwant %v", got, want)
 	}
+	for _, r := range got["asyncjobs-dev "+member("pulumi-dev")] {
+		if r == "roles/container.clusterAdmin" || r == "roles/resourcemanager.projectIamAdmin" {
+			t.Errorf("dev (an existing cluster) gets %s", r)
+		}
+	}
 	for _, r := range append(append([]Role{}, DeployerRoles...), PreviewerRoles...) {
 		if r.Why == "" {
 			t.Errorf("%s has no reason", r.Name)
@@ -118,7 +142,7 @@ func TestIdentities(t *testing.T) {
 	}
 
 	// Workload identity: each account trusts exactly one pool's tokens from
-	// the repository; nothing else is granted on service accounts.
+	// the repository (by id); nothing else is granted on service accounts.
 	wif := map[string]string{}
 	for _, r := range plan.ByType("gcp:serviceaccount/iAMMember:IAMMember") {
 		if role := str(t, r, "role"); role != "roles/iam.workloadIdentityUser" {
@@ -127,15 +151,18 @@ func TestIdentities(t *testing.T) {
 		wif[str(t, r, "serviceAccountId")] = str(t, r, "member")
 	}
 	account := func(id string) string {
-		return "projects/asyncjobs-dev/serviceAccounts/" + id + "@asyncjobs-dev.iam.gserviceaccount.com"
+		return "projects/" + host + "/serviceAccounts/" + id + "@" + host + ".iam.gserviceaccount.com"
 	}
 	wantWIF := map[string]string{
-		account("pulumi-dev"):          poolPrefix + "github/attribute.repository/" + repo,
-		account("pulumi-prod"):         poolPrefix + "github-prod/attribute.repository/" + repo,
-		account("pulumi-prod-preview"): poolPrefix + "github/attribute.repository/" + repo,
+		account("pulumi-dev"):          poolPrefix + "github/attribute.repository_id/" + repoID,
+		account("pulumi-prod"):         poolPrefix + "github-prod/attribute.repository_id/" + repoID,
+		account("pulumi-prod-preview"): poolPrefix + "github/attribute.repository_id/" + repoID,
 	}
 	if !reflect.DeepEqual(wif, wantWIF) {
 		t.Errorf("workloadIdentityUser grants:\n got %v\nwant %v", wif, wantWIF)
+	}
+	for _, a := range plan.ByType("gcp:serviceaccount/account:Account") {
+		plantest.Input(t, a, "project", host)
 	}
 
 	// No keys, no authoritative IAM anywhere.
@@ -149,26 +176,33 @@ func TestIdentities(t *testing.T) {
 
 func TestStateBucketAndKeys(t *testing.T) {
 	plan := recordExample(t)
-	bucket := plantest.Find(t, plan, "gcp:storage/bucket:Bucket", "state")
-	plantest.Inputs(t, bucket, map[string]any{
-		"name":                     "my-org-asyncjobs-pulumi-state",
-		"location":                 "ASIA-NORTHEAST1",
-		"uniformBucketLevelAccess": true,
-		"publicAccessPrevention":   "enforced",
-		"versioning.enabled":       true,
-		"forceDestroy":             false,
-	})
-	if !bucket.Protect {
-		t.Error("the state bucket is not protected")
+	for _, env := range []string{"dev", "prod"} {
+		bucket := plantest.Find(t, plan, "gcp:storage/bucket:Bucket", "state-"+env)
+		plantest.Inputs(t, bucket, map[string]any{
+			"name":                     "my-org-asyncjobs-pulumi-state-" + env,
+			"project":                  host,
+			"location":                 "ASIA-NORTHEAST1",
+			"uniformBucketLevelAccess": true,
+			"publicAccessPrevention":   "enforced",
+			"versioning.enabled":       true,
+			"forceDestroy":             false,
+		})
+		if !bucket.Protect {
+			t.Errorf("the state bucket of %s is not protected", env)
+		}
+	}
+	if n := len(plan.ByType("gcp:storage/bucket:Bucket")); n != 2 {
+		t.Errorf("%d buckets, want one per environment", n)
 	}
 	bucketGrants := map[string]string{}
 	for _, r := range plan.ByType("gcp:storage/bucketIAMMember:BucketIAMMember") {
-		bucketGrants[str(t, r, "member")] = str(t, r, "role")
+		bucketGrants[str(t, r, "bucket")+" "+str(t, r, "member")] = str(t, r, "role")
 	}
+	sa := func(id string) string { return "serviceAccount:" + id + "@" + host + ".iam.gserviceaccount.com" }
 	wantBucket := map[string]string{
-		"serviceAccount:pulumi-dev@asyncjobs-dev.iam.gserviceaccount.com":          "roles/storage.objectUser",
-		"serviceAccount:pulumi-prod@asyncjobs-dev.iam.gserviceaccount.com":         "roles/storage.objectUser",
-		"serviceAccount:pulumi-prod-preview@asyncjobs-dev.iam.gserviceaccount.com": "roles/storage.objectViewer",
+		"my-org-asyncjobs-pulumi-state-dev " + sa("pulumi-dev"):           "roles/storage.objectUser",
+		"my-org-asyncjobs-pulumi-state-prod " + sa("pulumi-prod"):         "roles/storage.objectUser",
+		"my-org-asyncjobs-pulumi-state-prod " + sa("pulumi-prod-preview"): "roles/storage.objectViewer",
 	}
 	if !reflect.DeepEqual(bucketGrants, wantBucket) {
 		t.Errorf("bucket grants:\n got %v\nwant %v", bucketGrants, wantBucket)
@@ -204,12 +238,13 @@ func TestStateBucketAndKeys(t *testing.T) {
 
 	vars, _ := plan.Outputs["githubVariables"].(map[string]any)
 	for k, want := range map[string]string{
-		"PULUMI_BACKEND_URL":               "gs://my-org-asyncjobs-pulumi-state",
-		"PULUMI_SECRETS_PROVIDER_DEV":      "gcpkms://projects/asyncjobs-dev/locations/asia-northeast1/keyRings/pulumi/cryptoKeys/dev",
-		"PULUMI_SECRETS_PROVIDER_PROD":     "gcpkms://projects/asyncjobs-dev/locations/asia-northeast1/keyRings/pulumi/cryptoKeys/prod",
-		"GCP_SERVICE_ACCOUNT_DEV":          "pulumi-dev@asyncjobs-dev.iam.gserviceaccount.com",
-		"GCP_SERVICE_ACCOUNT_PROD":         "pulumi-prod@asyncjobs-dev.iam.gserviceaccount.com",
-		"GCP_SERVICE_ACCOUNT_PROD_PREVIEW": "pulumi-prod-preview@asyncjobs-dev.iam.gserviceaccount.com",
+		"PULUMI_BACKEND_URL_DEV":           "gs://my-org-asyncjobs-pulumi-state-dev",
+		"PULUMI_BACKEND_URL_PROD":          "gs://my-org-asyncjobs-pulumi-state-prod",
+		"PULUMI_SECRETS_PROVIDER_DEV":      "gcpkms://projects/" + host + "/locations/asia-northeast1/keyRings/pulumi/cryptoKeys/dev",
+		"PULUMI_SECRETS_PROVIDER_PROD":     "gcpkms://projects/" + host + "/locations/asia-northeast1/keyRings/pulumi/cryptoKeys/prod",
+		"GCP_SERVICE_ACCOUNT_DEV":          "pulumi-dev@" + host + ".iam.gserviceaccount.com",
+		"GCP_SERVICE_ACCOUNT_PROD":         "pulumi-prod@" + host + ".iam.gserviceaccount.com",
+		"GCP_SERVICE_ACCOUNT_PROD_PREVIEW": "pulumi-prod-preview@" + host + ".iam.gserviceaccount.com",
 	} {
 		if vars[k] != want {
 			t.Errorf("githubVariables.%s = %v, want %s", k, vars[k], want)
@@ -226,14 +261,16 @@ func TestStateBucketAndKeys(t *testing.T) {
 // is registered.
 func TestInvalidConfig(t *testing.T) {
 	base := map[string]string{
-		"gcp:project":                      "asyncjobs-dev",
-		"asyncjobs-bootstrap:repository":   repo,
-		"asyncjobs-bootstrap:stateBucket":  "state-bucket",
-		"asyncjobs-bootstrap:location":     "asia-northeast1",
-		"asyncjobs-bootstrap:environments": `{"dev":{}}`,
-		"asyncjobs-bootstrap:protect":      "true",
-		"asyncjobs-bootstrap:poolId":       "github",
-		"gcp:region":                       "ignored-other-namespace",
+		"gcp:project":                           "asyncjobs-ci",
+		"asyncjobs-bootstrap:repository":        repo,
+		"asyncjobs-bootstrap:repositoryId":      repoID,
+		"asyncjobs-bootstrap:repositoryOwnerId": ownerID,
+		"asyncjobs-bootstrap:stateBucket":       "state-bucket",
+		"asyncjobs-bootstrap:location":          "asia-northeast1",
+		"asyncjobs-bootstrap:environments":      `{"dev":{"project":"asyncjobs-dev"}}`,
+		"asyncjobs-bootstrap:protect":           "true",
+		"asyncjobs-bootstrap:poolId":            "github",
+		"gcp:region":                            "ignored-other-namespace",
 	}
 	for _, tc := range []struct {
 		name string
@@ -246,12 +283,23 @@ func TestInvalidConfig(t *testing.T) {
 		{"bad bucket", map[string]string{"asyncjobs-bootstrap:stateBucket": "Google-State"}, []string{"asyncjobs-bootstrap:stateBucket: Invalid value"}},
 		{"no location", map[string]string{"asyncjobs-bootstrap:location": ""}, []string{"asyncjobs-bootstrap:location: Required value"}},
 		{"no environments", map[string]string{"asyncjobs-bootstrap:environments": `{}`}, []string{"asyncjobs-bootstrap:environments: Required value"}},
-		{"bad environment name", map[string]string{"asyncjobs-bootstrap:environments": `{"Prod!":{}}`}, []string{"asyncjobs-bootstrap:environments[Prod!]: Invalid value"}},
-		{"environment with a quote", map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"githubEnvironment":"prod\" || true"}}`}, []string{"environments[prod].githubEnvironment: Invalid value"}},
-		{"branch without environment", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"branch":"main"}}`}, []string{"environments[dev].branch: Invalid value"}},
+		{"bad environment name", map[string]string{"asyncjobs-bootstrap:environments": `{"Prod!":{"project":"asyncjobs-dev"}}`}, []string{"asyncjobs-bootstrap:environments[Prod!]: Invalid value"}},
+		{"environment with a quote", map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"prod\" || true"}}`}, []string{"environments[prod].githubEnvironment: Invalid value"}},
+		{"branch without environment", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","branch":"main"}}`}, []string{"environments[dev].branch: Invalid value"}},
 		{"bad environment project", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"X"}}`}, []string{"environments[dev].project: Invalid value"}},
+		{"no environment project", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{}}`}, []string{"environments[dev].project: Required value"}},
+		{"environment in the host project", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev"},"prod":{"project":"asyncjobs-ci","githubEnvironment":"production"}}`},
+			[]string{"environments[prod].project: Invalid value: \"asyncjobs-ci\": is the host project asyncjobs-ci (gcp:project)"}},
+		{"environments sharing a project", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-app"},"prod":{"project":"asyncjobs-app","githubEnvironment":"production"}}`},
+			[]string{"environments[prod].project: Invalid value: \"asyncjobs-app\": is also environment dev's project"}},
+		{"createsCluster not a bool", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","createsCluster":"yes"}}`}, []string{"environments[dev].createsCluster"}},
+		{"no repository id", map[string]string{"asyncjobs-bootstrap:repositoryId": ""}, []string{"asyncjobs-bootstrap:repositoryId: Required value"}},
+		{"repository id not digits", map[string]string{"asyncjobs-bootstrap:repositoryId": `1" || true || "`}, []string{"asyncjobs-bootstrap:repositoryId: Invalid value"}},
+		{"no owner id", map[string]string{"asyncjobs-bootstrap:repositoryOwnerId": ""}, []string{"asyncjobs-bootstrap:repositoryOwnerId: Required value"}},
+		{"owner id not digits", map[string]string{"asyncjobs-bootstrap:repositoryOwnerId": "my-org"}, []string{"asyncjobs-bootstrap:repositoryOwnerId: Invalid value"}},
+		{"state bucket too long for an environment", map[string]string{"asyncjobs-bootstrap:stateBucket": strings.Repeat("a", 60)}, []string{"environments[dev]: Invalid value: \"dev\": state bucket"}},
 		{"unknown key", map[string]string{"asyncjobs-bootstrap:repositry": repo}, []string{`asyncjobs-bootstrap:repositry: Not found: unknown key (did you mean "repository"?)`}},
-		{"unknown environment key", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"projct":"a"}}`}, []string{`environments[dev].projct: Not found`}},
+		{"unknown environment key", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","projct":"a"}}`}, []string{`environments[dev].projct: Not found`}},
 		{"wrong type", map[string]string{"asyncjobs-bootstrap:environments": `["dev"]`}, []string{"asyncjobs-bootstrap:environments: Invalid value"}},
 		{"bad pool", map[string]string{"asyncjobs-bootstrap:poolId": "gcp-pool"}, []string{"asyncjobs-bootstrap:poolId: Invalid value"}},
 		{"no project", map[string]string{"gcp:project": ""}, []string{"gcp:project: Invalid value"}},
@@ -321,5 +369,48 @@ func TestProjectDeclaresEveryKey(t *testing.T) {
 	}
 	for k := range declared {
 		t.Errorf("Pulumi.yaml declares %s, which the program does not read", k)
+	}
+}
+
+// TestStackFilesMatchTheExample: each stack file of the main program names
+// its environment's deployer (from the example bootstrap) in
+// asyncjobs:deployers, so the stack grants it actAs on the accounts it
+// attaches (the worker's, a created cluster's nodes); and an environment
+// gets the cluster-creating roles exactly when its stack creates its
+// cluster.
+func TestStackFilesMatchTheExample(t *testing.T) {
+	plan := recordExample(t)
+	vars, _ := plan.Outputs["githubVariables"].(map[string]any)
+	example, err := stackfile.Load(".", "example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(example.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, env := range cfg.Environments {
+		st, err := stackfile.Load("..", name)
+		if err != nil {
+			t.Fatalf("environment %s has no stack file: %v", name, err)
+		}
+		var deployers []string
+		if err := json.Unmarshal([]byte(st.Config["asyncjobs:deployers"]), &deployers); err != nil {
+			t.Fatalf("%s: asyncjobs:deployers: %v", name, err)
+		}
+		want := "serviceAccount:" + fmt.Sprint(vars["GCP_SERVICE_ACCOUNT_"+strings.ToUpper(name)])
+		if !slices.Contains(deployers, want) {
+			t.Errorf("Pulumi.%s.yaml asyncjobs:deployers %v lacks %s", name, deployers, want)
+		}
+		if got := st.Config["gcp:project"]; got != env.Project {
+			t.Errorf("Pulumi.%s.yaml deploys to %s, the bootstrap's %s environment to %s", name, got, name, env.Project)
+		}
+		var gke struct {
+			Create bool `json:"create"`
+		}
+		_ = json.Unmarshal([]byte(st.Config["asyncjobs:gke"]), &gke)
+		if gke.Create != env.CreatesCluster {
+			t.Errorf("Pulumi.%s.yaml gke.create = %v, the bootstrap's createsCluster = %v", name, gke.Create, env.CreatesCluster)
+		}
 	}
 }

@@ -17,15 +17,20 @@ import (
 // so `pulumi config set repository my-org/asyncjobs` needs no prefix.
 const Namespace = "asyncjobs-bootstrap"
 
-// ProjectKey names the project that holds the identity pools, the deploying
-// service accounts, the state bucket and the KMS keys.
+// ProjectKey names the host project that holds the identity pools, the
+// deploying service accounts, the state buckets and the KMS keys. No
+// environment deploys to it (Validate refuses one that does): a deployer's
+// roles on its environment's project then never reach another
+// environment's deployer.
 const ProjectKey = "gcp:project"
 
 // Config is the bootstrap stack's configuration, defaults applied.
 type Config struct {
 	Project      string                 `json:"-"`
-	Repository   string                 `json:"repository" doc:"GitHub repository (owner/name) whose workflows may deploy; every token from elsewhere is refused (required)"`
-	StateBucket  string                 `json:"stateBucket" doc:"name of the Cloud Storage bucket created for Pulumi state (globally unique; required)"`
+	Repository   string                 `json:"repository" doc:"GitHub repository (owner/name) whose workflows may deploy (names the accounts and pools; required)"`
+	RepositoryID string                 `json:"repositoryId" doc:"numeric id of the repository (GitHub API: .id); the pools admit only tokens whose repository_id claim is this, since names can be re-registered (required)"`
+	OwnerID      string                 `json:"repositoryOwnerId" doc:"numeric id of the repository's owner (GitHub API: .owner.id); the pools also require the repository_owner_id claim (required)"`
+	StateBucket  string                 `json:"stateBucket" doc:"name prefix of the Cloud Storage buckets created for Pulumi state, one per environment: <stateBucket>-<environment> (globally unique; required)"`
 	Location     string                 `json:"location" doc:"location of the state bucket and the KMS key ring, e.g. asia-northeast1 (required)"`
 	PoolID       string                 `json:"poolId" doc:"workload identity pool id; protected environments get <poolId>-<environment>"`
 	Environments map[string]Environment `json:"environments" doc:"deployment environments by stack name, e.g. dev and prod (at least one)"`
@@ -34,9 +39,10 @@ type Config struct {
 
 // Environment is one deployment target: a stack name of the main program.
 type Environment struct {
-	Project           string `json:"project" doc:"Google Cloud project the environment's stack deploys to (default: gcp:project)"`
+	Project           string `json:"project" doc:"Google Cloud project the environment's stack deploys to (required; neither gcp:project nor another environment's project)"`
 	GitHubEnvironment string `json:"githubEnvironment" doc:"when set, only jobs running in this GitHub environment on Branch may deploy; pull requests get a read-only previewer instead"`
 	Branch            string `json:"branch" doc:"branch deployments of a protected environment run from"`
+	CreatesCluster    bool   `json:"createsCluster" doc:"the environment's stack creates its GKE cluster (asyncjobs:gke.create): only then does its deployer get roles/container.clusterAdmin and the right to grant the GKE node role"`
 }
 
 // Protected reports whether deploying needs the GitHub environment.
@@ -84,9 +90,6 @@ func Load(src map[string]string) (Config, error) {
 		return cfg, &ConfigError{Errs: errs}
 	}
 	for name, env := range cfg.Environments {
-		if env.Project == "" {
-			env.Project = cfg.Project
-		}
 		if env.Protected() && env.Branch == "" {
 			env.Branch = "main"
 		}
@@ -104,8 +107,10 @@ var (
 	envNameRE    = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
 	// GitHub environment and branch names go into CEL string literals: no
 	// quotes, backslashes or control characters.
-	ghEnvRE  = regexp.MustCompile(`^[A-Za-z0-9 ._-]{1,255}$`)
-	branchRE = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,255}$`)
+	ghEnvRE = regexp.MustCompile(`^[A-Za-z0-9 ._-]{1,255}$`)
+	// GitHub's numeric ids, as the token claims carry them (strings).
+	numericIDRE = regexp.MustCompile(`^[1-9][0-9]{0,19}$`)
+	branchRE    = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,255}$`)
 )
 
 // Validate checks every value; it returns all problems at once.
@@ -120,6 +125,17 @@ func (c Config) Validate() field.ErrorList {
 		errs = append(errs, field.Required(key("repository"), "the GitHub repository as owner/name"))
 	case !repositoryRE.MatchString(c.Repository):
 		errs = append(errs, field.Invalid(key("repository"), c.Repository, "owner/name, e.g. my-org/asyncjobs"))
+	}
+	for _, id := range []struct{ key, value, what string }{
+		{"repositoryId", c.RepositoryID, "the repository's numeric id (gh api repos/<owner>/<name> --jq .id)"},
+		{"repositoryOwnerId", c.OwnerID, "the owner's numeric id (gh api repos/<owner>/<name> --jq .owner.id)"},
+	} {
+		switch {
+		case id.value == "":
+			errs = append(errs, field.Required(key(id.key), id.what))
+		case !numericIDRE.MatchString(id.value):
+			errs = append(errs, field.Invalid(key(id.key), id.value, "digits only: "+id.what))
+		}
 	}
 	switch {
 	case c.StateBucket == "":
@@ -137,17 +153,30 @@ func (c Config) Validate() field.ErrorList {
 		errs = append(errs, field.Invalid(key("poolId"), c.PoolID, "4-32 lowercase letters, digits or hyphens, not starting with gcp-"))
 	}
 	if len(c.Environments) == 0 {
-		errs = append(errs, field.Required(key("environments"), "at least one environment, e.g. {dev: {}, prod: {githubEnvironment: production}}"))
+		errs = append(errs, field.Required(key("environments"), "at least one environment, e.g. {dev: {project: my-dev}, prod: {project: my-prod, githubEnvironment: production, createsCluster: true}}"))
 	}
 	names := slices.Sorted(maps.Keys(c.Environments))
+	projectOf := map[string]string{}
 	for _, n := range names {
 		e := c.Environments[n]
 		p := key("environments").Key(n)
 		if !envNameRE.MatchString(n) {
 			errs = append(errs, field.Invalid(p, n, "1-12 lowercase letters or digits, starting with a letter (it names service accounts, keys and pools)"))
 		}
-		if e.Project != "" && !projectRE.MatchString(e.Project) {
+		switch {
+		case e.Project == "":
+			errs = append(errs, field.Required(p.Child("project"), "the project the environment's stack deploys to, other than gcp:project"))
+		case !projectRE.MatchString(e.Project):
 			errs = append(errs, field.Invalid(p.Child("project"), e.Project, "a Google Cloud project id"))
+		case e.Project == c.Project:
+			errs = append(errs, field.Invalid(p.Child("project"), e.Project, fmt.Sprintf("is the host project %s (gcp:project), which holds every deployer account and the state: an environment's deployer holds admin roles on its project and would reach the other environments' deployers; use a project no environment deploys to as gcp:project", c.Project)))
+		case projectOf[e.Project] != "":
+			errs = append(errs, field.Invalid(p.Child("project"), e.Project, fmt.Sprintf("is also environment %s's project: each deployer's roles on its project would reach the other environment's resources and accounts", projectOf[e.Project])))
+		default:
+			projectOf[e.Project] = n
+		}
+		if c.StateBucket != "" && len(c.StateBucket)+1+len(n) > 63 {
+			errs = append(errs, field.Invalid(p, n, fmt.Sprintf("state bucket %s-%s is longer than 63 characters", c.StateBucket, n)))
 		}
 		if e.GitHubEnvironment != "" && !ghEnvRE.MatchString(e.GitHubEnvironment) {
 			errs = append(errs, field.Invalid(p.Child("githubEnvironment"), e.GitHubEnvironment, "letters, digits, spaces, '.', '_' or '-'"))

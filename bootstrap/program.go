@@ -15,42 +15,77 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Role is a predefined role and the reason an identity holds it.
+// Role is a predefined role, the reason an identity holds it, and, when
+// not every environment needs it, the condition under which it is granted.
 type Role struct {
 	Name string
 	Why  string
+	// OnlyIf names the Environment flag the role needs ("" for every
+	// environment); see Environment.DeployerRoles.
+	OnlyIf string
+	// Condition is an IAM condition (CEL) that narrows the grant.
+	Condition string
 }
 
-// DeployerRoles are granted on an environment's project to its deployer:
-// what `pulumi up` and `pulumi destroy` of the asyncjobs stack need, each
-// the narrowest predefined role that can also set IAM on the resource it
-// manages (the stack grants roles on single resources, never the project).
+// OnlyIfCreatesCluster marks roles granted only to the deployer of an
+// environment whose stack creates its GKE cluster.
+const OnlyIfCreatesCluster = "createsCluster"
+
+// NodeRole is the role a created cluster's node account holds
+// (components/gke); a deployer that creates a cluster may grant it and no
+// other role on its project.
+const NodeRole = "roles/container.defaultNodeServiceAccount"
+
+// DeployerRoles are granted on an environment's project (never the host
+// project) to its deployer: what `pulumi up` and `pulumi destroy` of the
+// asyncjobs stack need, each the narrowest predefined role that can also set
+// IAM on the resource it manages. They are project-level because the stack
+// creates the resources they act on (Google has no grant on a resource that
+// does not exist yet, and test stacks name theirs with a fresh suffix); the
+// stack itself then grants on single resources only. Since no deployer
+// account lives in an environment's project and no two environments share
+// one, a deployer's project roles reach its own environment only.
 var DeployerRoles = []Role{
-	{"roles/run.admin", "create and update the Cloud Run worker and grant run.invoker on that service (run.developer cannot set IAM policy)"},
-	{"roles/cloudtasks.admin", "create and update queues and grant cloudtasks.enqueuer on each queue (cloudtasks.queueAdmin cannot set IAM policy)"},
-	{"roles/pubsub.admin", "create topics, subscriptions and dead-letter policies and grant publisher/subscriber on them (pubsub.editor cannot set IAM policy)"},
-	{"roles/iam.serviceAccountAdmin", "create the stack's service accounts and set IAM on each account only: actAs on an invoker to its enqueuer, on the worker's accounts to the deployers (asyncjobs:deployers), workloadIdentityUser on a workload's account to its Kubernetes service account"},
-	{"roles/container.clusterAdmin", "create and update the Autopilot cluster when asyncjobs:gke.create is set (no rights on the objects inside it); unused with an existing cluster"},
-	{"roles/container.developer", "read the existing GKE cluster's endpoint and create the namespace, service accounts, subscriber Deployments, HPAs and CronJobs in it (no rights on the cluster itself)"},
-	{"roles/serviceusage.serviceUsageAdmin", "enable the Google APIs the stack uses (never disabled on destroy)"},
-	{"roles/browser", "read the project: its number names the Pub/Sub service agent"},
-	{"roles/monitoring.editor", "create and update the stack's alert policies, e-mail notification channels and dashboard"},
-	{"roles/logging.configWriter", "create and update the log-based metrics the CronJob alerts count (in the cluster's project)"},
+	{Name: "roles/run.admin", Why: "create and update the Cloud Run worker and grant run.invoker on that service (run.developer cannot set IAM policy)"},
+	{Name: "roles/cloudtasks.admin", Why: "create and update queues and grant cloudtasks.enqueuer on each queue (cloudtasks.queueAdmin cannot set IAM policy)"},
+	{Name: "roles/pubsub.admin", Why: "create topics, subscriptions and dead-letter policies and grant publisher/subscriber on them (pubsub.editor cannot set IAM policy)"},
+	{Name: "roles/iam.serviceAccountAdmin", Why: "create, update and delete the stack's service accounts and set IAM on each (actAs to the deployers, workloadIdentityUser to a Kubernetes service account); project-level because the accounts exist only once the stack creates them, and no predefined role narrower than this one sets IAM on an account (serviceAccountCreator cannot). It reaches only this environment's accounts: the deployers live in the host project, where no deployer holds any role"},
+	{Name: "roles/container.developer", Why: "read the GKE cluster's endpoint and create the namespace, service accounts, subscriber Deployments, HPAs and CronJobs in it (no rights on the cluster itself)"},
+	{Name: "roles/serviceusage.serviceUsageAdmin", Why: "enable the Google APIs the stack uses (never disabled on destroy)"},
+	{Name: "roles/browser", Why: "read the project: its number names the Pub/Sub service agent"},
+	{Name: "roles/monitoring.editor", Why: "create and update the stack's alert policies, e-mail notification channels and dashboard"},
+	{Name: "roles/logging.configWriter", Why: "create and update the log-based metrics the CronJob alerts count (in the cluster's project)"},
+	{Name: "roles/container.clusterAdmin", OnlyIf: OnlyIfCreatesCluster, Why: "create and update the Autopilot cluster (no rights on the objects inside it); only for an environment with createsCluster"},
+	{Name: "roles/resourcemanager.projectIamAdmin", OnlyIf: OnlyIfCreatesCluster,
+		Condition: fmt.Sprintf("api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['%s'])", NodeRole),
+		Why:       "grant " + NodeRole + " to the created cluster's node account, GKE's node role, which exists on projects only; an IAM condition lets it grant or revoke that role and no other; only for an environment with createsCluster"},
+}
+
+// DeployerRoles are the roles of the environment's deployer: every
+// DeployerRoles entry whose OnlyIf flag the environment sets.
+func (e Environment) DeployerRoles() []Role {
+	var out []Role
+	for _, r := range DeployerRoles {
+		if r.OnlyIf == "" || (r.OnlyIf == OnlyIfCreatesCluster && e.CreatesCluster) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // PreviewerRoles are granted on a protected environment's project to its
 // previewer, which pull requests use for `pulumi preview` (with or without
 // refresh): read access only.
 var PreviewerRoles = []Role{
-	{"roles/browser", "read the project and its number"},
-	{"roles/run.viewer", "read the Cloud Run service and its IAM policy"},
-	{"roles/cloudtasks.viewer", "read the queues and their IAM policies"},
-	{"roles/pubsub.viewer", "read topics, subscriptions and their IAM policies"},
-	{"roles/iam.serviceAccountViewer", "read the stack's service accounts and their IAM policies"},
-	{"roles/serviceusage.serviceUsageViewer", "read which APIs are enabled"},
-	{"roles/monitoring.viewer", "read the alert policies, notification channels and dashboard"},
-	{"roles/logging.viewer", "read the log-based metrics"},
-	{"roles/container.viewer", "read the GKE cluster and the stack's Kubernetes objects"},
+	{Name: "roles/browser", Why: "read the project and its number"},
+	{Name: "roles/run.viewer", Why: "read the Cloud Run service and its IAM policy"},
+	{Name: "roles/cloudtasks.viewer", Why: "read the queues and their IAM policies"},
+	{Name: "roles/pubsub.viewer", Why: "read topics, subscriptions and their IAM policies"},
+	{Name: "roles/iam.serviceAccountViewer", Why: "read the stack's service accounts and their IAM policies"},
+	{Name: "roles/serviceusage.serviceUsageViewer", Why: "read which APIs are enabled"},
+	{Name: "roles/monitoring.viewer", Why: "read the alert policies, notification channels and dashboard"},
+	{Name: "roles/logging.viewer", Why: "read the log-based metrics"},
+	{Name: "roles/container.viewer", Why: "read the GKE cluster and the stack's Kubernetes objects"},
 }
 
 // State access, on the bucket and on the environment's key only.
@@ -94,9 +129,11 @@ func Program(ctx *pulumi.Context) error {
 	return Build(ctx, cfg)
 }
 
-// RepositoryCondition admits tokens of the repository's workflows only.
-func RepositoryCondition(repo string) string {
-	return fmt.Sprintf("assertion.repository == %q", repo)
+// RepositoryCondition admits tokens of the repository's workflows only, by
+// its numeric id and its owner's: a deleted repository's or account's name
+// can be registered again by someone else, an id cannot.
+func RepositoryCondition(repositoryID, ownerID string) string {
+	return fmt.Sprintf("assertion.repository_id == %q && assertion.repository_owner_id == %q", repositoryID, ownerID)
 }
 
 // EnvironmentCondition admits tokens of jobs that run in the GitHub
@@ -104,9 +141,9 @@ func RepositoryCondition(repo string) string {
 // environment claim only into tokens of jobs that declare the environment,
 // and lets such a job run only once the environment's protection rules
 // (required reviewers, allowed branches) are met.
-func EnvironmentCondition(repo, environment, branch string) string {
-	return fmt.Sprintf("assertion.repository == %q && assertion.environment == %q && assertion.ref == %q",
-		repo, environment, "refs/heads/"+branch)
+func EnvironmentCondition(repositoryID, ownerID, environment, branch string) string {
+	return fmt.Sprintf("%s && assertion.environment == %q && assertion.ref == %q",
+		RepositoryCondition(repositoryID, ownerID), environment, "refs/heads/"+branch)
 }
 
 // Build declares everything from a validated configuration.
@@ -129,10 +166,10 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 	protect := pulumi.Protect(cfg.Protect)
 
 	number := organizations.LookupProjectOutput(ctx, organizations.LookupProjectOutputArgs{ProjectId: host}).Number()
-	// The principal set of a pool's tokens from the repository.
+	// The principal set of a pool's tokens from the repository (by id).
 	principalSet := func(pool *iam.WorkloadIdentityPool, poolID string) pulumi.StringOutput {
-		return pulumi.Sprintf("principalSet://iam.googleapis.com/projects/%s/locations/global/workloadIdentityPools/%s/attribute.repository/%s",
-			number, pool.WorkloadIdentityPoolId, cfg.Repository)
+		return pulumi.Sprintf("principalSet://iam.googleapis.com/projects/%s/locations/global/workloadIdentityPools/%s/attribute.repository_id/%s",
+			number, pool.WorkloadIdentityPoolId, cfg.RepositoryID)
 	}
 	newPool := func(name, poolID, display, condition string, mapping map[string]string) (*iam.WorkloadIdentityPool, *iam.WorkloadIdentityPoolProvider, error) {
 		pool, err := iam.NewWorkloadIdentityPool(ctx, name, &iam.WorkloadIdentityPoolArgs{
@@ -156,33 +193,36 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 		return pool, provider, err
 	}
 	mapping := map[string]string{
-		"google.subject":       "assertion.sub",
-		"attribute.repository": "assertion.repository",
-		"attribute.ref":        "assertion.ref",
-		"attribute.actor":      "assertion.actor",
+		"google.subject":                "assertion.sub",
+		"attribute.repository":          "assertion.repository",
+		"attribute.repository_id":       "assertion.repository_id",
+		"attribute.repository_owner_id": "assertion.repository_owner_id",
+		"attribute.ref":                 "assertion.ref",
+		"attribute.actor":               "assertion.actor",
 	}
-	repoPool, repoProvider, err := newPool("github", cfg.PoolID, "GitHub Actions", RepositoryCondition(cfg.Repository), mapping)
+	repoPool, repoProvider, err := newPool("github", cfg.PoolID, "GitHub Actions", RepositoryCondition(cfg.RepositoryID, cfg.OwnerID), mapping)
 	if err != nil {
 		return err
 	}
 
-	bucket, err := storage.NewBucket(ctx, "state", &storage.BucketArgs{
-		Project:                  host,
-		Name:                     pulumi.String(cfg.StateBucket),
-		Location:                 pulumi.String(strings.ToUpper(cfg.Location)),
-		UniformBucketLevelAccess: pulumi.Bool(true),
-		PublicAccessPrevention:   pulumi.String("enforced"),
-		Versioning:               &storage.BucketVersioningArgs{Enabled: pulumi.Bool(true)},
-		ForceDestroy:             pulumi.Bool(false),
-		// Old checkpoints stay recoverable for 90 days.
-		LifecycleRules: storage.BucketLifecycleRuleArray{&storage.BucketLifecycleRuleArgs{
-			Action:    &storage.BucketLifecycleRuleActionArgs{Type: pulumi.String("Delete")},
-			Condition: &storage.BucketLifecycleRuleConditionArgs{DaysSinceNoncurrentTime: pulumi.Int(90)},
-		}},
-		Labels: pulumi.StringMap{"purpose": pulumi.String("pulumi-state")},
-	}, afterAPIs, protect)
-	if err != nil {
-		return err
+	// One state bucket per environment: a deployer can write its own
+	// environment's state only, and the previewer read prod's only.
+	newBucket := func(envName string) (*storage.Bucket, error) {
+		return storage.NewBucket(ctx, "state-"+envName, &storage.BucketArgs{
+			Project:                  host,
+			Name:                     pulumi.String(cfg.StateBucket + "-" + envName),
+			Location:                 pulumi.String(strings.ToUpper(cfg.Location)),
+			UniformBucketLevelAccess: pulumi.Bool(true),
+			PublicAccessPrevention:   pulumi.String("enforced"),
+			Versioning:               &storage.BucketVersioningArgs{Enabled: pulumi.Bool(true)},
+			ForceDestroy:             pulumi.Bool(false),
+			// Old checkpoints stay recoverable for 90 days.
+			LifecycleRules: storage.BucketLifecycleRuleArray{&storage.BucketLifecycleRuleArgs{
+				Action:    &storage.BucketLifecycleRuleActionArgs{Type: pulumi.String("Delete")},
+				Condition: &storage.BucketLifecycleRuleConditionArgs{DaysSinceNoncurrentTime: pulumi.Int(90)},
+			}},
+			Labels: pulumi.StringMap{"purpose": pulumi.String("pulumi-state"), "environment": pulumi.String(envName)},
+		}, afterAPIs, protect)
 	}
 	ring, err := kms.NewKeyRing(ctx, "secrets", &kms.KeyRingArgs{
 		Project:  host,
@@ -194,13 +234,19 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 	}
 
 	vars := pulumi.StringMap{
-		"PULUMI_BACKEND_URL":             pulumi.String("gs://" + cfg.StateBucket),
 		"GCP_WORKLOAD_IDENTITY_PROVIDER": repoProvider.Name,
 	}
+	buckets := pulumi.StringMap{}
 	names := slices.Sorted(maps.Keys(cfg.Environments))
 	for _, envName := range names {
 		env := cfg.Environments[envName]
 		upper := strings.ToUpper(envName)
+		bucket, err := newBucket(envName)
+		if err != nil {
+			return err
+		}
+		vars["PULUMI_BACKEND_URL_"+upper] = pulumi.String("gs://" + cfg.StateBucket + "-" + envName)
+		buckets[envName] = bucket.Url
 		key, err := kms.NewCryptoKey(ctx, "secrets-"+envName, &kms.CryptoKeyArgs{
 			Name:           pulumi.String(envName),
 			KeyRing:        ring.ID(),
@@ -224,7 +270,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 				envMapping[k] = v
 			}
 			pool, provider, err := newPool("github-"+envName, deployPoolID, "GitHub Actions: "+env.GitHubEnvironment,
-				EnvironmentCondition(cfg.Repository, env.GitHubEnvironment, env.Branch), envMapping)
+				EnvironmentCondition(cfg.RepositoryID, cfg.OwnerID, env.GitHubEnvironment, env.Branch), envMapping)
 			if err != nil {
 				return err
 			}
@@ -235,7 +281,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 			name: "deployer-" + envName, accountID: "pulumi-" + envName,
 			display:     "Pulumi deployer: " + envName,
 			description: fmt.Sprintf("Runs pulumi up for the %s stack of asyncjobs from GitHub Actions of %s.", envName, cfg.Repository),
-			project:     env.Project, roles: DeployerRoles,
+			project:     env.Project, roles: env.DeployerRoles(),
 			bucket: bucket, bucketRole: roleStateWriter, key: key, keyRole: roleKeyUser,
 			principal: principalSet(deployPool, deployPoolID), deps: afterAPIs,
 		})
@@ -261,8 +307,8 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 	}
 
 	ctx.Export("githubVariables", vars)
-	ctx.Export("stateBucket", bucket.Url)
-	ctx.Export("attributeCondition", pulumi.String(RepositoryCondition(cfg.Repository)))
+	ctx.Export("stateBuckets", buckets)
+	ctx.Export("attributeCondition", pulumi.String(RepositoryCondition(cfg.RepositoryID, cfg.OwnerID)))
 	return nil
 }
 
@@ -292,11 +338,19 @@ func identity(ctx *pulumi.Context, cfg Config, a identityArgs) (*serviceaccount.
 		return nil, err
 	}
 	for _, r := range a.roles {
-		if _, err := projects.NewIAMMember(ctx, a.name+"-"+roleSlug(r.Name), &projects.IAMMemberArgs{
+		args := &projects.IAMMemberArgs{
 			Project: pulumi.String(a.project),
 			Role:    pulumi.String(r.Name),
 			Member:  sa.Member,
-		}); err != nil {
+		}
+		if r.Condition != "" {
+			args.Condition = &projects.IAMMemberConditionArgs{
+				Title:       pulumi.String("limited role grants"),
+				Description: pulumi.String("Narrows " + r.Name + " to what asyncjobs needs (see bootstrap/program.go)."),
+				Expression:  pulumi.String(r.Condition),
+			}
+		}
+		if _, err := projects.NewIAMMember(ctx, a.name+"-"+roleSlug(r.Name), args); err != nil {
 			return nil, err
 		}
 	}

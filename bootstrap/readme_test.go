@@ -18,12 +18,19 @@ const (
 // rolesTable renders DeployerRoles and PreviewerRoles as the README shows them.
 func rolesTable() string {
 	var b strings.Builder
-	b.WriteString("| identity | role | why |\n|---|---|---|\n")
+	b.WriteString("| identity | role on the environment's project | granted to | why |\n|---|---|---|---|\n")
 	for _, r := range DeployerRoles {
-		b.WriteString("| deployer | `" + r.Name + "` | " + r.Why + " |\n")
+		to := "every environment's deployer"
+		if r.OnlyIf == OnlyIfCreatesCluster {
+			to = "the deployer of an environment with `createsCluster`"
+		}
+		if r.Condition != "" {
+			to += ", with the condition `" + r.Condition + "`"
+		}
+		b.WriteString("| deployer | `" + r.Name + "` | " + to + " | " + r.Why + " |\n")
 	}
 	for _, r := range PreviewerRoles {
-		b.WriteString("| previewer | `" + r.Name + "` | " + r.Why + " |\n")
+		b.WriteString("| previewer | `" + r.Name + "` | a protected environment's previewer | " + r.Why + " |\n")
 	}
 	return b.String()
 }

@@ -83,10 +83,56 @@ deny_iam_no_public_members contains msg if {
 deny_iam_no_project_level contains msg if {
 	some r in iam_resources
 	level := hierarchy_levels[module_of(r)]
+	not node_role_grant(r)
 	msg := message(
 		r,
 		sprintf("grants %s on the whole %s", [object.get(r.__properties, "role", "an IAM policy"), level]),
 		"grant the role on the one resource that needs it (pubsub TopicIAMMember/SubscriptionIAMMember, cloudrunv2 ServiceIamMember, cloudtasks QueueIamMember, serviceaccount IAMMember)",
+	)
+}
+
+# node_role is what GKE documents as the minimum of a node service account;
+# Google offers it on projects only.
+node_role := "roles/container.defaultNodeServiceAccount"
+
+# node_role_grant: the one project-level grant iam-no-project-level lets
+# through: exactly the node role, unconditioned, to a dedicated "-nodes"
+# service account of the project it is granted on (components/gke names a
+# created cluster's node account <cluster>-nodes). Stack rule
+# iam-node-role-for-cluster-nodes-only requires a cluster of the stack to
+# run its nodes as that account.
+node_role_grant(r) if {
+	r.__type == "gcp:projects/iAMMember:IAMMember"
+	r.__properties.role == node_role
+	object.get(r.__properties, "condition", null) == null
+	project := r.__properties.project
+	regex.match(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`, project)
+	regex.match(sprintf(`^serviceAccount:[a-z][a-z0-9-]*-nodes@%s[.]iam[.]gserviceaccount[.]com$`, [project]), r.__properties.member)
+}
+
+node_account_of_a_cluster(member) if {
+	some c in resources
+	c.__type == "gcp:container/cluster:Cluster"
+	member == sprintf("serviceAccount:%s", [c.__properties.clusterAutoscaling.autoProvisioningDefaults.serviceAccount])
+}
+
+# METADATA
+# title: The node role only for a created cluster's nodes
+# description: >-
+#   The one project-level grant allowed, GKE's node role to a "-nodes"
+#   account, is made only to the account a cluster of the stack runs its
+#   nodes as (clusterAutoscaling.autoProvisioningDefaults.serviceAccount).
+# custom:
+#   id: iam-node-role-for-cluster-nodes-only
+#   severity: error
+stack_deny_iam_node_role_for_cluster_nodes_only contains msg if {
+	some r in iam_resources
+	node_role_grant(r)
+	not node_account_of_a_cluster(r.__properties.member)
+	msg := message(
+		r,
+		sprintf("grants %s on the whole project to %s, which no cluster of the stack runs its nodes as", [node_role, r.__properties.member]),
+		"grant the node role only to the node service account of a created cluster (components/gke)",
 	)
 }
 

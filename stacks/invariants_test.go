@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/asyncjobs/asyncjobs/components/gke"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 )
 
@@ -44,6 +45,10 @@ func checkInvariants(t *testing.T, plan *recorder.Plan) {
 			if ns, _ := r.Input("metadata.namespace"); ns == "default" || ns == nil {
 				t.Errorf("CronJob %s namespace %v", r.Name, ns)
 			}
+		case r.Type == "gcp:projects/iAMMember:IAMMember" && isNodeRoleGrant(plan, r):
+			// The one project-level grant: the node role of a created
+			// cluster's node account (GKE offers it on projects only).
+			grants++
 		case strings.HasPrefix(r.Type, "gcp:projects/iAM"), strings.HasPrefix(r.Type, "gcp:organizations/iAM"):
 			t.Errorf("project- or organization-level IAM resource %s %s", r.Type, r.Name)
 		case strings.HasSuffix(lower, "iambinding"), strings.HasSuffix(lower, "iampolicy"):
@@ -89,6 +94,24 @@ func checkInvariants(t *testing.T, plan *recorder.Plan) {
 	if subs > 0 && dlPairs == 0 {
 		t.Errorf("plan has subscriptions but none dead-letters")
 	}
+}
+
+// isNodeRoleGrant reports whether r grants exactly the GKE node role, on
+// the stack's project, to the node account of a cluster the plan creates
+// (the account its clusterAutoscaling.autoProvisioningDefaults names).
+func isNodeRoleGrant(plan *recorder.Plan, r *recorder.Resource) bool {
+	if r.Inputs["role"] != gke.RoleNodeServiceAccount || r.Inputs["condition"] != nil {
+		return false
+	}
+	member, _ := r.Inputs["member"].(string)
+	for _, c := range plan.ByType("gcp:container/cluster:Cluster") {
+		sa, _ := c.Input("clusterAutoscaling.autoProvisioningDefaults.serviceAccount")
+		project, _ := c.Inputs["project"].(string)
+		if email, ok := sa.(string); ok && email != "" && member == "serviceAccount:"+email && r.Inputs["project"] == project {
+			return true
+		}
+	}
+	return false
 }
 
 func checkDeadLettering(t *testing.T, plan *recorder.Plan, sub *recorder.Resource, byURN map[string]*recorder.Resource) {

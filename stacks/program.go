@@ -306,7 +306,7 @@ func buildMonitoring(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource) er
 
 // buildWorkloads declares the cluster access, the subscribers and the CronJobs.
 func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, topics map[string]*messaging.Topic) error {
-	cluster, err := gke.New(ctx, "gke", gke.Args{Spec: cfg.GKE, Project: cfg.Project, Region: cfg.Region, Labels: cfg.Labels, Namespace: cfg.Namespace(), DependsOn: deps})
+	cluster, err := gke.New(ctx, "gke", gke.Args{Spec: cfg.GKE, Project: cfg.Project, Region: cfg.Region, Labels: cfg.Labels, Namespace: cfg.Namespace(), Deployers: cfg.Deployers, DependsOn: deps})
 	if err != nil {
 		return err
 	}

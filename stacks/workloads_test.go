@@ -1,6 +1,8 @@
 package stacks_test
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -114,6 +116,7 @@ func TestProdCreatesAProtectedAutopilotCluster(t *testing.T) {
 	if !c.Protect {
 		t.Error("cluster not protected")
 	}
+	checkNodeAccount(t, plan, c)
 	wi := plantest.Find(t, plan, "gcp:serviceaccount/iAMMember:IAMMember", "cronjob-nightly-report-workload-identity")
 	found := false
 	for _, d := range wi.Dependencies {
@@ -163,4 +166,82 @@ func TestTestStackOwnNamespace(t *testing.T) {
 			plantest.Input(t, wi, "member", "serviceAccount:asyncjobs-dev.svc.id.goog["+tc.namespace+"/jobs-subscriber]")
 		})
 	}
+}
+
+// checkNodeAccount: a created cluster's nodes run as a dedicated account
+// (never the Compute Engine default one) that holds only the GKE node role,
+// on which the stack's deployers, and nobody else, get actAs, and the
+// cluster is created only once those grants exist.
+func checkNodeAccount(t *testing.T, plan *recorder.Plan, c *recorder.Resource) {
+	t.Helper()
+	const email = "asyncjobs-prod-nodes@asyncjobs-prod.iam.gserviceaccount.com"
+	plantest.Input(t, c, "clusterAutoscaling.autoProvisioningDefaults.serviceAccount", email)
+	if v, ok := c.Input("clusterAutoscaling.enabled"); ok && v != nil {
+		t.Errorf("clusterAutoscaling.enabled = %v on an Autopilot cluster", v)
+	}
+	sa := plantest.Find(t, plan, "gcp:serviceaccount/account:Account", "gke-nodes")
+	plantest.Inputs(t, sa, map[string]any{"accountId": "asyncjobs-prod-nodes", "project": "asyncjobs-prod"})
+	accountName := "projects/asyncjobs-prod/serviceAccounts/" + email
+
+	deployers := map[string]bool{}
+	var cfg []string
+	if err := json.Unmarshal([]byte(loadStack(t, "prod").Config["asyncjobs:deployers"]), &cfg); err != nil || len(cfg) == 0 {
+		t.Fatalf("prod has no asyncjobs:deployers (%v)", err)
+	}
+	for _, m := range cfg {
+		deployers[m] = true
+	}
+
+	// Every grant naming or sitting on the node account.
+	var nodeRole *recorder.Resource
+	actAs := map[string]*recorder.Resource{}
+	for _, r := range plan.Resources {
+		if !strings.HasSuffix(strings.ToLower(r.Type), "iammember") {
+			continue
+		}
+		member, _ := r.Inputs["member"].(string)
+		on, _ := r.Inputs["serviceAccountId"].(string)
+		if slices.Contains(r.PropertyDependencies["serviceAccountId"], sa.URN) {
+			on = accountName // unknown in a preview: named by the account it comes from
+		}
+		switch {
+		case member == "serviceAccount:"+email:
+			if r.Type != "gcp:projects/iAMMember:IAMMember" || nodeRole != nil {
+				t.Errorf("the node account holds %s %s (%v); it may hold only the node role, once", r.Type, r.Name, r.Inputs["role"])
+				continue
+			}
+			nodeRole = r
+		case on == accountName:
+			if r.Inputs["role"] != "roles/iam.serviceAccountUser" || !deployers[member] {
+				t.Errorf("%s grants %v on the node account to %s; only the deployers' actAs is allowed", r.Name, r.Inputs["role"], member)
+			}
+			actAs[member] = r
+		}
+	}
+	if nodeRole == nil {
+		t.Fatal("the node account is not granted the node role")
+	}
+	plantest.Inputs(t, nodeRole, map[string]any{"role": "roles/container.defaultNodeServiceAccount", "project": "asyncjobs-prod"})
+	if nodeRole.Inputs["condition"] != nil {
+		t.Errorf("node role grant has a condition: %v", nodeRole.Inputs["condition"])
+	}
+	if len(actAs) != len(deployers) {
+		t.Errorf("actAs on the node account for %d of %d deployers", len(actAs), len(deployers))
+	}
+	for _, g := range append([]*recorder.Resource{nodeRole}, mapValues(actAs)...) {
+		if !slices.Contains(c.Dependencies, g.URN) {
+			t.Errorf("the cluster does not wait for %s (GKE refuses nodes as an account the caller cannot act as)", g.Name)
+		}
+		if !slices.Contains(g.ReplaceWith, sa.URN) {
+			t.Errorf("%s is not re-created with the node account (replaceWith %v)", g.Name, g.ReplaceWith)
+		}
+	}
+}
+
+func mapValues(m map[string]*recorder.Resource) []*recorder.Resource {
+	var out []*recorder.Resource
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }

@@ -3,13 +3,15 @@
 //
 //	teststack up      --name pr-123 --from dev [--ttl 24h] [--owner NAME]
 //	teststack destroy --name pr-123 [--force]
-//	teststack sweep   --prefix pr- [--older-than 24h] [--dry-run]
+//	teststack sweep   --prefix pr- | --name pr-123 [--older-than 24h] [--dry-run]
 //
 // A test stack gets the template stack's configuration (Pulumi.<from>.yaml)
 // with asyncjobs:protect=false and a fresh asyncjobs:nameSuffix when it is
-// created (kept on updates), and a record of its creation time, TTL and
-// owner (stack tags, and teststack: configuration keys as a fallback). dev
-// and prod, and any stack without that record, are never touched.
+// created (kept on updates), and a record of its creation time, last up,
+// TTL and owner (stack tags, and teststack: configuration keys as a
+// fallback). The sweep destroys a test stack when its own TTL has passed
+// since its last up. dev and prod, and any stack without that record, are
+// never touched.
 //
 // It runs the program in the project directory, so it needs the Pulumi CLI
 // on PATH with its Go language host, the backend login (PULUMI_BACKEND_URL
@@ -44,7 +46,7 @@ import (
 const usage = `usage:
   teststack up      --name NAME --from TEMPLATE [--ttl 24h] [--owner NAME]
   teststack destroy --name NAME [--force]
-  teststack sweep   --prefix PREFIX [--older-than DURATION] [--dry-run]
+  teststack sweep   --prefix PREFIX | --name NAME [--older-than DURATION] [--dry-run]
 
 common flags: --dir DIR (project directory, default .), --protected NAMES (besides dev, prod),
   --secrets-provider URL (new stacks; default $PULUMI_SECRETS_PROVIDER), --no-tags
@@ -108,8 +110,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, extraEnv 
 		fs.StringVar(&name, "name", "", "test stack name (required)")
 		fs.BoolVar(&force, "force", false, "destroy a stack that has no test record (never dev or prod)")
 	case "sweep":
-		fs.StringVar(&prefix, "prefix", "", "destroy only test stacks whose names start with this, e.g. pr- (required)")
-		fs.DurationVar(&olderThan, "older-than", 0, "destroy test stacks at least this old (default: each stack's recorded TTL)")
+		fs.StringVar(&prefix, "prefix", "", "sweep the test stacks whose names start with this, e.g. pr- (or --name)")
+		fs.StringVar(&name, "name", "", "sweep this one test stack (or --prefix)")
+		fs.DurationVar(&olderThan, "older-than", 0, "limit for a test stack whose record has no TTL (default: keep it); a recorded TTL always wins, measured from the stack's last up")
 		fs.BoolVar(&dryRun, "dry-run", false, "report what would be destroyed, destroy nothing")
 	default:
 		fmt.Fprintf(stderr, "teststack: unknown command %q\n%s", sub, usage)
@@ -151,8 +154,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, extraEnv 
 			problems = append(problems, err.Error())
 		}
 	case "sweep":
-		if err := teststack.ValidatePrefix(prefix, protected); err != nil {
-			problems = append(problems, err.Error())
+		switch {
+		case name != "" && prefix != "":
+			problems = append(problems, "give --prefix or --name, not both")
+		case name != "":
+			if err := teststack.ValidateName(name, protected); err != nil {
+				problems = append(problems, err.Error())
+			}
+		default:
+			if err := teststack.ValidatePrefix(prefix, protected); err != nil {
+				problems = append(problems, err.Error())
+			}
 		}
 		if olderThan < 0 {
 			problems = append(problems, "--older-than must not be negative")
@@ -192,7 +204,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, extraEnv 
 			fmt.Fprintf(stdout, "%s: destroyed and removed\n", name)
 		}
 	case "sweep":
-		report, err := m.Sweep(ctx, teststack.SweepOptions{Prefix: prefix, OlderThan: olderThan, DryRun: dryRun})
+		report, err := m.Sweep(ctx, teststack.SweepOptions{Prefix: prefix, Name: name, OlderThan: olderThan, DryRun: dryRun})
 		if report != nil {
 			writeSweep(stdout, report, m.Now())
 		}
@@ -282,13 +294,18 @@ func writeSweep(w io.Writer, r *teststack.SweepReport, now time.Time) {
 	if r.DryRun {
 		mode = " (dry run)"
 	}
-	fmt.Fprintf(w, "sweep of prefix %q at %s%s: %s under the prefix, %d outside it (untouched)\n",
-		r.Prefix, now.UTC().Format(time.RFC3339), mode, stacksCount(len(r.Outcomes)), r.Outside)
+	what, where := fmt.Sprintf("prefix %q", r.Prefix), "under the prefix"
+	if r.Name != "" {
+		what, where = fmt.Sprintf("stack %q", r.Name), "by that name"
+	}
+	fmt.Fprintf(w, "sweep of %s at %s%s: %s %s, %d outside it (untouched)\n",
+		what, now.UTC().Format(time.RFC3339), mode, stacksCount(len(r.Outcomes)), where, r.Outside)
 	if len(r.Outcomes) == 0 {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STACK\tRESULT\tAGE\tLIMIT\tOWNER\tDETAIL")
+	// IDLE: the time since the stack's last up; LIMIT: its TTL.
+	fmt.Fprintln(tw, "STACK\tRESULT\tIDLE\tLIMIT\tOWNER\tDETAIL")
 	for _, o := range r.Outcomes {
 		age, limit, owner := "-", "-", "-"
 		if o.Meta != nil {

@@ -51,6 +51,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"sweep", "--prefix", "p"}, []string{`prefix "p"`}},
 		{[]string{"sweep", "--prefix", "pr-", "--older-than", "-1h"}, []string{"--older-than must not be negative"}},
 		{[]string{"sweep", "--prefix", "pr-", "extra"}, []string{"unexpected arguments"}},
+		{[]string{"sweep", "--prefix", "pr-", "--name", "pr-1"}, []string{"not both"}},
+		{[]string{"sweep", "--name", "prod"}, []string{`stack "prod" is protected`}},
 		{[]string{"sweep", "--prefx", "pr-"}, []string{"flag provided but not defined"}},
 	} {
 		code, _, stderr := runCmd(t, nil, tc.args...)
@@ -204,7 +206,7 @@ func TestSubcommandHelp(t *testing.T) {
 		}
 	}
 	_, _, stderr := runCmd(t, nil, "sweep", "--help")
-	for _, w := range []string{"--prefix", "--older-than", "--dry-run"} {
+	for _, w := range []string{"--prefix", "--name", "--older-than", "--dry-run"} {
 		if !strings.Contains(stderr, w) {
 			t.Errorf("sweep --help lacks %s:\n%s", w, stderr)
 		}

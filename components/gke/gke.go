@@ -11,11 +11,15 @@ import (
 	"fmt"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/container"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/asyncjobs/asyncjobs/components/gcpiam"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	clientcmdlatest "k8s.io/client-go/tools/clientcmd/api/latest"
 )
@@ -34,8 +38,19 @@ type Args struct {
 	// configured one with the stack's name suffix, so that stacks sharing a
 	// cluster never share Kubernetes objects).
 	Namespace string
+	// Deployers are the IAM members that deploy the stack
+	// (asyncjobs:deployers). A created cluster's nodes run as a dedicated
+	// account, and creating the cluster needs actAs on it: each deployer
+	// gets roles/iam.serviceAccountUser on that account alone.
+	Deployers []string
 	DependsOn []pulumi.Resource
 }
+
+// RoleNodeServiceAccount is the one role a created cluster's node account
+// holds: what GKE documents as the minimum for node service accounts
+// (logging, monitoring, metadata). It exists only at project level, so it
+// is the stack's one project-level grant (see policy/iam.rego).
+const RoleNodeServiceAccount = "roles/container.defaultNodeServiceAccount"
 
 // Cluster is access to a GKE cluster: an explicit provider and the
 // workloads' namespace.
@@ -52,6 +67,9 @@ type Cluster struct {
 	// Ready orders Workload Identity grants after the cluster exists (the
 	// identity pool does not exist before the first Workload Identity cluster).
 	Ready []pulumi.Resource
+	// NodeServiceAccount is the e-mail of a created cluster's node account
+	// ("" for an existing cluster).
+	NodeServiceAccount string
 }
 
 // New looks the cluster up (or creates it) and declares the provider and namespace.
@@ -77,6 +95,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	var endpoint, ca pulumi.StringOutput
 	if spec.Create {
+		nodes, err := nodeAccount(ctx, name, project, spec, args.Deployers, child)
+		if err != nil {
+			return nil, err
+		}
+		c.NodeServiceAccount = nodes.email
 		cluster, err := container.NewCluster(ctx, name, &container.ClusterArgs{
 			Project:            pulumi.String(project),
 			Location:           pulumi.String(location),
@@ -87,8 +110,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			WorkloadIdentityConfig: &container.ClusterWorkloadIdentityConfigArgs{
 				WorkloadPool: pulumi.String(c.WorkloadPool),
 			},
+			// Autopilot nodes run as the dedicated account, never the
+			// Compute Engine default one.
+			ClusterAutoscaling: &container.ClusterClusterAutoscalingArgs{
+				AutoProvisioningDefaults: &container.ClusterClusterAutoscalingAutoProvisioningDefaultsArgs{
+					ServiceAccount: pulumi.String(nodes.email),
+				},
+			},
 			ResourceLabels: pulumi.ToStringMap(args.Labels),
-		}, child, pulumi.Protect(spec.DeletionProtection))
+			// The node role and every deployer's actAs on the node account
+			// exist before GKE is asked to create nodes with it.
+		}, child, pulumi.DependsOn(nodes.grants), pulumi.Protect(spec.DeletionProtection))
 		if err != nil {
 			return nil, err
 		}
@@ -150,6 +182,52 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	return c, nil
+}
+
+type nodes struct {
+	email  string
+	grants []pulumi.Resource
+}
+
+// nodeAccount creates a created cluster's node service account with only
+// the node role, and grants actAs on it (on it alone) to each deployer.
+// Its e-mail is derived from known values, so the grants' members are known
+// at preview and the policy pack can check them resource by resource.
+func nodeAccount(ctx *pulumi.Context, name, project string, spec Spec, deployers []string, opts ...pulumi.ResourceOption) (nodes, error) {
+	id := spec.NodeAccountID()
+	email := fmt.Sprintf("%s@%s.iam.gserviceaccount.com", id, project)
+	sa, err := serviceaccount.NewAccount(ctx, name+"-nodes", &serviceaccount.AccountArgs{
+		Project:     pulumi.String(project),
+		AccountId:   pulumi.String(id),
+		DisplayName: pulumi.String(fmt.Sprintf("GKE nodes of %s", spec.Name)),
+		Description: pulumi.String("Node service account of the Autopilot cluster asyncjobs creates; holds " + RoleNodeServiceAccount + " only."),
+	}, opts...)
+	if err != nil {
+		return nodes{}, err
+	}
+	out := nodes{email: email}
+	follow := pulumi.ReplaceWith(gcpiam.Targets(sa))
+	role, err := projects.NewIAMMember(ctx, name+"-nodes-role", &projects.IAMMemberArgs{
+		Project: pulumi.String(project),
+		Role:    pulumi.String(RoleNodeServiceAccount),
+		Member:  pulumi.String("serviceAccount:" + email),
+	}, append(opts, pulumi.DependsOn([]pulumi.Resource{sa}), follow)...)
+	if err != nil {
+		return nodes{}, err
+	}
+	out.grants = append(out.grants, role)
+	for i, m := range deployers {
+		g, err := serviceaccount.NewIAMMember(ctx, fmt.Sprintf("%s-nodes-deployer-%d", name, i), &serviceaccount.IAMMemberArgs{
+			ServiceAccountId: sa.Name,
+			Role:             pulumi.String(gcpiam.RoleServiceAccountUser),
+			Member:           pulumi.String(m),
+		}, append(opts, follow)...)
+		if err != nil {
+			return nodes{}, err
+		}
+		out.grants = append(out.grants, g)
+	}
+	return out, nil
 }
 
 // AuthPlugin is the credential plugin the kubeconfig runs: it turns the

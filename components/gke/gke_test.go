@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -62,5 +63,27 @@ func TestKubeconfigRefusesBadInput(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCreatedClusterNameFitsItsNodeAccount: a created cluster's node
+// account id is <name>-nodes, at most 30 characters.
+func TestCreatedClusterNameFitsItsNodeAccount(t *testing.T) {
+	s := DefaultSpec()
+	s.Create, s.Name = true, "asyncjobs-prod"
+	if errs := s.Validate(field.NewPath("gke")); len(errs) != 0 {
+		t.Fatalf("valid spec refused: %v", errs)
+	}
+	if got := s.NodeAccountID(); got != "asyncjobs-prod-nodes" {
+		t.Errorf("node account %q", got)
+	}
+	s.Name = "a-cluster-name-of-25-char"
+	errs := s.Validate(field.NewPath("gke"))
+	if len(errs) != 1 || errs[0].Field != "gke.name" || !strings.Contains(errs[0].Detail, "at most 24 for the name") {
+		t.Errorf("errors %v, want one on gke.name about the node account", errs)
+	}
+	s.Create = false // an existing cluster's name is not limited by it
+	if errs := s.Validate(field.NewPath("gke")); len(errs) != 0 {
+		t.Errorf("existing cluster refused: %v", errs)
 	}
 }

@@ -2,6 +2,7 @@ package gke
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -33,6 +34,13 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// NodeAccountSuffix ends the id of a created cluster's node service account.
+const NodeAccountSuffix = "-nodes"
+
+// NodeAccountID is the account id of a created cluster's node service
+// account: the cluster name and NodeAccountSuffix.
+func (s Spec) NodeAccountID() string { return s.Name + NodeAccountSuffix }
+
 // Validate checks the cluster settings.
 func (s Spec) Validate(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -55,6 +63,10 @@ func (s Spec) Validate(path *field.Path) field.ErrorList {
 	switch s.Namespace {
 	case "default", "kube-system", "kube-public", "kube-node-lease":
 		errs = append(errs, field.Forbidden(path.Child("namespace"), s.Namespace+" is not a namespace for application workloads"))
+	}
+	if s.Create && s.Name != "" && len(s.NodeAccountID()) > gcpname.MaxServiceAccount {
+		errs = append(errs, field.Invalid(path.Child("name"), s.Name, fmt.Sprintf("a created cluster's nodes run as the service account %s, whose id may have at most %d characters: at most %d for the name",
+			s.NodeAccountID(), gcpname.MaxServiceAccount, gcpname.MaxServiceAccount-len(NodeAccountSuffix))))
 	}
 	if s.DeletionProtection && !s.Create {
 		errs = append(errs, field.Invalid(path.Child("deletionProtection"), true, "applies only to a cluster the stack creates (create: true)"))

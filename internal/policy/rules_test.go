@@ -65,6 +65,19 @@ var ruleCases = []ruleCase{
 	{name: "project-level grant", rule: "iam-no-project-level", want: [2]string{"gcp:projects/iAMMember:IAMMember", "worker-logs"},
 		mutate: add(recorder.Resource{Type: "gcp:projects/iAMMember:IAMMember", Name: "worker-logs", Inputs: map[string]any{
 			"project": "asyncjobs-prod", "role": "roles/logging.logWriter", "member": "serviceAccount:worker-run@asyncjobs-prod.iam.gserviceaccount.com"}})},
+	{name: "node role to a worker account", rule: "iam-no-project-level", want: [2]string{"gcp:projects/iAMMember:IAMMember", "worker-node-role"},
+		mutate: add(recorder.Resource{Type: "gcp:projects/iAMMember:IAMMember", Name: "worker-node-role", Inputs: map[string]any{
+			"project": "asyncjobs-prod", "role": "roles/container.defaultNodeServiceAccount", "member": "serviceAccount:worker-run@asyncjobs-prod.iam.gserviceaccount.com"}})},
+	{name: "node role with a condition", rule: "iam-no-project-level", want: [2]string{"gcp:projects/iAMMember:IAMMember", "other-nodes-role"},
+		mutate: add(recorder.Resource{Type: "gcp:projects/iAMMember:IAMMember", Name: "other-nodes-role", Inputs: map[string]any{
+			"project": "asyncjobs-prod", "role": "roles/container.defaultNodeServiceAccount", "member": "serviceAccount:c-nodes@asyncjobs-prod.iam.gserviceaccount.com",
+			"condition": map[string]any{"title": "t", "expression": "true"}}})},
+	{name: "node role to a -nodes account of another project", rule: "iam-no-project-level", want: [2]string{"gcp:projects/iAMMember:IAMMember", "other-nodes-role"},
+		mutate: add(recorder.Resource{Type: "gcp:projects/iAMMember:IAMMember", Name: "other-nodes-role", Inputs: map[string]any{
+			"project": "asyncjobs-prod", "role": "roles/container.defaultNodeServiceAccount", "member": "serviceAccount:c-nodes@other-project.iam.gserviceaccount.com"}})},
+	{name: "node role to a -nodes account no cluster uses", rule: "iam-node-role-for-cluster-nodes-only", want: [2]string{"gcp:projects/iAMMember:IAMMember", "other-nodes-role"},
+		mutate: add(recorder.Resource{Type: "gcp:projects/iAMMember:IAMMember", Name: "other-nodes-role", Inputs: map[string]any{
+			"project": "asyncjobs-prod", "role": "roles/container.defaultNodeServiceAccount", "member": "serviceAccount:c-nodes@asyncjobs-prod.iam.gserviceaccount.com"}})},
 	{name: "folder-level grant", rule: "iam-no-project-level", want: [2]string{"gcp:folder/iAMMember:IAMMember", "folder-viewer"},
 		mutate: add(recorder.Resource{Type: "gcp:folder/iAMMember:IAMMember", Name: "folder-viewer", Inputs: map[string]any{
 			"folder": "folders/123", "role": "roles/pubsub.viewer", "member": "group:ops@example.com"}})},

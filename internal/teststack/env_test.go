@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -57,6 +58,8 @@ type env struct {
 	dir     string
 	backend string
 	opts    []auto.LocalWorkspaceOption
+	vars    map[string]string
+	bin     string
 	log     *syncBuffer
 }
 
@@ -84,16 +87,15 @@ func newEnv(t *testing.T) *env {
 	}
 	e.write("Pulumi.yaml", "name: "+testProject+"\nruntime: go\ndescription: teststack test project\n")
 	e.write("Pulumi.dev.yaml", templateYAML)
-	e.opts = []auto.LocalWorkspaceOption{
-		auto.Pulumi(cmd),
-		auto.EnvVars(map[string]string{
-			"PULUMI_HOME":                                 filepath.Join(base, "home"),
-			"PULUMI_BACKEND_URL":                          "file://" + filepath.ToSlash(e.backend),
-			"PULUMI_CONFIG_PASSPHRASE":                    "test",
-			"PULUMI_SKIP_UPDATE_CHECK":                    "true",
-			"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-		}),
+	e.bin = bin
+	e.vars = map[string]string{
+		"PULUMI_HOME":                                 filepath.Join(base, "home"),
+		"PULUMI_BACKEND_URL":                          "file://" + filepath.ToSlash(e.backend),
+		"PULUMI_CONFIG_PASSPHRASE":                    "test",
+		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
 	}
+	e.opts = []auto.LocalWorkspaceOption{auto.Pulumi(cmd), auto.EnvVars(e.vars)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("teststack log:\n%s", e.log.String())
@@ -195,6 +197,23 @@ func (e *env) lock(name string) (unlock func()) {
 			e.t.Fatal(err)
 		}
 	}
+}
+
+// cli runs the Pulumi CLI in the project directory against the test
+// backend, as an operator would, and fails the test when it fails.
+func (e *env) cli(args ...string) string {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, append(args, "--non-interactive")...)
+	cmd.Dir = e.dir
+	cmd.Env = os.Environ()
+	for k, v := range e.vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("pulumi %v: %v\n%s", args, err, out)
+	}
+	return string(out)
 }
 
 // syncBuffer is a bytes.Buffer safe for the engine's concurrent writers.

@@ -77,7 +77,7 @@ func TestUpKeepsSuffix(t *testing.T) {
 					t.Errorf("NoTags: tags were written: %v", tags)
 				}
 			} else {
-				want := map[string]string{KeyCreated: "2030-01-02T03:04:05Z", KeyTTL: "6h0m0s", KeyOwner: "alice", KeyTemplate: "dev", TagSuffix: suffix}
+				want := map[string]string{KeyCreated: "2030-01-02T03:04:05Z", KeyUpdated: "2030-01-02T03:04:05Z", KeyTTL: "6h0m0s", KeyOwner: "alice", KeyTemplate: "dev", TagSuffix: suffix}
 				for k, v := range want {
 					if tags[k] != v {
 						t.Errorf("tag %s = %q, want %q", k, tags[k], v)
@@ -109,6 +109,14 @@ func TestUpKeepsSuffix(t *testing.T) {
 			}
 			if !second.Meta.Created.Equal(t0) || second.Meta.TTL != 6*time.Hour || second.Meta.Owner != "bob" {
 				t.Errorf("second up record = %+v, want created %s, ttl 6h kept, owner bob", second.Meta, t0)
+			}
+			// Every up refreshes the record: the TTL runs from the last up.
+			if !second.Meta.Updated.Equal(t0.Add(3 * time.Hour)) {
+				t.Errorf("second up record updated %s, want %s", second.Meta.Updated, t0.Add(3*time.Hour))
+			}
+			got, err := e.manager(t0.Add(4*time.Hour)).readMeta(ctx, e.workspace(), "pr-7")
+			if err != nil || !got.Updated.Equal(t0.Add(3*time.Hour)) || !got.Created.Equal(t0) {
+				t.Errorf("record read back after the second up = %+v, %v; want created %s, updated 3h later", got, err, t0)
 			}
 			wantFrom := "tags"
 			if tc.noTags {

@@ -14,7 +14,10 @@ import (
 // fallback for backends or CLIs without stack tags (every update stores the
 // configuration with the deployment, where `pulumi config refresh` finds it).
 const (
-	KeyCreated  = "teststack:created"
+	KeyCreated = "teststack:created"
+	// KeyUpdated is the time of the last `teststack up`: a stack's TTL runs
+	// from it, so a stack in use is never swept.
+	KeyUpdated  = "teststack:updated"
 	KeyTTL      = "teststack:ttl"
 	KeyOwner    = "teststack:owner"
 	KeyTemplate = "teststack:template"
@@ -31,7 +34,10 @@ const MaxTTL = 30 * 24 * time.Hour
 
 // Meta is what teststack records about a test stack.
 type Meta struct {
-	Created  time.Time
+	Created time.Time
+	// Updated is the time of the last up (zero in records written before
+	// teststack recorded it: the creation time stands in).
+	Updated  time.Time
 	TTL      time.Duration
 	Owner    string
 	Template string
@@ -43,20 +49,40 @@ type Meta struct {
 // Age is how long ago the stack was created.
 func (m Meta) Age(now time.Time) time.Duration { return now.Sub(m.Created) }
 
-// Expired reports whether the stack has outlived olderThan, or its own TTL
-// when olderThan is zero.
-func (m Meta) Expired(now time.Time, olderThan time.Duration) bool {
-	limit := olderThan
-	if limit <= 0 {
-		limit = m.TTL
+// LastUp is when the stack was last deployed by `teststack up`: Updated,
+// or Created for a record without it.
+func (m Meta) LastUp() time.Time {
+	if m.Updated.IsZero() {
+		return m.Created
 	}
-	return limit > 0 && m.Age(now) >= limit
+	return m.Updated
+}
+
+// Idle is how long ago the stack was last deployed.
+func (m Meta) Idle(now time.Time) time.Duration { return now.Sub(m.LastUp()) }
+
+// Limit is the idle time after which the stack expires: its own recorded
+// TTL, or noTTL for a record without one (zero: never).
+func (m Meta) Limit(noTTL time.Duration) time.Duration {
+	if m.TTL > 0 {
+		return m.TTL
+	}
+	return noTTL
+}
+
+// Expired reports whether the stack has gone its TTL without an up (noTTL
+// stands in for a record without a TTL). A recorded TTL always wins, so a
+// stack created with --ttl 72h, or one still being updated, stays.
+func (m Meta) Expired(now time.Time, noTTL time.Duration) bool {
+	limit := m.Limit(noTTL)
+	return limit > 0 && m.Idle(now) >= limit
 }
 
 // tags renders the record as stack tags.
 func (m Meta) tags() map[string]string {
 	t := map[string]string{
 		KeyCreated:  m.Created.UTC().Format(time.RFC3339),
+		KeyUpdated:  m.LastUp().UTC().Format(time.RFC3339),
 		KeyTTL:      m.TTL.String(),
 		KeyTemplate: m.Template,
 		TagSuffix:   m.Suffix,
@@ -72,6 +98,7 @@ func (m Meta) tags() map[string]string {
 func (m Meta) config() map[string]string {
 	c := map[string]string{
 		KeyCreated:  m.Created.UTC().Format(time.RFC3339),
+		KeyUpdated:  m.LastUp().UTC().Format(time.RFC3339),
 		KeyTTL:      m.TTL.String(),
 		KeyTemplate: m.Template,
 	}
@@ -97,6 +124,13 @@ func parseMeta(values map[string]string, suffix, from string) (Meta, error) {
 		return Meta{}, fmt.Errorf("%s %s = %q: not an RFC 3339 time", from, KeyCreated, created)
 	}
 	m.Created = t.UTC()
+	if updated := values[KeyUpdated]; updated != "" {
+		u, err := time.Parse(time.RFC3339, updated)
+		if err != nil {
+			return Meta{}, fmt.Errorf("%s %s = %q: not an RFC 3339 time", from, KeyUpdated, updated)
+		}
+		m.Updated = u.UTC()
+	}
 	if ttl := values[KeyTTL]; ttl != "" {
 		d, err := time.ParseDuration(ttl)
 		if err != nil || d <= 0 {

@@ -85,7 +85,7 @@ func TestValidateTTLAndOwner(t *testing.T) {
 }
 
 func TestMetaRoundTrip(t *testing.T) {
-	m := Meta{Created: t0, TTL: 90 * time.Minute, Owner: "alice", Template: "dev", Suffix: "abc123"}
+	m := Meta{Created: t0, Updated: t0.Add(time.Hour), TTL: 90 * time.Minute, Owner: "alice", Template: "dev", Suffix: "abc123"}
 	for _, tc := range []struct {
 		from   string
 		values map[string]string
@@ -109,28 +109,50 @@ func TestMetaRoundTrip(t *testing.T) {
 	if _, err := parseMeta(map[string]string{KeyCreated: "yesterday"}, "", "tags"); err == nil || errors.Is(err, errNoMeta) {
 		t.Errorf("bad creation time: err = %v", err)
 	}
+	if _, err := parseMeta(map[string]string{KeyCreated: "2030-01-01T00:00:00Z", KeyUpdated: "soon"}, "", "config"); err == nil {
+		t.Error("bad update time accepted")
+	}
+	// A record written before the update time was recorded: the creation stands in.
+	old, err := parseMeta(map[string]string{KeyCreated: "2030-01-01T00:00:00Z", KeyTTL: "1h"}, "", "tags")
+	if err != nil || !old.Updated.IsZero() || !old.LastUp().Equal(old.Created) {
+		t.Errorf("old record: %+v, %v", old, err)
+	}
 	if _, err := parseMeta(map[string]string{KeyCreated: "2030-01-01T00:00:00Z", KeyTTL: "-1h"}, "", "config"); err == nil {
 		t.Error("negative ttl accepted")
 	}
 }
 
+// TestExpired: a stack expires when its own TTL has passed since its last
+// up; the limit for records without a TTL never overrides a recorded one.
 func TestExpired(t *testing.T) {
 	m := Meta{Created: t0, TTL: 2 * time.Hour}
 	for _, tc := range []struct {
-		age, olderThan time.Duration
-		want           bool
+		since, noTTL time.Duration
+		want         bool
 	}{
 		{time.Hour, 0, false},
 		{2 * time.Hour, 0, true},
-		{3 * time.Hour, 24 * time.Hour, false}, // --older-than wins over the TTL
-		{25 * time.Hour, 24 * time.Hour, true},
+		{3 * time.Hour, 24 * time.Hour, true}, // the recorded TTL wins
+		{time.Hour, 30 * time.Minute, false},  // ... both ways
 	} {
-		if got := m.Expired(t0.Add(tc.age), tc.olderThan); got != tc.want {
-			t.Errorf("age %s older-than %s: expired %v, want %v", tc.age, tc.olderThan, got, tc.want)
+		if got := m.Expired(t0.Add(tc.since), tc.noTTL); got != tc.want {
+			t.Errorf("%s after creation, no-TTL limit %s: expired %v, want %v", tc.since, tc.noTTL, got, tc.want)
 		}
 	}
+	// Measured from the last up, not from the creation.
+	used := Meta{Created: t0, Updated: t0.Add(70 * time.Hour), TTL: 24 * time.Hour}
+	if used.Expired(t0.Add(72*time.Hour), 0) || !used.Expired(t0.Add(94*time.Hour), 0) {
+		t.Error("a stack updated 2h ago expired, or one idle for its TTL did not")
+	}
+	if used.Idle(t0.Add(72*time.Hour)) != 2*time.Hour || used.Age(t0.Add(72*time.Hour)) != 72*time.Hour {
+		t.Errorf("idle %s, age %s", used.Idle(t0.Add(72*time.Hour)), used.Age(t0.Add(72*time.Hour)))
+	}
+	// No TTL recorded: the given limit, or never.
 	if (Meta{Created: t0}).Expired(t0.Add(1000*time.Hour), 0) {
-		t.Error("a record without TTL expired without --older-than")
+		t.Error("a record without TTL expired without a limit")
+	}
+	if !(Meta{Created: t0}).Expired(t0.Add(25*time.Hour), 24*time.Hour) {
+		t.Error("a record without TTL outlived the limit for such records")
 	}
 }
 

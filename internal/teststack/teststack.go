@@ -169,7 +169,9 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 			meta.Owner = opts.Owner
 		}
 		meta.Template = opts.From
-		m.logf(name, "updating from template %s (created %s, ttl %s, name suffix %s, record from %s)",
+		// The TTL runs from the last up: a stack in use never expires.
+		meta.Updated = m.now().Truncate(time.Second)
+		m.logf(name, "updating from template %s (created %s, ttl %s from now, name suffix %s, record from %s)",
 			opts.From, meta.Created.Format(time.RFC3339), meta.TTL, meta.Suffix, meta.From)
 	} else {
 		suffix, err := newSuffix(m.Rand)
@@ -180,7 +182,8 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 		if ttl == 0 {
 			ttl = DefaultTTL
 		}
-		meta = Meta{Created: m.now().Truncate(time.Second), TTL: ttl, Owner: opts.Owner, Template: opts.From, Suffix: suffix}
+		now := m.now().Truncate(time.Second)
+		meta = Meta{Created: now, Updated: now, TTL: ttl, Owner: opts.Owner, Template: opts.From, Suffix: suffix}
 		m.logf(name, "creating from template %s (ttl %s, name suffix %s)", opts.From, meta.TTL, meta.Suffix)
 	}
 
@@ -217,7 +220,7 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 		optup.Message(fmt.Sprintf("teststack up %s from %s", name, opts.From)),
 	)
 	if err != nil {
-		return nil, stepErr(name, "up", err)
+		return nil, stepErr(name, "up", lockHint(name, err))
 	}
 	return &UpResult{Name: name, Created: !exists, Meta: meta, Outputs: res.Outputs}, nil
 }
@@ -286,7 +289,7 @@ func (m *Manager) destroy(ctx context.Context, ws auto.Workspace, name string) e
 		optdestroy.Message("teststack destroy "+name),
 	)
 	if err != nil {
-		return stepErr(name, "destroy", err)
+		return stepErr(name, "destroy", lockHint(name, err))
 	}
 	// destroy --remove deletes the stack's settings file; make sure a
 	// leftover one never seeds a later stack of the same name.
@@ -301,9 +304,14 @@ func (m *Manager) destroy(ctx context.Context, ws auto.Workspace, name string) e
 
 // SweepOptions are the arguments of Sweep.
 type SweepOptions struct {
+	// Prefix selects the test stacks whose names start with it.
 	Prefix string
-	// OlderThan destroys test stacks at least this old; zero uses each
-	// stack's recorded TTL.
+	// Name, instead of Prefix, selects one stack (the scheduled workflow
+	// sweeps each stack in its own job, in the stack's concurrency group).
+	Name string
+	// OlderThan is the limit for a record without a TTL (zero: such a
+	// stack is kept). It never overrides a recorded TTL: every stack
+	// expires when its own TTL has passed since its last up.
 	OlderThan time.Duration
 	DryRun    bool
 }
@@ -315,6 +323,11 @@ const (
 	Kept         = "kept"
 	Skipped      = "skipped"
 	Failed       = "FAILED"
+	// Locked: the stack's state is locked, by an update running elsewhere
+	// or (more likely, as the workflows never run two jobs on one test
+	// stack at once) by a job that was killed. The outcome says how to
+	// clear it; the sweep goes on with the other stacks.
+	Locked = "LOCKED"
 )
 
 // Outcome is what a sweep did with one stack.
@@ -323,25 +336,28 @@ type Outcome struct {
 	Result string
 	Detail string
 	Meta   *Meta
-	Age    time.Duration
-	Limit  time.Duration
-	Err    error
+	// Age is the time since the stack's last up (its creation for an old
+	// record); Limit is the TTL it is measured against.
+	Age   time.Duration
+	Limit time.Duration
+	Err   error
 }
 
 // SweepReport lists every stack under the prefix and what happened to it.
 type SweepReport struct {
 	Prefix    string
+	Name      string
 	DryRun    bool
 	Outcomes  []Outcome
 	Outside   int
 	Protected []string
 }
 
-// Failed returns the outcomes that failed.
+// Failed returns the outcomes that failed (a locked stack included).
 func (r *SweepReport) Failed() []Outcome {
 	var out []Outcome
 	for _, o := range r.Outcomes {
-		if o.Result == Failed {
+		if o.Result == Failed || o.Result == Locked {
 			out = append(out, o)
 		}
 	}
@@ -364,8 +380,17 @@ func (r *SweepReport) Count(result string) int {
 // without a test record, keeps going when a destroy fails and reports every
 // outcome; the error is non-nil when any stack failed.
 func (m *Manager) Sweep(ctx context.Context, opts SweepOptions) (*SweepReport, error) {
-	if err := ValidatePrefix(opts.Prefix, m.Protected); err != nil {
-		return nil, err
+	switch {
+	case opts.Name != "" && opts.Prefix != "":
+		return nil, errors.New("sweep: give a prefix or a stack name, not both")
+	case opts.Name != "":
+		if err := ValidateName(opts.Name, m.Protected); err != nil {
+			return nil, err
+		}
+	default:
+		if err := ValidatePrefix(opts.Prefix, m.Protected); err != nil {
+			return nil, err
+		}
 	}
 	if opts.OlderThan < 0 {
 		return nil, fmt.Errorf("older-than %s: must not be negative", opts.OlderThan)
@@ -380,9 +405,13 @@ func (m *Manager) Sweep(ctx context.Context, opts SweepOptions) (*SweepReport, e
 	}
 	sort.Slice(stacks, func(i, j int) bool { return stacks[i].Name < stacks[j].Name })
 	now := m.now()
-	report := &SweepReport{Prefix: opts.Prefix, DryRun: opts.DryRun, Protected: m.Protected}
+	report := &SweepReport{Prefix: opts.Prefix, Name: opts.Name, DryRun: opts.DryRun, Protected: m.Protected}
 	for _, s := range stacks {
-		if !strings.HasPrefix(shortName(s.Name), opts.Prefix) {
+		selected := strings.HasPrefix(shortName(s.Name), opts.Prefix)
+		if opts.Name != "" {
+			selected = s.Name == opts.Name || shortName(s.Name) == shortName(opts.Name)
+		}
+		if !selected {
 			report.Outside++
 			continue
 		}
@@ -429,11 +458,8 @@ func (m *Manager) sweepOne(ctx context.Context, ws auto.Workspace, name string, 
 		return o
 	}
 	o.Meta = &meta
-	o.Age = meta.Age(now)
-	o.Limit = opts.OlderThan
-	if o.Limit <= 0 {
-		o.Limit = meta.TTL
-	}
+	o.Age = meta.Idle(now)
+	o.Limit = meta.Limit(opts.OlderThan)
 	switch {
 	case !meta.Expired(now, opts.OlderThan):
 		o.Result = Kept
@@ -442,12 +468,57 @@ func (m *Manager) sweepOne(ctx context.Context, ws auto.Workspace, name string, 
 	default:
 		if err := m.destroy(ctx, ws, name); err != nil {
 			o.Result, o.Err, o.Detail = Failed, err, err.Error()
-			m.logf(name, "FAILED: %v (continuing with the other stacks)", err)
+			var le *LockedError
+			if errors.As(err, &le) {
+				o.Result = Locked
+			}
+			m.logf(name, "%s: %v (continuing with the other stacks)", o.Result, err)
 		} else {
 			o.Result = Destroyed
 		}
 	}
 	return o
+}
+
+// LockedError is an update or destroy refused because the stack's state is
+// locked. Its message names the stack and how to clear a stale lock.
+type LockedError struct {
+	Stack string
+	Err   error
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("the state of stack %s is locked: %s\n"+
+		"A lock is left behind when a job is killed during an update. If no job is running on %s "+
+		"(the workflows run one job per test stack at a time), clear it with\n"+
+		"    pulumi cancel --stack %s --yes\n"+
+		"(on a gs:// or file:// backend this deletes the stack's lock files), then run the job again",
+		e.Stack, lockLine(e.Err), e.Stack, shortName(e.Stack))
+}
+
+// lockLine is the CLI's line about the lock (the first line of the error
+// is only the exit status).
+func lockLine(err error) string {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if strings.Contains(line, "locked") || strings.Contains(line, "in progress") {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "stderr:"))
+		}
+	}
+	return firstLine(err)
+}
+
+func (e *LockedError) Unwrap() error { return e.Err }
+
+// lockHint turns the CLI's lock refusal into a LockedError.
+func lockHint(stack string, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "currently locked") || strings.Contains(msg, "conflict: Another update is currently in progress") {
+		return &LockedError{Stack: stack, Err: err}
+	}
+	return err
 }
 
 // findStack looks a stack up in the backend; names may be qualified on
