@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/asyncjobs/asyncjobs/internal/plantest"
+	"github.com/asyncjobs/asyncjobs/internal/recorder"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
@@ -289,28 +290,21 @@ func TestClusterInAnotherProject(t *testing.T) {
 // events themselves (log-match conditions); only the overdue alert, an
 // absence that needs a metric, still reads one.
 func TestNoAlertRacesItsMetric(t *testing.T) {
-	for _, name := range stackNames(t) {
-		t.Run(name, func(t *testing.T) {
-			st := loadStack(t, name)
-			plan, err := record(t, st, st.Config, false)
-			if err != nil {
-				t.Fatal(err)
+	everyStackPlan(t, func(t *testing.T, plan *recorder.Plan) {
+		logMatch := 0
+		for _, r := range plan.ByType(alertPolicyType) {
+			if _, ok := r.Input("conditions.0.conditionMatchedLog.filter"); ok {
+				logMatch++
 			}
-			logMatch := 0
-			for _, r := range plan.ByType(alertPolicyType) {
-				if _, ok := r.Input("conditions.0.conditionMatchedLog.filter"); ok {
-					logMatch++
-				}
-				for _, path := range []string{"conditions.0.conditionThreshold.filter", "conditions.0.conditionAbsent.filter"} {
-					f, _ := r.Input(path)
-					if s, _ := f.(string); strings.Contains(s, "logging.googleapis.com/user/") && !strings.HasSuffix(r.Name, "-overdue") {
-						t.Errorf("%s reads a log-based metric created in the same update: %s", r.Name, s)
-					}
+			for _, path := range []string{"conditions.0.conditionThreshold.filter", "conditions.0.conditionAbsent.filter"} {
+				f, _ := r.Input(path)
+				if s, _ := f.(string); strings.Contains(s, "logging.googleapis.com/user/") && !strings.HasSuffix(r.Name, "-overdue") {
+					t.Errorf("%s reads a log-based metric created in the same update: %s", r.Name, s)
 				}
 			}
-			if logMatch < 2 {
-				t.Errorf("only %d log-match alert policies", logMatch)
-			}
-		})
-	}
+		}
+		if logMatch < 2 {
+			t.Errorf("only %d log-match alert policies", logMatch)
+		}
+	})
 }

@@ -181,34 +181,27 @@ var replaceable = map[string]bool{
 // replaceWith the grant's inputs (the same name, the same e-mail) would not
 // change, the engine would keep it, and the grant would be gone at Google.
 func TestGrantsFollowTheirResources(t *testing.T) {
-	for _, name := range stackNames(t) {
-		t.Run(name, func(t *testing.T) {
-			st := loadStack(t, name)
-			plan, err := record(t, st, st.Config, false)
-			if err != nil {
-				t.Fatal(err)
+	everyStackPlan(t, func(t *testing.T, plan *recorder.Plan) {
+		types := map[string]string{}
+		for _, r := range plan.Resources {
+			types[r.URN] = r.Type
+		}
+		grants := 0
+		for _, r := range plan.Resources {
+			if !strings.Contains(strings.ToLower(r.Type), "iammember") {
+				continue
 			}
-			types := map[string]string{}
-			for _, r := range plan.Resources {
-				types[r.URN] = r.Type
-			}
-			grants := 0
-			for _, r := range plan.Resources {
-				if !strings.Contains(strings.ToLower(r.Type), "iammember") {
-					continue
-				}
-				grants++
-				for prop, deps := range r.PropertyDependencies {
-					for _, d := range deps {
-						if replaceable[types[d]] && !slices.Contains(r.ReplaceWith, d) {
-							t.Errorf("%s: its %s comes from %s, but it is not replaced with it (replaceWith %v)", r.Name, prop, d, r.ReplaceWith)
-						}
+			grants++
+			for prop, deps := range r.PropertyDependencies {
+				for _, d := range deps {
+					if replaceable[types[d]] && !slices.Contains(r.ReplaceWith, d) {
+						t.Errorf("%s: its %s comes from %s, but it is not replaced with it (replaceWith %v)", r.Name, prop, d, r.ReplaceWith)
 					}
 				}
 			}
-			if grants < 5 {
-				t.Fatalf("only %d grants in the plan", grants)
-			}
-		})
-	}
+		}
+		if grants < 5 {
+			t.Fatalf("only %d grants in the plan", grants)
+		}
+	})
 }

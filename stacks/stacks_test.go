@@ -29,6 +29,22 @@ func record(t testing.TB, st *stackfile.Stack, cfg map[string]string, preview bo
 	return recorder.Run(stacks.Program, recorder.Options{Project: st.Project, Stack: st.Name, Config: cfg, SecretKeys: st.SecretKeys, Preview: preview})
 }
 
+// everyStackPlan records every stack file as a deployment would (computed
+// values simulated) and runs check on each plan in its own subtest.
+func everyStackPlan(t *testing.T, check func(t *testing.T, plan *recorder.Plan)) {
+	t.Helper()
+	for _, name := range stackNames(t) {
+		t.Run(name, func(t *testing.T) {
+			st := loadStack(t, name)
+			plan, err := record(t, st, st.Config, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, plan)
+		})
+	}
+}
+
 func stackNames(t testing.TB) []string {
 	t.Helper()
 	names, err := stackfile.Stacks(projectDir)

@@ -699,6 +699,10 @@ func TestBadInputIsRefusedBeforeDialing(t *testing.T) {
 		{name: "bad filter", args: []string{"replay", "--outputs", "testdata/outputs.json", "--filter-attribute", "kind"}, want: []string{"-filter-attribute", "want key=value"}},
 		{name: "replay flag on inspect", args: []string{"inspect", "--outputs", "testdata/outputs.json", "--dry-run"}, want: []string{"flag provided but not defined: -dry-run"}},
 		{name: "malformed outputs", args: []string{"replay", "--outputs", "testdata/malformed.json"}, want: []string{"malformed.json", "not the JSON object"}},
+		{name: "publish timeout zero", args: []string{"replay", "--outputs", "testdata/outputs.json", "--publish-timeout", "0s"}, want: []string{"--publish-timeout=0s", "must be positive"}},
+		{name: "table too narrow", args: []string{"inspect", "--outputs", "testdata/outputs.json", "--width", "39"}, want: []string{"--width=39", "at least 40"}},
+		{name: "excerpt too short", args: []string{"inspect", "--outputs", "testdata/outputs.json", "--excerpt", "7"}, want: []string{"--excerpt=7", "at least 8"}},
+		{name: "negative progress", args: []string{"replay", "--outputs", "testdata/outputs.json", "--progress-every", "-1"}, want: []string{"--progress-every=-1"}},
 		{name: "positional argument", args: []string{"replay", "--outputs", "testdata/outputs.json", "now"}, want: []string{`unexpected argument "now"`}},
 	}
 	for _, tt := range tests {
