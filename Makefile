@@ -6,7 +6,7 @@ BASE  ?= origin/main
 # policy checks this plan (make plan writes build/<stack>/plan.json).
 PLAN  ?= build/$(STACK)/plan.json
 
-.PHONY: all plan plans plan-diff policy policies ops test rehearse unit lint fmt-check vet sh-check deps-check bench tools clean
+.PHONY: all plan plans plan-diff policy policies ops test unit rehearse fmt-check vet sh-check bench tools clean
 
 all: test
 
@@ -36,6 +36,10 @@ test: fmt-check vet tools sh-check
 	$(GO) test -count=1 -timeout 30m ./...
 	@$(MAKE) --no-print-directory policies
 
+## unit: the inner loop: formatting, vet and every test that needs no external tool (go test -short); make test runs them all
+unit: fmt-check vet
+	$(GO) test -short -count=1 ./...
+
 ## rehearse: every stack file through the real Pulumi engine, the Kubernetes half applied by the real provider to a real API server (make test runs it too)
 rehearse: tools
 	$(GO) test -count=1 -timeout 30m ./internal/rehearsal/...
@@ -59,7 +63,7 @@ bench:
 ops:
 	$(GO) build -o bin/ ./cmd/enqueue ./cmd/deadletters
 
-## tools: build and cache the real tools the tests use (kube-apiserver, etcd, pulumi, shellcheck, pulumi-resource-kubernetes)
+## tools: build and cache the real tools the tests use (kube-apiserver, etcd, pulumi and pulumi-resource-kubernetes from the Go module proxy; shellcheck from PATH or apt-get)
 tools:
 	scripts/tools.sh ensure all
 

@@ -3,9 +3,12 @@
 # demand and cached outside the repository, keyed by version:
 #
 #   kube-apiserver  built from the k8s.io/kubernetes module (Go module proxy)
-#   etcd            Debian's etcd-server package (/usr/bin/etcd)
+#   etcd            built from the go.etcd.io/etcd/server/v3 module (Go module proxy)
 #   pulumi          the Pulumi CLI built from the Go module proxy
-#   ShellCheck      Debian's shellcheck package (/usr/bin/shellcheck); lints the workflows' scripts
+#   ShellCheck      the shellcheck on PATH, else Debian's shellcheck package
+#                   (apt-get: needs root or password-less sudo); lints the
+#                   scripts and the workflows' run: steps. It is written in
+#                   Haskell, so it is the one tool Go cannot build here.
 #   pulumi-resource-kubernetes
 #                   the real pulumi-kubernetes provider plugin, built from the
 #                   Go module proxy at the commit of the release the program's
@@ -23,6 +26,8 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 KUBE_VERSION="${ASYNCJOBS_KUBE_VERSION:-v1.32.0}"
+# kube-apiserver 1.32 supports etcd 3.5.
+ETCD_VERSION="${ASYNCJOBS_ETCD_VERSION:-v3.5.35}"
 PULUMI_VERSION="${ASYNCJOBS_PULUMI_VERSION:-v3.216.0}"
 # The provider must be the release of github.com/pulumi/pulumi-kubernetes/sdk/v4
 # in go.mod (the SDK asks the engine for exactly that plugin version). The
@@ -75,6 +80,7 @@ check_tool() {
 tool_version() {
 	case "$1" in
 	kube-apiserver) printf '%s\n' "$KUBE_VERSION" ;;
+	etcd) printf '%s\n' "$ETCD_VERSION" ;;
 	pulumi) printf '%s\n' "$PULUMI_VERSION" ;;
 	pulumi-resource-kubernetes) printf '%s\n' "$K8S_PROVIDER_VERSION" ;;
 	*) die "no version for $1" ;;
@@ -169,6 +175,14 @@ build_kube_apiserver() {
 	done
 	CGO_ENABLED=0 "$GO" build -trimpath -ldflags "$ldflags" -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
 	"$out/kube-apiserver" --version
+}
+
+build_etcd() {
+	local out="$2"
+	"$GO" mod init asyncjobs.invalid/tools/etcd
+	"$GO" get "go.etcd.io/etcd/server/v3@${ETCD_VERSION}"
+	CGO_ENABLED=0 "$GO" build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
+	"$out/etcd" --version
 }
 
 build_pulumi() {
@@ -269,6 +283,7 @@ ensure_built() {
 		echo "== building $tool $version with $("$GO" version) at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		case "$tool" in
 		kube-apiserver) build_kube_apiserver "$work" "$work/out" ;;
+		etcd) build_etcd "$work" "$work/out" ;;
 		pulumi) build_pulumi "$work" "$work/out" ;;
 		pulumi-resource-kubernetes) build_kubernetes_provider "$work" "$work/out" ;;
 		esac
@@ -290,14 +305,19 @@ ensure_built() {
 }
 
 # Tools that come from Debian packages: tool -> package and binary.
-declare -A APT_PACKAGE=([etcd]=etcd-server [shellcheck]=shellcheck)
-declare -A APT_BIN=([etcd]=/usr/bin/etcd [shellcheck]=/usr/bin/shellcheck)
+declare -A APT_PACKAGE=([shellcheck]=shellcheck)
+declare -A APT_BIN=([shellcheck]=/usr/bin/shellcheck)
 
-# Installs the Debian package that provides tool $1 unless its binary exists.
+# Prints the path of tool $1 when it is on PATH already.
+on_path() { command -v "$1" 2>/dev/null; }
+
+# Installs the Debian package that provides tool $1 unless the tool is on
+# PATH or its binary exists.
 ensure_apt() {
 	local tool="$1" root log
 	local pkg="${APT_PACKAGE[$tool]}" bin="${APT_BIN[$tool]}"
 	local -a sudo=()
+	on_path "$tool" >/dev/null && return 0
 	[[ -x "$bin" ]] && return 0
 	root="$(cache_root)"
 	take_lock "$root/.$tool.lock"
@@ -308,7 +328,7 @@ ensure_apt() {
 		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
 			sudo=(sudo -n)
 		else
-			die "$tool not found at $bin; installing it needs root: run 'apt-get install -y $pkg' as root"
+			die "$tool is not on PATH and installing it needs root: run 'apt-get install -y $pkg' as root (or put $tool on PATH)"
 		fi
 	fi
 	log="$root/$tool.install.log"
@@ -332,14 +352,14 @@ ensure_apt() {
 ensure_tool() {
 	check_tool "$1"
 	case "$1" in
-	etcd | shellcheck) (ensure_apt "$1") ;;
+	shellcheck) (ensure_apt "$1") ;;
 	*) (ensure_built "$1") ;;
 	esac
 }
 
 tool_path() {
 	case "$1" in
-	etcd | shellcheck) printf '%s\n' "${APT_BIN[$1]}" ;;
+	shellcheck) on_path shellcheck || printf '%s\n' "${APT_BIN[$1]}" ;;
 	*) printf '%s/%s-%s/%s\n' "$(cache_root)" "$1" "$(tool_version "$1")" "$1" ;;
 	esac
 }

@@ -1,7 +1,7 @@
 // Command plandiff shows, offline, what a change does to a stack: it plans
 // the stack at a base git revision (checked out with `git worktree add` into
 // a temporary directory and planned there with that revision's own
-// `go run ./cmd/plan`) and in the working tree, and prints the resources
+// `cmd/plan`, built with -trimpath) and in the working tree, and prints the resources
 // added, removed and changed, property by property, as Markdown. Secrets are
 // never printed.
 //
@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.base, "base", "", "git revision to compare the working tree with, e.g. origin/main")
 	fs.StringVar(&o.stack, "stack", "dev", "stack whose Pulumi.<stack>.yaml is planned")
 	fs.StringVar(&o.dir, "dir", ".", "project directory (in a git work tree)")
-	fs.StringVar(&o.goCmd, "go", envOr("GO", "go"), "go command used to run cmd/plan")
+	fs.StringVar(&o.goCmd, "go", envOr("GO", "go"), "go command used to build cmd/plan")
 	fs.StringVar(&o.basePlan, "base-plan", "", "compare this plan.json instead of planning -base")
 	fs.StringVar(&o.headPlan, "head-plan", "", "compare with this plan.json instead of planning the working tree")
 	fs.BoolVar(&o.failOnChange, "fail-on-change", false, "exit 1 when anything changed")
@@ -182,20 +182,31 @@ func planAt(ctx context.Context, o options, stderr io.Writer) (*recorder.Plan, s
 	return plan, label, nil
 }
 
-// planDir runs `go run ./cmd/plan -quiet` in dir and reads the plan it
-// writes (into a scratch directory, so build/ is left alone).
+// planDir builds dir's own cmd/plan and runs it there with -quiet, then
+// reads the plan it writes (into a scratch directory, so build/ is left
+// alone). The build is -trimpath: without it the compiler's cache keys hold
+// the source directory, so every temporary worktree would compile the whole
+// module again; with it, a revision whose Go files match an earlier build
+// (the usual case: a change to a stack file) reuses that build.
 func planDir(ctx context.Context, o options, dir string) (*recorder.Plan, error) {
 	out, err := os.MkdirTemp("", "plandiff-out-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(out)
-	cmd := exec.CommandContext(ctx, o.goCmd, "run", "./cmd/plan", "-quiet", "-stack", o.stack, "-out", out)
-	cmd.Dir = dir
+	bin := filepath.Join(out, "plan")
 	var buf bytes.Buffer
+	build := exec.CommandContext(ctx, o.goCmd, "build", "-trimpath", "-o", bin, "./cmd/plan")
+	build.Dir = dir
+	build.Stdout, build.Stderr = &buf, &buf
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("go build ./cmd/plan: %v\n%s", err, strings.TrimSpace(buf.String()))
+	}
+	cmd := exec.CommandContext(ctx, bin, "-quiet", "-stack", o.stack, "-out", out)
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("go run ./cmd/plan -stack %s: %v\n%s", o.stack, err, strings.TrimSpace(buf.String()))
+		return nil, fmt.Errorf("cmd/plan -stack %s: %v\n%s", o.stack, err, strings.TrimSpace(buf.String()))
 	}
 	return plandiff.Load(filepath.Join(out, o.stack, "plan.json"))
 }

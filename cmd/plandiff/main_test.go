@@ -71,7 +71,7 @@ func TestPlanFiles(t *testing.T) {
 
 // TestGitWorktree is the whole path of `make plan-diff`: a temporary git
 // repository holding the planner and a stack file, a committed base, a
-// change in the working tree, and each side planned by `go run ./cmd/plan`.
+// change in the working tree, and each side planned by its own cmd/plan.
 func TestGitWorktree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds cmd/plan twice")

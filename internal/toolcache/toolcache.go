@@ -1,7 +1,9 @@
-// Package toolcache gives tests the real tools that scripts/tools.sh builds
-// from the module proxy or installs from Debian's packages (kube-apiserver,
-// etcd, the Pulumi CLI), cached outside the repository. A tool that cannot
-// be provided skips the test, or fails it when CI is "true".
+// Package toolcache gives tests the real tools that scripts/tools.sh
+// provides (kube-apiserver, etcd and the Pulumi CLI built from the module
+// proxy; ShellCheck), cached outside the repository. A tool that cannot
+// be provided skips the test, or fails it when CI is "true". Under
+// `go test -short` (`make unit`, the inner loop) no tool is provided and
+// every test that needs one is skipped: `make test` never passes -short.
 package toolcache
 
 import (
@@ -25,9 +27,12 @@ var (
 // Path returns the absolute path of a tool provided by scripts/tools.sh
 // ("kube-apiserver", "etcd", "pulumi" or "shellcheck"), building or installing it first if
 // needed. When the tool cannot be provided the test is skipped, or failed
-// when the environment variable CI is "true".
+// when the environment variable CI is "true". Under -short it is skipped.
 func Path(t testing.TB, tool string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("toolcache: -short runs no external tool (%s); make test runs this test", tool)
+	}
 	toolMu.Lock()
 	defer toolMu.Unlock()
 	if p, ok := toolPaths[tool]; ok {
