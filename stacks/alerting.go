@@ -70,9 +70,9 @@ func (c Config) validateAlerting() field.ErrorList {
 	return errs
 }
 
-// Warnings lists what is valid but deserves attention, in a stable order.
-// Call it on a configuration Load accepted.
-func (c Config) Warnings() []Warning {
+// alertingWarnings lists what about alerting is valid but deserves
+// attention, in a stable order.
+func (c Config) alertingWarnings() []Warning {
 	var ws []Warning
 	add := func(p *field.Path, format string, args ...any) {
 		ws = append(ws, Warning{Path: p.String(), Message: fmt.Sprintf(format, args...)})

@@ -59,8 +59,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("stack %s: %w\nno plan written", *stack, err)
 	}
 	// [] rather than null in plan.json when there are none.
-	timelines := append([]timeline.Named{}, timeline.Timelines(cfg)...)
-	warnings := append(append([]timeline.Warning{}, cfg.Warnings()...), timeline.Warnings(cfg)...)
+	timelines := append([]timeline.Named{}, cfg.Timelines()...)
+	warnings := append([]stacks.Warning{}, cfg.Warnings()...)
 	if err := writeJSON(planFile, File{Plan: plan, Timelines: timelines, Warnings: warnings}); err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *quiet {
-		if err := timeline.FormatWarnings(stderr, warnings); err != nil {
+		if err := formatWarnings(stderr, warnings); err != nil {
 			return err
 		}
 	} else {
@@ -89,8 +89,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 // the recorded plan alone ignore them).
 type File struct {
 	*recorder.Plan
-	Timelines []timeline.Named   `json:"timelines"`
-	Warnings  []timeline.Warning `json:"warnings"`
+	Timelines []timeline.Named `json:"timelines"`
+	Warnings  []stacks.Warning `json:"warnings"`
 }
 
 // Record loads a stack file, validates its configuration and records the
@@ -143,7 +143,7 @@ func reportedAt(errs field.ErrorList, key string) bool {
 }
 
 // writeChecks prints the timelines and the warnings after the plan tree.
-func writeChecks(w io.Writer, timelines []timeline.Named, warnings []timeline.Warning) error {
+func writeChecks(w io.Writer, timelines []timeline.Named, warnings []stacks.Warning) error {
 	if _, err := io.WriteString(w, "\n"); err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func writeChecks(w io.Writer, timelines []timeline.Named, warnings []timeline.Wa
 	if _, err := fmt.Fprintf(w, "\nWarnings (%d)\n", len(warnings)); err != nil {
 		return err
 	}
-	return timeline.FormatWarnings(w, warnings)
+	return formatWarnings(w, warnings)
 }
 
 // writeJSON writes v to path atomically: a reader sees the old file or the
@@ -188,4 +188,14 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// formatWarnings writes one "warning: <path>: <message>" line per warning.
+func formatWarnings(w io.Writer, ws []stacks.Warning) error {
+	for _, x := range ws {
+		if _, err := fmt.Fprintf(w, "warning: %s\n", x); err != nil {
+			return err
+		}
+	}
+	return nil
 }

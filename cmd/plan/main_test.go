@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/asyncjobs/asyncjobs/internal/plandiff"
+	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
 func TestPlanWritesPlanJSON(t *testing.T) {
@@ -311,6 +312,55 @@ func TestStackFileMistakes(t *testing.T) {
 			}
 			if _, statErr := os.Stat(filepath.Join(out, "x", "plan.json")); !errors.Is(statErr, os.ErrNotExist) {
 				t.Errorf("a plan was written (%v)", statErr)
+			}
+		})
+	}
+}
+
+func TestFormatWarnings(t *testing.T) {
+	var b strings.Builder
+	if err := formatWarnings(&b, []stacks.Warning{{Path: "asyncjobs:worker.timeout", Message: "a"}, {Path: "asyncjobs:queues", Message: "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "warning: asyncjobs:worker.timeout: a\nwarning: asyncjobs:queues: b\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+// TestPreviewLogsWhatPlanPrints: `pulumi preview` shows the program's
+// logged warnings, and they are exactly the ones make plan prints, in the
+// same order, for every stack file (dev has capacity warnings).
+func TestPreviewLogsWhatPlanPrints(t *testing.T) {
+	files, err := filepath.Glob("../../Pulumi.*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no stack files: %v", err)
+	}
+	for _, f := range files {
+		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+		t.Run(stack, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := run([]string{"-quiet", "-stack", stack, "-dir", "../..", "-out", t.TempDir()}, &stdout, &stderr); err != nil {
+				t.Fatal(err)
+			}
+			printed := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			plan, _, err := Record("../..", stack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !plan.Preview {
+				t.Fatal("the plan was not recorded as a preview")
+			}
+			var logged []string
+			for _, l := range plan.Logs {
+				if l.Severity == "warning" {
+					logged = append(logged, "warning: "+l.Message)
+				}
+			}
+			if strings.Join(logged, "\n") != strings.Join(printed, "\n") {
+				t.Errorf("the program logs\n%s\nmake plan prints\n%s", strings.Join(logged, "\n"), strings.Join(printed, "\n"))
+			}
+			if stack == "dev" && !strings.Contains(strings.Join(logged, "\n"), devCapacityWarning) {
+				t.Errorf("dev's preview does not log the capacity warning %q", devCapacityWarning)
 			}
 		})
 	}

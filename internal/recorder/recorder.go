@@ -53,6 +53,15 @@ type Plan struct {
 	Resources []*Resource    `json:"resources"`
 	Invokes   []*Invoke      `json:"invokes"`
 	Outputs   map[string]any `json:"outputs"`
+	// Logs are the messages the program logged through ctx.Log, in order
+	// (the engine shows them in preview and up). Not part of plan.json.
+	Logs []Log `json:"-"`
+}
+
+// Log is one message the program logged.
+type Log struct {
+	Severity string // "debug", "info", "warning" or "error"
+	Message  string
 }
 
 // Resource is one registered resource.
@@ -103,7 +112,10 @@ func Run(program pulumi.RunFunc, opts Options) (*Plan, error) {
 
 	m := &monitor{preview: opts.Preview, project: opts.Project, stack: opts.Stack}
 	plan := &Plan{Project: opts.Project, Stack: opts.Stack, Preview: opts.Preview}
+	logs := &logRecorder{}
 	body := func(ctx *pulumi.Context) error {
+		logs.inner = ctx.Log
+		ctx.Log = logs
 		if err := program(ctx); err != nil {
 			return err
 		}
@@ -121,6 +133,7 @@ func Run(program pulumi.RunFunc, opts Options) (*Plan, error) {
 	})
 	plan.Resources = m.resources
 	plan.Invokes = m.invokes
+	plan.Logs = logs.entries()
 	plan.Outputs = m.outputs
 	if plan.Outputs == nil {
 		plan.Outputs = map[string]any{}
@@ -350,4 +363,43 @@ func Lookup(m map[string]any, path string) (any, bool) {
 		}
 	}
 	return cur, true
+}
+
+// logRecorder keeps every message the program logs and passes it on.
+type logRecorder struct {
+	inner pulumi.Log
+	mu    sync.Mutex
+	logs  []Log
+}
+
+func (l *logRecorder) add(severity, msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.logs = append(l.logs, Log{Severity: severity, Message: msg})
+}
+
+func (l *logRecorder) entries() []Log {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Log(nil), l.logs...)
+}
+
+func (l *logRecorder) Debug(msg string, args *pulumi.LogArgs) error {
+	l.add("debug", msg)
+	return l.inner.Debug(msg, args)
+}
+
+func (l *logRecorder) Info(msg string, args *pulumi.LogArgs) error {
+	l.add("info", msg)
+	return l.inner.Info(msg, args)
+}
+
+func (l *logRecorder) Warn(msg string, args *pulumi.LogArgs) error {
+	l.add("warning", msg)
+	return l.inner.Warn(msg, args)
+}
+
+func (l *logRecorder) Error(msg string, args *pulumi.LogArgs) error {
+	l.add("error", msg)
+	return l.inner.Error(msg, args)
 }

@@ -26,17 +26,17 @@ func cloudTasksSummary(r taskqueue.RetryConfig, t Timeline) string {
 	switch {
 	case t.End == GivenUp:
 		return fmt.Sprintf("%s over %s, then the task is deleted: retrying stops once %s are both reached",
-			plural(t.Attempts, "attempt"), span(t.Total), limits)
+			plural(t.Attempts, "attempt"), Span(t.Total), limits)
 	case t.Attempts == 0 && noLimit:
-		return fmt.Sprintf("never given up: %s set no limit and minBackoff is 0s, so the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, span(TaskRetention))
+		return fmt.Sprintf("never given up: %s set no limit and minBackoff is 0s, so the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, Span(TaskRetention))
 	case t.Attempts == 0:
-		return fmt.Sprintf("never given up: minBackoff is 0s, so no time passes between attempts and %s are never both reached; the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, span(TaskRetention))
+		return fmt.Sprintf("never given up: minBackoff is 0s, so no time passes between attempts and %s are never both reached; the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, Span(TaskRetention))
 	case noLimit:
 		return fmt.Sprintf("%s over %s, never given up: %s set no limit, so the task is retried until Cloud Tasks deletes it %s after it was created",
-			plural(t.Attempts, "attempt"), span(t.Total), limits, span(TaskRetention))
+			plural(t.Attempts, "attempt"), Span(t.Total), limits, Span(TaskRetention))
 	default:
 		return fmt.Sprintf("%s over %s, never given up: %s are not both reached before Cloud Tasks deletes the task %s after it was created",
-			plural(t.Attempts, "attempt"), span(t.Total), limits, span(TaskRetention))
+			plural(t.Attempts, "attempt"), Span(t.Total), limits, Span(TaskRetention))
 	}
 }
 
@@ -44,10 +44,35 @@ func cloudTasksSummary(r taskqueue.RetryConfig, t Timeline) string {
 func pubSubSummary(s messaging.SubscriptionSpec, t Timeline) string {
 	redelivery := "redelivered at once (no retry policy)"
 	if s.Retry != nil {
-		redelivery = fmt.Sprintf("redelivery backoff from %s doubling up to %s", span(s.Retry.MinimumBackoff.Duration), span(s.Retry.MaximumBackoff.Duration))
+		redelivery = fmt.Sprintf("redelivery backoff from %s doubling up to %s", Span(s.Retry.MinimumBackoff.Duration), Span(s.Retry.MaximumBackoff.Duration))
 	}
 	return fmt.Sprintf("dead-lettered after %s: %s after the first delivery when every attempt is nacked, %s when every attempt runs out the %s ack deadline; %s; Pub/Sub applies both best effort",
-		plural(t.Attempts, "delivery attempt"), span(t.Total), span(t.TotalIfTimedOut), span(t.AckDeadline), redelivery)
+		plural(t.Attempts, "delivery attempt"), Span(t.Total), Span(t.TotalIfTimedOut), Span(t.AckDeadline), redelivery)
+}
+
+// Named is a timeline with the configuration it comes from.
+type Named struct {
+	// Path is the configuration key path of the retry settings.
+	Path string `json:"path"`
+	// Kind is "queue" or "subscription".
+	Kind string `json:"kind"`
+	// Name is the queue name or "<topic>/<subscription>".
+	Name string `json:"name"`
+	// Summary says in one sentence how the retries end.
+	Summary  string   `json:"summary"`
+	Timeline Timeline `json:"timeline"`
+}
+
+// ForQueue is the timeline of a queue's retry configuration at path.
+func ForQueue(path, name string, r taskqueue.RetryConfig) Named {
+	t := CloudTasks(r)
+	return Named{Path: path, Kind: "queue", Name: name, Summary: cloudTasksSummary(r, t), Timeline: t}
+}
+
+// ForSubscription is the timeline of a subscription configured at path.
+func ForSubscription(path, name string, s messaging.SubscriptionSpec) Named {
+	t := PubSub(s)
+	return Named{Path: path, Kind: "subscription", Name: name, Summary: pubSubSummary(s, t), Timeline: t}
 }
 
 // FormatTimelines writes every timeline as text: a heading, then per
@@ -83,16 +108,16 @@ func writeRows(b *strings.Builder, t Timeline) {
 	for i := range shown {
 		after := ""
 		if i > 0 {
-			after = span(t.Intervals[i-1])
+			after = Span(t.Intervals[i-1])
 		}
 		if pubsub {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\n", i+1, after, span(starts[i]), span(starts[i]+time.Duration(i)*t.AckDeadline))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\n", i+1, after, Span(starts[i]), Span(starts[i]+time.Duration(i)*t.AckDeadline))
 		} else {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t\n", i+1, after, span(starts[i]))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t\n", i+1, after, Span(starts[i]))
 		}
 	}
 	if pubsub {
-		fmt.Fprintf(tw, "dead-lettered\t\t%s\t%s\t\n", span(t.Total), span(t.TotalIfTimedOut))
+		fmt.Fprintf(tw, "dead-lettered\t\t%s\t%s\t\n", Span(t.Total), Span(t.TotalIfTimedOut))
 	}
 	tw.Flush()
 	for _, line := range strings.SplitAfter(table.String(), "\n") {
@@ -101,18 +126,8 @@ func writeRows(b *strings.Builder, t Timeline) {
 		}
 	}
 	if rest := t.Attempts - shown; rest > 0 {
-		fmt.Fprintf(b, "  … %d more attempts, the last at %s\n", rest, span(t.Total))
+		fmt.Fprintf(b, "  … %d more attempts, the last at %s\n", rest, Span(t.Total))
 	}
-}
-
-// FormatWarnings writes one "warning: <path>: <message>" line per warning.
-func FormatWarnings(w io.Writer, ws []Warning) error {
-	for _, x := range ws {
-		if _, err := fmt.Fprintf(w, "warning: %s\n", x); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func plural(n int, what string) string {
@@ -133,12 +148,12 @@ func retryDurationText(d duration.Duration) string {
 	if d.Duration.Truncate(time.Second) <= 0 {
 		return "0s (unlimited)"
 	}
-	return span(d.Duration)
+	return Span(d.Duration)
 }
 
-// span renders a duration compactly for people: "0s", "10s", "4m",
+// Span renders a duration compactly for people: "0s", "10s", "4m",
 // "1h30m", "31d", "29m10s".
-func span(d time.Duration) string {
+func Span(d time.Duration) string {
 	if d == 0 {
 		return "0s"
 	}

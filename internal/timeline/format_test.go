@@ -61,7 +61,7 @@ func TestFormatLongTimeline(t *testing.T) {
 	if n := strings.Count(out, "\n"); n != 4+1+shownRows+1 {
 		t.Errorf("%d lines, want the heading, summary, table header, %d rows and the rest:\n%s", n, shownRows, out)
 	}
-	if want := "  … 40 more attempts, the last at " + span(tl.Total) + "\n"; !strings.HasSuffix(out, want) {
+	if want := "  … 40 more attempts, the last at " + Span(tl.Total) + "\n"; !strings.HasSuffix(out, want) {
 		t.Errorf("output does not end with %q:\n%s", want, out)
 	}
 }
@@ -92,15 +92,5 @@ func TestSummaries(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestFormatWarnings(t *testing.T) {
-	var b strings.Builder
-	if err := FormatWarnings(&b, []Warning{{Path: "asyncjobs:worker.timeout", Message: "a"}, {Path: "asyncjobs:queues", Message: "b"}}); err != nil {
-		t.Fatal(err)
-	}
-	if want := "warning: asyncjobs:worker.timeout: a\nwarning: asyncjobs:queues: b\n"; b.String() != want {
-		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }

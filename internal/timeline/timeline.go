@@ -1,11 +1,10 @@
 // Package timeline turns the retry settings of a stack into the schedules
 // they produce (when each attempt happens, when a task is given up, when a
-// message is dead-lettered) and checks a stack's configuration for settings
-// that are each valid but do not fit together. Nothing here talks to Google
-// Cloud: the schedules follow the documented semantics of Cloud Tasks
-// (google.cloud.tasks.v2.RetryConfig) and Pub/Sub (RetryPolicy,
-// DeadLetterPolicy). The Pulumi program never imports this package; only
-// the tools do.
+// message is dead-lettered). It imports only the components whose settings
+// it reads; the stack's warnings built on it live in package stacks. Nothing
+// here talks to Google Cloud: the schedules follow the documented semantics
+// of Cloud Tasks (google.cloud.tasks.v2.RetryConfig) and Pub/Sub
+// (RetryPolicy, DeadLetterPolicy).
 package timeline
 
 import (

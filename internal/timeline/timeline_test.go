@@ -257,8 +257,8 @@ func TestSpan(t *testing.T) {
 		100 * time.Millisecond:          "100ms",
 		2*time.Hour + 3*time.Second:     "2h3s",
 	} {
-		if got := span(d); got != want {
-			t.Errorf("span(%v) = %q, want %q", d, got, want)
+		if got := Span(d); got != want {
+			t.Errorf("Span(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package timeline
+package stacks
 
 import (
 	"reflect"
@@ -10,16 +10,15 @@ import (
 	"github.com/asyncjobs/asyncjobs/components/duration"
 	"github.com/asyncjobs/asyncjobs/components/gcpiam"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
-	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
 // base is a valid configuration that draws no warning: a worker taking
 // 10 × 80 requests with a 10m timeout, a queue of 500 concurrent
 // dispatches, a pull and a push subscription (10m ack deadline), a
 // subscriber Deployment on the pull one and a CronJob that publishes.
-func base(t *testing.T) stacks.Config {
+func capacityBase(t *testing.T) Config {
 	t.Helper()
-	cfg, err := stacks.Load(stacks.Source{
+	cfg, err := Load(Source{
 		"gcp:project":      "asyncjobs-test",
 		"asyncjobs:region": "asia-northeast1",
 		"asyncjobs:worker": `{"image": "asia-docker.pkg.dev/asyncjobs-test/r/worker:v1", "maxInstances": 10, "concurrency": 80, "timeout": "10m"}`,
@@ -39,21 +38,21 @@ func base(t *testing.T) stacks.Config {
 	return cfg
 }
 
-// check runs Warnings on a changed base configuration, after making sure
+// checkCapacity runs capacityWarnings on a changed base configuration, after making sure
 // the change left it valid: a warning is about settings that are allowed.
-func check(t *testing.T, change func(c *stacks.Config)) []Warning {
+func checkCapacity(t *testing.T, change func(c *Config)) []Warning {
 	t.Helper()
-	cfg := base(t)
+	cfg := capacityBase(t)
 	change(&cfg)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		t.Fatalf("the case is not a valid configuration: %v", errs)
 	}
-	return Warnings(cfg)
+	return cfg.capacityWarnings()
 }
 
 type warningCase struct {
 	name   string
-	change func(c *stacks.Config)
+	change func(c *Config)
 	// want maps each expected warning's path to words its message holds;
 	// no other warning may appear.
 	want map[string][]string
@@ -63,7 +62,7 @@ func runWarnings(t *testing.T, cases []warningCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ws := check(t, tc.change)
+			ws := checkCapacity(t, tc.change)
 			got := map[string]string{}
 			for _, w := range ws {
 				if _, dup := got[w.Path]; dup {
@@ -100,7 +99,7 @@ func runWarnings(t *testing.T, cases []warningCase) {
 }
 
 func TestBaseHasNoWarnings(t *testing.T) {
-	if ws := check(t, func(*stacks.Config) {}); len(ws) > 0 {
+	if ws := checkCapacity(t, func(*Config) {}); len(ws) > 0 {
 		t.Fatalf("warnings on the base configuration: %v", ws)
 	}
 }
@@ -112,21 +111,21 @@ func TestWarningConcurrency(t *testing.T) {
 	runWarnings(t, []warningCase{{
 		// The first source document: 1000 concurrent dispatches, 1 × 80.
 		name: "source document values",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			c.Worker.MaxInstances, c.Worker.Concurrency = 1, 80
 			c.Queues[0].RateLimits.MaxConcurrentDispatches = 1000
 		},
 		want: map[string][]string{q0: {"up to 1000 tasks", "at most 80", "maxInstances 1 × concurrency 80", "429", "to 80"}},
 	}, {
 		name:   "exactly the worker's capacity",
-		change: func(c *stacks.Config) { c.Queues[0].RateLimits.MaxConcurrentDispatches = 800 },
+		change: func(c *Config) { c.Queues[0].RateLimits.MaxConcurrentDispatches = 800 },
 	}, {
 		name:   "one over the worker's capacity",
-		change: func(c *stacks.Config) { c.Queues[0].RateLimits.MaxConcurrentDispatches = 801 },
+		change: func(c *Config) { c.Queues[0].RateLimits.MaxConcurrentDispatches = 801 },
 		want:   map[string][]string{q0: {"up to 801 tasks", "at most 800", "maxInstances 10 × concurrency 80"}},
 	}, {
 		name: "two queues that fit each but not together",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			q := c.Queues[0]
 			q.Name = "q2"
 			c.Queues = append(c.Queues, q)
@@ -134,7 +133,7 @@ func TestWarningConcurrency(t *testing.T) {
 		want: map[string][]string{"asyncjobs:queues": {"together dispatch up to 1000", "at most 800"}},
 	}, {
 		name: "two queues that fit together",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			q := c.Queues[0]
 			q.Name, q.RateLimits.MaxConcurrentDispatches = "q2", 300
 			c.Queues = append(c.Queues, q)
@@ -142,7 +141,7 @@ func TestWarningConcurrency(t *testing.T) {
 	}, {
 		// The queue that does not fit is named; the sum says nothing more.
 		name: "two queues, one too many on its own",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			q := c.Queues[0]
 			q.Name, q.RateLimits.MaxConcurrentDispatches = "q2", 900
 			c.Queues = append(c.Queues, q)
@@ -156,27 +155,27 @@ func TestWarningConcurrency(t *testing.T) {
 // timeout), and a timeout beyond the longest deadline Cloud Tasks allows.
 func TestWarningDispatchDeadline(t *testing.T) {
 	const timeout = "asyncjobs:worker.timeout"
-	pullOnly := func(c *stacks.Config) { c.Topics[0].Subscriptions = c.Topics[0].Subscriptions[:1] }
+	pullOnly := func(c *Config) { c.Topics[0].Subscriptions = c.Topics[0].Subscriptions[:1] }
 	runWarnings(t, []warningCase{{
 		name:   "the default 10m deadline outlives a 5m timeout",
-		change: func(c *stacks.Config) { c.Worker.Timeout = duration.Of(5 * time.Minute) },
+		change: func(c *Config) { c.Worker.Timeout = duration.Of(5 * time.Minute) },
 		want:   map[string][]string{timeout: {"5m is shorter than the 10m dispatch deadline", "504", "at most 5m"}},
 	}, {
 		name: "no queue, no dispatch deadline",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			c.Worker.Timeout = duration.Of(5 * time.Minute)
 			c.Queues = nil
 		},
 	}, {
 		name: "a timeout beyond the longest dispatch deadline",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			pullOnly(c)
 			c.Worker.Timeout = duration.Of(60 * time.Minute)
 		},
 		want: map[string][]string{timeout: {"1h is longer than the longest dispatch deadline Cloud Tasks allows (30m)", "run twice"}},
 	}, {
 		name: "a timeout equal to the longest dispatch deadline",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			pullOnly(c)
 			c.Worker.Timeout = duration.Of(30 * time.Minute)
 		},
@@ -188,15 +187,15 @@ func TestWarningDispatchDeadline(t *testing.T) {
 func TestWarningPushAckDeadline(t *testing.T) {
 	runWarnings(t, []warningCase{{
 		name:   "60s push deadline, 10m worker timeout",
-		change: func(c *stacks.Config) { c.Topics[0].Subscriptions[1].AckDeadline = duration.Of(60 * time.Second) },
+		change: func(c *Config) { c.Topics[0].Subscriptions[1].AckDeadline = duration.Of(60 * time.Second) },
 		want: map[string][]string{"asyncjobs:topics[0].subscriptions[1].ackDeadline": {
 			"push subscription jobs/jobs-push waits 1m", "request timeout is 10m", "redelivers"}},
 	}, {
 		name:   "a pull subscription's short deadline is the subscriber's business",
-		change: func(c *stacks.Config) { c.Topics[0].Subscriptions[0].AckDeadline = duration.Of(10 * time.Second) },
+		change: func(c *Config) { c.Topics[0].Subscriptions[0].AckDeadline = duration.Of(10 * time.Second) },
 	}, {
 		name: "push deadline as long as a shorter worker timeout",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			c.Queues = nil // no dispatch-deadline warning for the 5m timeout
 			c.Worker.Timeout = duration.Of(5 * time.Minute)
 			c.Topics[0].Subscriptions[1].AckDeadline = duration.Of(5 * time.Minute)
@@ -208,37 +207,37 @@ func TestWarningPushAckDeadline(t *testing.T) {
 // subscription is worked through only if nothing else consumes it.
 func TestWarningRateCap(t *testing.T) {
 	const sub0 = "asyncjobs:subscribers[0].maxReplicas"
-	second := func(c *stacks.Config, subscription string) {
+	second := func(c *Config, subscription string) {
 		s := c.Subscribers[0]
 		s.Name, s.Subscription, s.MaxReplicas = "second-subscriber", subscription, 5
 		c.Subscribers = append(c.Subscribers, s)
 	}
 	runWarnings(t, []warningCase{{
 		name:   "two Deployments on one subscription",
-		change: func(c *stacks.Config) { second(c, "jobs/jobs-worker") },
+		change: func(c *Config) { second(c, "jobs/jobs-worker") },
 		want: map[string][]string{
 			sub0:                                   {"maxReplicas 10", "jobs/jobs-worker", "subscriber second-subscriber (maxReplicas 5)"},
 			"asyncjobs:subscribers[1].maxReplicas": {"maxReplicas 5", "subscriber jobs-subscriber (maxReplicas 10)"},
 		},
 	}, {
 		name:   "two Deployments on two subscriptions",
-		change: func(c *stacks.Config) { second(c, "jobs/jobs-audit") },
+		change: func(c *Config) { second(c, "jobs/jobs-audit") },
 	}, {
 		name: "a CronJob pulling the same subscription",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			g := &c.CronJobs[0].GoogleServiceAccount.Grants
 			*g = append(*g, cronjob.Grant{Role: gcpiam.RolePubSubSubscriber, Subscription: "jobs/jobs-worker"})
 		},
 		want: map[string][]string{sub0: {"CronJob report"}},
 	}, {
 		name: "a CronJob pulling another subscription",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			g := &c.CronJobs[0].GoogleServiceAccount.Grants
 			*g = append(*g, cronjob.Grant{Role: gcpiam.RolePubSubSubscriber, Subscription: "jobs/jobs-audit"})
 		},
 	}, {
 		name: "another identity granted subscriber on the subscription",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			c.Topics[0].Subscriptions[0].Subscribers = []string{"serviceAccount:batch@asyncjobs-test.iam.gserviceaccount.com"}
 		},
 		want: map[string][]string{sub0: {"IAM member serviceAccount:batch@asyncjobs-test.iam.gserviceaccount.com"}},
@@ -248,8 +247,8 @@ func TestWarningRateCap(t *testing.T) {
 // TestWarningRetentionBeforeDeadLetter: a message that keeps failing must
 // be dead-lettered before the subscription lets it expire.
 func TestWarningRetentionBeforeDeadLetter(t *testing.T) {
-	set := func(attempts int, ack, retention time.Duration) func(c *stacks.Config) {
-		return func(c *stacks.Config) {
+	set := func(attempts int, ack, retention time.Duration) func(c *Config) {
+		return func(c *Config) {
 			s := &c.Topics[0].Subscriptions[0]
 			s.DeadLetter.MaxDeliveryAttempts, s.AckDeadline, s.MessageRetention = attempts, duration.Of(ack), duration.Of(retention)
 		}
@@ -264,7 +263,7 @@ func TestWarningRetentionBeforeDeadLetter(t *testing.T) {
 		change: set(5, time.Minute, 10*time.Minute),
 	}, {
 		name: "backoff counts too",
-		change: func(c *stacks.Config) {
+		change: func(c *Config) {
 			set(5, time.Minute, 10*time.Minute)(c)
 			c.Topics[0].Subscriptions[0].Retry = &messaging.RetryPolicy{MinimumBackoff: duration.Of(time.Minute), MaximumBackoff: duration.Of(10 * time.Minute)}
 		},
@@ -276,7 +275,7 @@ func TestWarningRetentionBeforeDeadLetter(t *testing.T) {
 // TestWarningsOrder: warnings come in a stable order, worker and queues
 // first.
 func TestWarningsOrder(t *testing.T) {
-	ws := check(t, func(c *stacks.Config) {
+	ws := checkCapacity(t, func(c *Config) {
 		c.Worker.Timeout = duration.Of(5 * time.Minute)
 		c.Queues[0].RateLimits.MaxConcurrentDispatches = 5000
 		c.Topics[0].Subscriptions[1].AckDeadline = duration.Of(60 * time.Second)
@@ -294,7 +293,7 @@ func TestWarningsOrder(t *testing.T) {
 // TestTimelines: one per queue and subscription, named by key path.
 func TestTimelines(t *testing.T) {
 	var got []string
-	for _, n := range Timelines(base(t)) {
+	for _, n := range capacityBase(t).Timelines() {
 		got = append(got, n.Kind+" "+n.Name+" "+n.Path+" "+string(n.Timeline.End))
 		if n.Summary == "" {
 			t.Errorf("%s %s has no summary", n.Kind, n.Name)

@@ -1,35 +1,28 @@
-package timeline
+package stacks
 
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/components/gcpiam"
-	"github.com/asyncjobs/asyncjobs/stacks"
+	"github.com/asyncjobs/asyncjobs/components/taskqueue"
+	"github.com/asyncjobs/asyncjobs/internal/timeline"
 )
 
-// Cloud Tasks dispatch deadlines of HTTP tasks
-// (google.cloud.tasks.v2.Task.dispatch_deadline).
-const (
-	// DefaultDispatchDeadline applies to tasks created without one.
-	DefaultDispatchDeadline = 10 * time.Minute
-	// MaxDispatchDeadline is the longest Cloud Tasks waits for a response.
-	MaxDispatchDeadline = 30 * time.Minute
-)
+// Warnings lists what is valid but deserves attention, in a stable order:
+// alerting, then capacity and consistency (worker and queues, topics,
+// subscribers). Call it on a configuration Load accepted. The program logs
+// each one on every preview and update; make plan prints the same list.
+func (c Config) Warnings() []Warning {
+	return append(c.alertingWarnings(), c.capacityWarnings()...)
+}
 
-// Warning is a capacity or consistency problem in a valid configuration,
-// on the key to change: the same type as the stack's own warnings.
-type Warning = stacks.Warning
-
-func key(name string) *field.Path { return field.NewPath(stacks.Namespace + ":" + name) }
-
-// Warnings checks a configuration, defaults applied, for settings that are
-// each valid but do not fit together. The order is stable: worker and
-// queues, then topics, then subscribers.
-func Warnings(cfg stacks.Config) []Warning {
+// capacityWarnings checks a configuration, defaults applied, for settings
+// that are each valid but do not fit together. The order is stable: worker
+// and queues, then topics, then subscribers.
+func (cfg Config) capacityWarnings() []Warning {
 	var ws []Warning
 	add := func(p *field.Path, format string, args ...any) {
 		ws = append(ws, Warning{Path: p.String(), Message: fmt.Sprintf(format, args...)})
@@ -40,15 +33,15 @@ func Warnings(cfg stacks.Config) []Warning {
 
 	// Dispatch deadlines against the worker's request timeout.
 	if len(cfg.Queues) > 0 {
-		if timeout < DefaultDispatchDeadline {
+		if timeout < taskqueue.DefaultDispatchDeadline {
 			add(key("worker").Child("timeout"),
 				"the worker's request timeout %s is shorter than the %s dispatch deadline Cloud Tasks gives a task created without one: Cloud Run ends such a task's slow attempt with 504 and Cloud Tasks retries it; create tasks with a dispatch deadline of at most %s (the enqueue tool does)",
-				span(timeout), span(DefaultDispatchDeadline), span(timeout))
+				timeline.Span(timeout), timeline.Span(taskqueue.DefaultDispatchDeadline), timeline.Span(timeout))
 		}
-		if timeout > MaxDispatchDeadline {
+		if timeout > taskqueue.MaxDispatchDeadline {
 			add(key("worker").Child("timeout"),
 				"the worker's request timeout %s is longer than the longest dispatch deadline Cloud Tasks allows (%s): an attempt still running then counts as failed and is retried while the worker goes on with it, so a task can run twice at once; keep task work under %s or lower the timeout to %s",
-				span(timeout), span(MaxDispatchDeadline), span(MaxDispatchDeadline), span(MaxDispatchDeadline))
+				timeline.Span(timeout), timeline.Span(taskqueue.MaxDispatchDeadline), timeline.Span(taskqueue.MaxDispatchDeadline), timeline.Span(taskqueue.MaxDispatchDeadline))
 		}
 	}
 
@@ -77,12 +70,12 @@ func Warnings(cfg stacks.Config) []Warning {
 			if ack := s.AckDeadline.Duration; s.Push != nil && ack < timeout {
 				add(p.Child("ackDeadline"),
 					"push subscription %s/%s waits %s for the worker's response (the ack deadline, at most 10m, is the push request timeout) but the worker's request timeout is %s: a request still running after %s counts as failed and Pub/Sub redelivers the message while the worker goes on with it; keep push work under %s or use a pull subscriber",
-					tp.Name, s.Name, span(ack), span(timeout), span(ack), span(ack))
+					tp.Name, s.Name, timeline.Span(ack), timeline.Span(timeout), timeline.Span(ack), timeline.Span(ack))
 			}
-			if t := PubSub(s); t.TotalIfTimedOut > s.MessageRetention.Duration {
+			if t := timeline.PubSub(s); t.TotalIfTimedOut > s.MessageRetention.Duration {
 				add(p.Child("messageRetention"),
 					"subscription %s/%s keeps a message %s, but a message whose attempts all run out the %s ack deadline is dead-lettered only %s after its first delivery: it can expire instead of reaching the dead-letter topic; raise messageRetention or lower deadLetter.maxDeliveryAttempts",
-					tp.Name, s.Name, span(s.MessageRetention.Duration), span(s.AckDeadline.Duration), span(t.TotalIfTimedOut))
+					tp.Name, s.Name, timeline.Span(s.MessageRetention.Duration), timeline.Span(s.AckDeadline.Duration), timeline.Span(t.TotalIfTimedOut))
 			}
 		}
 	}
@@ -103,7 +96,7 @@ func Warnings(cfg stacks.Config) []Warning {
 
 // consumers lists what else pulls the subscription ref ("topic/name")
 // besides subscriber Deployment self.
-func consumers(cfg stacks.Config, ref string, self int) []string {
+func consumers(cfg Config, ref string, self int) []string {
 	var out []string
 	for i, s := range cfg.Subscribers {
 		if i != self && s.Subscription == ref {
@@ -132,32 +125,17 @@ func consumers(cfg stacks.Config, ref string, self int) []string {
 	return out
 }
 
-// Named is a timeline with the configuration it comes from.
-type Named struct {
-	// Path is the configuration key path of the retry settings.
-	Path string `json:"path"`
-	// Kind is "queue" or "subscription".
-	Kind string `json:"kind"`
-	// Name is the queue name or "<topic>/<subscription>".
-	Name string `json:"name"`
-	// Summary says in one sentence how the retries end.
-	Summary  string   `json:"summary"`
-	Timeline Timeline `json:"timeline"`
-}
-
-// Timelines returns the timeline of every queue and subscription, in
+// Timelines returns the retry timeline of every queue and subscription, in
 // configuration order.
-func Timelines(cfg stacks.Config) []Named {
-	var out []Named
+func (cfg Config) Timelines() []timeline.Named {
+	var out []timeline.Named
 	for i, q := range cfg.Queues {
-		t := CloudTasks(q.Retry)
-		out = append(out, Named{Path: key("queues").Index(i).Child("retry").String(), Kind: "queue", Name: q.Name, Summary: cloudTasksSummary(q.Retry, t), Timeline: t})
+		out = append(out, timeline.ForQueue(key("queues").Index(i).Child("retry").String(), q.Name, q.Retry))
 	}
 	for i, tp := range cfg.Topics {
 		for j, s := range tp.Subscriptions {
 			p := key("topics").Index(i).Child("subscriptions").Index(j)
-			t := PubSub(s)
-			out = append(out, Named{Path: p.String(), Kind: "subscription", Name: tp.Name + "/" + s.Name, Summary: pubSubSummary(s, t), Timeline: t})
+			out = append(out, timeline.ForSubscription(p.String(), tp.Name+"/"+s.Name, s))
 		}
 	}
 	return out
