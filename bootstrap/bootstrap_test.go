@@ -15,6 +15,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/plantest"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 	"github.com/asyncjobs/asyncjobs/internal/stackfile"
+	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
 const (
@@ -375,9 +376,10 @@ func TestProjectDeclaresEveryKey(t *testing.T) {
 // TestStackFilesMatchTheExample: each stack file of the main program names
 // its environment's deployer (from the example bootstrap) in
 // asyncjobs:deployers, so the stack grants it actAs on the accounts it
-// attaches (the worker's, a created cluster's nodes); and an environment
-// gets the cluster-creating roles exactly when its stack creates its
-// cluster.
+// attaches (the worker's, a created cluster's nodes); an environment gets
+// the cluster-creating roles exactly when its stack creates its cluster;
+// and the bootstrap makes the completions metric in the project where the
+// stack's cluster runs.
 func TestStackFilesMatchTheExample(t *testing.T) {
 	plan := recordExample(t)
 	vars, _ := plan.Outputs["githubVariables"].(map[string]any)
@@ -411,6 +413,18 @@ func TestStackFilesMatchTheExample(t *testing.T) {
 		_ = json.Unmarshal([]byte(st.Config["asyncjobs:gke"]), &gke)
 		if gke.Create != env.CreatesCluster {
 			t.Errorf("Pulumi.%s.yaml gke.create = %v, the bootstrap's createsCluster = %v", name, gke.Create, env.CreatesCluster)
+		}
+		// The stack's overdue alerts read the completions metric of its
+		// cluster's project, which the bootstrap creates there.
+		stack, err := stacks.LoadStack(name, stacks.Source(st.Config))
+		if err != nil {
+			t.Fatalf("Pulumi.%s.yaml: %v", name, err)
+		}
+		if got := stack.ClusterProject(); got != env.ClusterProjectID() {
+			t.Errorf("Pulumi.%s.yaml runs its cluster in %s, the bootstrap's %s environment in %s (clusterProject)", name, got, name, env.ClusterProjectID())
+		}
+		if !slices.Contains(cfg.ClusterProjects(), stack.ClusterProject()) {
+			t.Errorf("the bootstrap creates no completions metric in %s, where Pulumi.%s.yaml's cluster runs", stack.ClusterProject(), name)
 		}
 	}
 }

@@ -43,10 +43,20 @@ type Environment struct {
 	GitHubEnvironment string `json:"githubEnvironment" doc:"when set, only jobs running in this GitHub environment on Branch may deploy; pull requests get a read-only previewer instead"`
 	Branch            string `json:"branch" doc:"branch deployments of a protected environment run from"`
 	CreatesCluster    bool   `json:"createsCluster" doc:"the environment's stack creates its GKE cluster (asyncjobs:gke.create): only then does its deployer get roles/container.clusterAdmin and the right to grant the GKE node role"`
+	ClusterProject    string `json:"clusterProject" doc:"project of the environment's GKE cluster when it is not project (the stack's asyncjobs:gke.project); the CronJob completions metric is created there (neither gcp:project nor another environment's project)"`
 }
 
 // Protected reports whether deploying needs the GitHub environment.
 func (e Environment) Protected() bool { return e.GitHubEnvironment != "" }
+
+// ClusterProjectID is the project of the environment's GKE cluster, where
+// GKE writes its CronJobs' events: ClusterProject, else Project.
+func (e Environment) ClusterProjectID() string {
+	if e.ClusterProject != "" {
+		return e.ClusterProject
+	}
+	return e.Project
+}
 
 // Defaults returns the configuration a stack starts from.
 func Defaults() Config {
@@ -175,6 +185,17 @@ func (c Config) Validate() field.ErrorList {
 		default:
 			projectOf[e.Project] = n
 		}
+		if e.ClusterProject != "" {
+			cp := p.Child("clusterProject")
+			switch other := envOfProject(c.Environments, e.ClusterProject); {
+			case !projectRE.MatchString(e.ClusterProject):
+				errs = append(errs, field.Invalid(cp, e.ClusterProject, "a Google Cloud project id"))
+			case e.ClusterProject == c.Project:
+				errs = append(errs, field.Invalid(cp, e.ClusterProject, fmt.Sprintf("is the host project %s (gcp:project), to which no environment deploys", c.Project)))
+			case other != "" && other != n:
+				errs = append(errs, field.Invalid(cp, e.ClusterProject, fmt.Sprintf("is environment %s's project, where that environment's deployer could change the workloads and silence the alerts of this one", other)))
+			}
+		}
 		if c.StateBucket != "" && len(c.StateBucket)+1+len(n) > 63 {
 			errs = append(errs, field.Invalid(p, n, fmt.Sprintf("state bucket %s-%s is longer than 63 characters", c.StateBucket, n)))
 		}
@@ -191,4 +212,14 @@ func (c Config) Validate() field.ErrorList {
 		}
 	}
 	return errs
+}
+
+// envOfProject names the environment whose project is project ("" for none).
+func envOfProject(envs map[string]Environment, project string) string {
+	for _, n := range slices.Sorted(maps.Keys(envs)) {
+		if envs[n].Project == project {
+			return n
+		}
+	}
+	return ""
 }

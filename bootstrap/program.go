@@ -8,11 +8,14 @@ import (
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/iam"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/kms"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/logging"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/asyncjobs/asyncjobs/components/monitoring"
 )
 
 // Role is a predefined role, the reason an identity holds it, and, when
@@ -54,7 +57,7 @@ var DeployerRoles = []Role{
 	{Name: "roles/serviceusage.serviceUsageAdmin", Why: "enable the Google APIs the stack uses (never disabled on destroy)"},
 	{Name: "roles/browser", Why: "read the project: its number names the Pub/Sub service agent"},
 	{Name: "roles/monitoring.editor", Why: "create and update the stack's alert policies, e-mail notification channels and dashboard"},
-	{Name: "roles/logging.configWriter", Why: "create and update the log-based metrics the CronJob alerts count (in the cluster's project)"},
+	{Name: "roles/logging.configWriter", Why: "create and update the stack's log-based metrics of failed and missed CronJob runs, which its dashboard charts (the counter of completed runs the overdue alerts read is the bootstrap's, made once per cluster project)"},
 	{Name: "roles/container.clusterAdmin", OnlyIf: OnlyIfCreatesCluster, Why: "create and update the Autopilot cluster (no rights on the objects inside it); only for an environment with createsCluster"},
 	{Name: "roles/resourcemanager.projectIamAdmin", OnlyIf: OnlyIfCreatesCluster,
 		Condition: fmt.Sprintf("api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['%s'])", NodeRole),
@@ -306,9 +309,49 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 		}
 	}
 
+	if err := completionsMetrics(ctx, cfg, protect); err != nil {
+		return err
+	}
+
 	ctx.Export("githubVariables", vars)
 	ctx.Export("stateBuckets", buckets)
 	ctx.Export("attributeCondition", pulumi.String(RepositoryCondition(cfg.RepositoryID, cfg.OwnerID)))
+	return nil
+}
+
+// ClusterProjects lists, sorted and once each, the projects that hold an
+// environment's GKE cluster.
+func (c Config) ClusterProjects() []string {
+	seen := map[string]bool{}
+	for _, env := range c.Environments {
+		seen[env.ClusterProjectID()] = true
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// completionsMetrics creates, in every project that holds an environment's
+// cluster, the counter of successful CronJob runs that the stacks' overdue
+// alerts read (monitoring.CompletionsMetric), with the Logging API it
+// needs. A stack never creates it: Cloud Monitoring refuses an alert
+// policy on a log-based metric for up to 10 minutes after the metric is
+// created, so an alert declared in the same update as its metric would
+// fail a stack's first up. Made here, it is available long before.
+func completionsMetrics(ctx *pulumi.Context, cfg Config, protect pulumi.ResourceOption) error {
+	for _, project := range cfg.ClusterProjects() {
+		api, err := projects.NewService(ctx, "api-logging-"+project, &projects.ServiceArgs{
+			Project:                  pulumi.String(project),
+			Service:                  pulumi.String("logging.googleapis.com"),
+			DisableOnDestroy:         pulumi.Bool(false),
+			DisableDependentServices: pulumi.Bool(false),
+		})
+		if err != nil {
+			return err
+		}
+		metric := monitoring.CompletionsMetric(project)
+		if _, err := logging.NewMetric(ctx, "cronjob-completed-"+project, metric.Args(project), pulumi.DependsOn([]pulumi.Resource{api}), protect); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -329,3 +329,54 @@ func TestThreatModelDocument(t *testing.T) {
 		}
 	}
 }
+
+// silencers lists who could silence an environment's overdue alerts
+// without being able to deploy that environment: a principal holding a
+// role beyond reading on a project where a completions metric lives (it
+// could change or delete the counter) that cannot act as the deployer of
+// every environment whose cluster runs there.
+func silencers(t *testing.T, plan *recorder.Plan, cfg Config) (bad []string, holders int) {
+	m := newModel(t, plan)
+	for _, metric := range plan.ByType(metricType) {
+		project := str(t, metric, "project")
+		for _, p := range principals {
+			r := m.reachOf(t, p)
+			if !slices.Contains(r.admin, project) {
+				continue
+			}
+			holders++
+			for _, name := range slices.Sorted(maps.Keys(cfg.Environments)) {
+				if cfg.Environments[name].ClusterProjectID() == project && !slices.Contains(r.accounts, "pulumi-"+name) {
+					bad = append(bad, p.name+" can change "+project+"'s completions metric, which counts "+name+"'s runs, but cannot deploy "+name)
+				}
+			}
+		}
+	}
+	return bad, holders
+}
+
+// TestOnlyAnEnvironmentsDeployersCanSilenceItsOverdueAlerts: whoever can
+// change or delete the completions metric of a cluster's project can
+// already deploy every environment whose cluster runs there; in particular
+// no pull request can touch prod's.
+func TestOnlyAnEnvironmentsDeployersCanSilenceItsOverdueAlerts(t *testing.T) {
+	bad, holders := silencers(t, recordExample(t), exampleConfig(t))
+	for _, b := range bad {
+		t.Error(b)
+	}
+	if holders == 0 {
+		t.Error("nobody administers a project with a completions metric: the check checked nothing")
+	}
+	// The check finds the layout Validate refuses: dev's cluster in prod's
+	// project would let the prod deployer silence dev's alerts.
+	cfg := exampleConfig(t)
+	dev := cfg.Environments["dev"]
+	dev.ClusterProject = "asyncjobs-prod"
+	cfg.Environments["dev"] = dev
+	if len(cfg.Validate()) == 0 {
+		t.Error("Validate accepts dev's cluster in prod's project")
+	}
+	if bad, _ := silencers(t, recordConfig(t, cfg), cfg); len(bad) == 0 {
+		t.Error("dev's cluster in prod's project: no silencer found")
+	}
+}

@@ -100,15 +100,19 @@ func (c Config) alertingWarnings() []Warning {
 				j.Name, monitoring.Span(o.Gap), monitoring.Span(o.Window), monitoring.Span(monitoring.MaxAbsence))
 		}
 	}
-	if len(c.CronJobs) > 0 && c.clusterProject() != c.Project {
+	if len(c.CronJobs) > 0 && c.ClusterProject() != c.Project {
 		add(key("gke").Child("project"),
 			"the CronJob alerts read log-based metrics created in the cluster's project %s; add it to the metrics scope of %s, where the alert policies and the dashboard live",
-			c.clusterProject(), c.Project)
+			c.ClusterProject(), c.Project)
 	}
 	return ws
 }
 
-func (c Config) clusterProject() string {
+// ClusterProject is the Google project of the GKE cluster (gke.project,
+// else the stack's): where GKE writes the CronJobs' events, the stack's
+// log-based metrics live, and the bootstrap creates the completions metric
+// the overdue alerts read.
+func (c Config) ClusterProject() string {
 	if c.GKE.Project != "" {
 		return c.GKE.Project
 	}
@@ -165,7 +169,7 @@ func (c Config) monitoringArgs(stack string) monitoring.Args {
 		if location == "" {
 			location = c.Region
 		}
-		args.Cluster = monitoring.Cluster{Project: c.clusterProject(), Location: location, Name: c.GKE.Name, Namespace: c.Namespace()}
+		args.Cluster = monitoring.Cluster{Project: c.ClusterProject(), Location: location, Name: c.GKE.Name, Namespace: c.Namespace()}
 	}
 	for _, j := range c.CronJobs {
 		args.CronJobs = append(args.CronJobs, c.cronJob(j.Name))

@@ -1,6 +1,7 @@
 package stacks_test
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/asyncjobs/asyncjobs/components/monitoring"
 	"github.com/asyncjobs/asyncjobs/internal/plantest"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 	"github.com/asyncjobs/asyncjobs/stacks"
@@ -197,7 +199,7 @@ func TestAlertsWatchThePhysicalResources(t *testing.T) {
 		"monitoring-queue-sample-queue-failed-attempts":        `resource.label.queue_id="sample-queue-t1"`,
 		"monitoring-cronjob-indexed-echo-failed":               `resource.labels.cluster_name="asyncjobs-dev"` + "\n" + `jsonPayload.involvedObject.kind="Job"` + "\n" + `jsonPayload.involvedObject.namespace="asyncjobs-t1"`,
 		"monitoring-cronjob-indexed-echo-missed":               `jsonPayload.involvedObject.namespace="asyncjobs-t1"` + "\n" + `jsonPayload.involvedObject.name=("indexed-echo")`,
-		"monitoring-cronjob-indexed-echo-overdue":              `user/asyncjobs-cronjob-completed-t1"`,
+		"monitoring-cronjob-indexed-echo-overdue":              `user/asyncjobs-cronjob-completed" AND resource.type="k8s_cluster"`,
 	}
 	policies := plan.ByType(alertPolicyType)
 	if len(policies) != len(want) {
@@ -231,6 +233,11 @@ func TestAlertsWatchThePhysicalResources(t *testing.T) {
 	}
 	overdue := plantest.Find(t, plan, alertPolicyType, "monitoring-cronjob-indexed-echo-overdue")
 	plantest.Input(t, overdue, "conditions.0.conditionAbsent.duration", "120s")
+	// The project's counter is shared: the test stack's series are its own
+	// namespace's.
+	if f := filterOf(t, overdue); !strings.Contains(f, `metric.label.namespace="asyncjobs-t1" AND metric.label.cronjob="indexed-echo"`) {
+		t.Errorf("overdue filter %s does not select the test stack's namespace", f)
+	}
 	for _, m := range plan.ByType("gcp:logging/metric:Metric") {
 		if n, _ := m.Inputs["name"].(string); !strings.HasSuffix(n, "-t1") {
 			t.Errorf("log-based metric %s has no suffix", n)
@@ -280,31 +287,106 @@ func TestClusterInAnotherProject(t *testing.T) {
 			t.Errorf("%s reads %s", m.Name, f)
 		}
 	}
+	// The overdue alert reads the completions metric of the cluster's
+	// project, where the bootstrap makes it (its clusterProject).
+	if got := cfg.ClusterProject(); got != "asyncjobs-shared" {
+		t.Errorf("ClusterProject() = %s", got)
+	}
+	overdue := plantest.Find(t, plan, alertPolicyType, "monitoring-cronjob-indexed-echo-overdue")
+	if f := filterOf(t, overdue); !strings.Contains(f, `resource.label.project_id="asyncjobs-shared"`) {
+		t.Errorf("overdue filter %s does not read the cluster's project", f)
+	}
+}
+
+func filterOf(t *testing.T, r *recorder.Resource) string {
+	t.Helper()
+	f, ok := r.Inputs["conditions"].([]any)
+	if !ok || len(f) != 1 {
+		t.Fatalf("%s: conditions %v", r.Name, r.Inputs["conditions"])
+	}
+	v, _ := r.Input("conditions.0.conditionAbsent.filter")
+	s, ok := v.(string)
+	if !ok {
+		t.Fatalf("%s: no absence filter", r.Name)
+	}
+	return s
+}
+
+// userMetricRE finds the log-based metrics a Monitoring filter reads.
+var userMetricRE = regexp.MustCompile(`metric\.type\s*=\s*"` + regexp.QuoteMeta(monitoring.UserMetricPrefix) + `([^"]+)"`)
+
+// alertReadsMetricOfItsUpdate lists the alert policy conditions of a plan
+// that read a log-based metric the same plan creates, and the metric types
+// the plan's conditions read at all.
+func alertReadsMetricOfItsUpdate(plan *recorder.Plan) (races, read []string) {
+	created := map[string]bool{}
+	for _, m := range plan.ByType("gcp:logging/metric:Metric") {
+		if n, ok := m.Inputs["name"].(string); ok {
+			created[n] = true
+		}
+	}
+	for _, r := range plan.ByType(alertPolicyType) {
+		conds, _ := r.Inputs["conditions"].([]any)
+		for i := range conds {
+			for _, kind := range []string{"conditionThreshold.filter", "conditionThreshold.denominatorFilter", "conditionAbsent.filter"} {
+				f, _ := r.Input(fmt.Sprintf("conditions.%d.%s", i, kind))
+				s, _ := f.(string)
+				for _, m := range userMetricRE.FindAllStringSubmatch(s, -1) {
+					read = append(read, m[1])
+					if created[m[1]] {
+						races = append(races, fmt.Sprintf("%s conditions[%d].%s reads %s%s", r.Name, i, kind, monitoring.UserMetricPrefix, m[1]))
+					}
+				}
+			}
+		}
+	}
+	return races, read
 }
 
 // TestNoAlertRacesItsMetric: Cloud Monitoring answers 404 "Cannot find
 // metric(s)" for up to 10 minutes after a log-based metric is created, and
 // the provider does not retry (hashicorp/terraform-provider-google#11102),
 // so an alert policy created in the same update as the log-based metric it
-// reads fails a stack's first up. Failed and missed runs are alerted on the
-// events themselves (log-match conditions); only the overdue alert, an
-// absence that needs a metric, still reads one.
+// reads fails a stack's first up. In no stack's plan, test stacks' (a name
+// suffix) included, does a condition read a metric the plan creates: failed
+// and missed runs are log-match conditions, and the overdue alerts read the
+// project's completions metric, which the bootstrap creates.
 func TestNoAlertRacesItsMetric(t *testing.T) {
-	everyStackPlan(t, func(t *testing.T, plan *recorder.Plan) {
-		logMatch := 0
-		for _, r := range plan.ByType(alertPolicyType) {
-			if _, ok := r.Input("conditions.0.conditionMatchedLog.filter"); ok {
-				logMatch++
+	var read []string
+	check := func(t *testing.T, plan *recorder.Plan) {
+		races, r := alertReadsMetricOfItsUpdate(plan)
+		for _, race := range races {
+			t.Errorf("%s, a log-based metric the same update creates", race)
+		}
+		for _, m := range r {
+			if m != monitoring.MetricCronJobCompleted {
+				t.Errorf("an alert reads log-based metric %s, which the bootstrap does not create", m)
 			}
-			for _, path := range []string{"conditions.0.conditionThreshold.filter", "conditions.0.conditionAbsent.filter"} {
-				f, _ := r.Input(path)
-				if s, _ := f.(string); strings.Contains(s, "logging.googleapis.com/user/") && !strings.HasSuffix(r.Name, "-overdue") {
-					t.Errorf("%s reads a log-based metric created in the same update: %s", r.Name, s)
-				}
+		}
+		read = append(read, r...)
+		logMatch := 0
+		for _, p := range plan.ByType(alertPolicyType) {
+			if _, ok := p.Input("conditions.0.conditionMatchedLog.filter"); ok {
+				logMatch++
 			}
 		}
 		if logMatch < 2 {
 			t.Errorf("only %d log-match alert policies", logMatch)
 		}
+	}
+	everyStackPlan(t, check)
+	t.Run("dev-test-stack", func(t *testing.T) {
+		dev := loadStack(t, "dev")
+		src := copyConfig(dev.Config)
+		src[stacks.SuffixKey] = "t1"
+		plan, err := record(t, dev, src, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, plan)
 	})
+	// The check saw the overdue alerts' reads (dev's CronJob has one).
+	if len(read) == 0 {
+		t.Error("no alert read a log-based metric in any plan: the check checked nothing")
+	}
 }

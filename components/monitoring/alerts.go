@@ -33,11 +33,12 @@ const (
 // AlertLabel is the user label naming an alert policy's kind.
 const AlertLabel = "asyncjobs-alert"
 
-// Log-based metric base names; the stack's name suffix is appended.
+// Base names of the stack's log-based metrics; the stack's name suffix is
+// appended. The completions counter is the project's
+// (MetricCronJobCompleted).
 const (
-	MetricCronJobFailed    = "asyncjobs-cronjob-failed"
-	MetricCronJobMissed    = "asyncjobs-cronjob-missed"
-	MetricCronJobCompleted = "asyncjobs-cronjob-completed"
+	MetricCronJobFailed = "asyncjobs-cronjob-failed"
+	MetricCronJobMissed = "asyncjobs-cronjob-missed"
 )
 
 // Aggregation is one Cloud Monitoring aggregation.
@@ -183,7 +184,6 @@ func Alerts(a Args) []Alert {
 		})
 	}
 
-	names := a.metricNames()
 	for _, c := range a.CronJobs {
 		add(Alert{
 			Key: "cronjob-" + c.Name + "-failed", Kind: KindCronJobFailed, Resource: c.Name, Severity: SeverityError,
@@ -209,7 +209,7 @@ func Alerts(a Args) []Alert {
 			Subject:     fmt.Sprintf("CronJob %s has completed no run for %s", c.Name, Span(window)),
 			Docs:        cronJobOverdueDocs(a, c, window),
 			Condition: Condition{
-				Filter: CronJobFilter(names.completed, a.Cluster, c.Name), Absent: true, Duration: window,
+				Filter: CronJobFilter(MetricCronJobCompleted, a.Cluster, c.Name), Absent: true, Duration: window,
 				Aggregation: Aggregation{Alignment: Granularity, Aligner: "ALIGN_SUM", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.cronjob"}},
 			},
 		})
@@ -223,13 +223,13 @@ func (r SubscriptionRef) key() string { return r.Topic + "-" + r.Subscription }
 // number renders a threshold without trailing zeros.
 func number(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-type metricNames struct{ failed, missed, completed string }
+type metricNames struct{ failed, missed string }
 
+// metricNames are the physical names of the stack's log-based metrics.
 func (a Args) metricNames() metricNames {
 	return metricNames{
 		gcpname.Physical(MetricCronJobFailed, a.Suffix),
 		gcpname.Physical(MetricCronJobMissed, a.Suffix),
-		gcpname.Physical(MetricCronJobCompleted, a.Suffix),
 	}
 }
 

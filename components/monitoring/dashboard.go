@@ -218,7 +218,7 @@ func BuildDashboard(a Args) Dashboard {
 	for _, c := range a.CronJobs {
 		counts := Aggregation{Aligner: "ALIGN_SUM", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.cronjob"}}
 		add(chart(fmt.Sprintf("CronJob %s: runs", c.Name), nil,
-			line(CronJobFilter(names.completed, a.Cluster, c.Name), counts, "completed", "STACKED_BAR"),
+			line(CronJobFilter(MetricCronJobCompleted, a.Cluster, c.Name), counts, "completed", "STACKED_BAR"),
 			line(CronJobFilter(names.failed, a.Cluster, c.Name), counts, "failed", "STACKED_BAR"),
 			line(CronJobFilter(names.missed, a.Cluster, c.Name), counts, "missed", "STACKED_BAR")))
 	}

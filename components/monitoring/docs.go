@@ -179,8 +179,9 @@ func cronJobOverdueDocs(a Args, c CronJob, window time.Duration) string {
 		fmt.Sprintf("**What fired.** No Job of the CronJob `%s` (schedule `%s`, namespace `%s`, cluster `%s`) has completed successfully for %s, twice the longest gap between its scheduled runs.",
 			c.Name, c.Schedule, ns, a.Cluster.Name, Span(window)),
 		fmt.Sprintf("**What it means.** The job is not running at all, or every run fails: the CronJob is suspended or deleted, its pods cannot be scheduled, the cluster is down, "+
-			"or the events stopped reaching Cloud Logging. The signal is the absence of the Job controller's Completed events (log-based metric `%s`). "+
-			"Cloud Monitoring arms this condition only after one completion has been seen since the policy was created or changed.", a.metricNames().completed),
+			"or the events stopped reaching Cloud Logging. The signal is the absence of the Job controller's Completed events, counted by the log-based metric `%s` of project `%s`, "+
+			"which the bootstrap created for every stack whose cluster runs there (if it was deleted, `pulumi up --refresh` of the bootstrap makes it again). "+
+			"Cloud Monitoring arms this condition only after one completion has been seen since the policy was created or changed.", MetricCronJobCompleted, a.Cluster.Project),
 		"**What to do.** Check whether the CronJob is suspended and when it last ran and succeeded:",
 		code(
 			kubectl(a),

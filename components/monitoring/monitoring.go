@@ -2,9 +2,11 @@
 // notification channels and its dashboard: per worker subscription its
 // oldest unacked message, its backlog, its dead letters and the dead
 // letters waiting; per queue its depth and failed attempts; the worker's
-// 5xx responses; per CronJob its failed, missed and overdue runs, counted
-// by log-based metrics over the Kubernetes events GKE writes to Cloud
-// Logging. Every filter names one resource by its physical name.
+// 5xx responses; per CronJob its failed and missed runs, alerted on the
+// Kubernetes events GKE writes to Cloud Logging and counted by the stack's
+// log-based metrics, and its overdue runs, the absence of completions in
+// the project's CompletionsMetric (the bootstrap's). Every filter names
+// one resource by its physical name.
 package monitoring
 
 import (
@@ -27,7 +29,8 @@ type Args struct {
 	// Stack names the stack in display names and in the commands the
 	// policies' documentation gives.
 	Stack string
-	// Suffix is appended to the log-based metrics' names.
+	// Suffix is appended to the names of the stack's log-based metrics
+	// (not to the project's CompletionsMetric, which stacks share).
 	Suffix string
 	// Labels become the policies' and channels' user labels.
 	Labels        map[string]string
@@ -140,7 +143,7 @@ type Monitoring struct {
 }
 
 // New declares the notification channels, the log-based metrics of the
-// CronJobs, the alert policies and the dashboard.
+// CronJobs' failed and missed runs, the alert policies and the dashboard.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Monitoring, error) {
 	m := &Monitoring{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, m, opts...); err != nil {
@@ -149,8 +152,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	child := pulumi.Composite(pulumi.Parent(m), pulumi.DependsOn(args.DependsOn))
 	project := pulumi.String(args.Project)
 
-	// Log-based metrics exist before anything that reads them: an alert
-	// policy on a metric type that does not exist yet is refused.
+	// The stack's log-based metrics exist before the dashboard that charts
+	// them (and before the policies, which need not wait: none reads them).
+	// No policy may read a metric this update creates: Cloud Monitoring
+	// answers 404 for up to 10 minutes after a log-based metric is made.
+	// Failed and missed runs are log-match conditions, and the overdue
+	// alert reads the project's CompletionsMetric, the bootstrap's.
 	var metrics []pulumi.Resource
 	if len(args.CronJobs) > 0 {
 		var err error
@@ -285,54 +292,35 @@ func policyArgs(a Args, al Alert, channels pulumi.StringArray) *gcpmonitoring.Al
 	}
 }
 
-// newLogMetrics declares the three counters the CronJob alerts and charts
-// read, in the cluster's project where GKE writes its events. Each has the
-// CronJob's name as a label.
+// newLogMetrics declares the counters of failed and missed runs the
+// dashboard charts, in the cluster's project where GKE writes its events.
+// Each has the CronJob's name as a label. Successful runs are counted by the
+// project's CompletionsMetric, which the bootstrap creates.
 func newLogMetrics(ctx *pulumi.Context, name string, a Args, opts pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	names := a.metricNames()
 	jobs := a.cronJobNames()
-	cronjob := monitoringLabel{"cronjob", "the CronJob's name"}
-	namespace := monitoringLabel{"namespace", "the CronJob's namespace"}
-	reason := monitoringLabel{"reason", "the Kubernetes event's reason"}
 	defs := []struct {
-		key, name, description, filter string
-		labels                         []monitoringLabel
-		extractors                     map[string]string
+		key    string
+		metric LogMetric
 	}{
-		{"failed", names.failed,
-			"Jobs of the asyncjobs CronJobs that failed: retries used up or active deadline passed (Job controller events).",
-			JobEventsFilter(a.Cluster, jobs, ReasonsFailed), []monitoringLabel{cronjob, namespace, reason},
-			map[string]string{"cronjob": jobNameExtractor, "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"}},
-		{"missed", names.missed,
-			"Scheduled runs of the asyncjobs CronJobs that did not start (CronJob controller events).",
-			CronJobEventsFilter(a.Cluster, jobs, ReasonsMissed), []monitoringLabel{cronjob, namespace, reason},
-			map[string]string{"cronjob": "EXTRACT(jsonPayload.involvedObject.name)", "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"}},
-		{"completed", names.completed,
-			"Jobs of the asyncjobs CronJobs that completed successfully (Job controller events).",
-			JobEventsFilter(a.Cluster, jobs, []string{ReasonCompleted}), []monitoringLabel{cronjob, namespace},
-			map[string]string{"cronjob": jobNameExtractor, "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)"}},
+		{"failed", LogMetric{
+			Name:        names.failed,
+			Description: "Jobs of the asyncjobs CronJobs that failed: retries used up or active deadline passed (Job controller events).",
+			Filter:      JobEventsFilter(a.Cluster, jobs, ReasonsFailed),
+			Labels:      []MetricLabel{labelCronJob, labelNamespace, labelReason},
+			Extractors:  map[string]string{"cronjob": jobNameExtractor, "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"},
+		}},
+		{"missed", LogMetric{
+			Name:        names.missed,
+			Description: "Scheduled runs of the asyncjobs CronJobs that did not start (CronJob controller events).",
+			Filter:      CronJobEventsFilter(a.Cluster, jobs, ReasonsMissed),
+			Labels:      []MetricLabel{labelCronJob, labelNamespace, labelReason},
+			Extractors:  map[string]string{"cronjob": "EXTRACT(jsonPayload.involvedObject.name)", "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"},
+		}},
 	}
 	var out []pulumi.Resource
 	for _, d := range defs {
-		labels := logging.MetricMetricDescriptorLabelArray{}
-		for _, l := range d.labels {
-			labels = append(labels, logging.MetricMetricDescriptorLabelArgs{
-				Key: pulumi.String(l.key), ValueType: pulumi.String("STRING"), Description: pulumi.String(l.doc),
-			})
-		}
-		metric, err := logging.NewMetric(ctx, fmt.Sprintf("%s-cronjob-%s", name, d.key), &logging.MetricArgs{
-			Project:     pulumi.String(a.Cluster.Project),
-			Name:        pulumi.String(d.name),
-			Description: pulumi.String(d.description),
-			Filter:      pulumi.String(d.filter),
-			MetricDescriptor: &logging.MetricMetricDescriptorArgs{
-				MetricKind: pulumi.String("DELTA"),
-				ValueType:  pulumi.String("INT64"),
-				Unit:       pulumi.String("1"),
-				Labels:     labels,
-			},
-			LabelExtractors: pulumi.ToStringMap(d.extractors),
-		}, opts)
+		metric, err := logging.NewMetric(ctx, fmt.Sprintf("%s-cronjob-%s", name, d.key), d.metric.Args(a.Cluster.Project), opts)
 		if err != nil {
 			return nil, err
 		}
@@ -340,5 +328,3 @@ func newLogMetrics(ctx *pulumi.Context, name string, a Args, opts pulumi.Resourc
 	}
 	return out, nil
 }
-
-type monitoringLabel struct{ key, doc string }

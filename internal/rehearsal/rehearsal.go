@@ -12,7 +12,9 @@
 //     API server accepts.
 //   - The Google half goes to a stand-in gcp provider plugin (fakegcp) that
 //     keeps a fake project in a directory shared by every stack of one
-//     rehearsal.
+//     rehearsal. It starts with what the bootstrap program made (seeded as
+//     made a day earlier): the CronJob completions metric of every stack
+//     file's cluster project.
 //
 // The only thing the harness adds to the program is a transformation that
 // marks Deployments pulumi.com/skipAwait: no controller runs that would make
@@ -33,6 +35,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
@@ -45,8 +48,11 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 
 	"github.com/asyncjobs/asyncjobs/components/gke"
+	"github.com/asyncjobs/asyncjobs/components/monitoring"
 	"github.com/asyncjobs/asyncjobs/internal/kubeenv"
 	"github.com/asyncjobs/asyncjobs/internal/pulumicli"
+	"github.com/asyncjobs/asyncjobs/internal/rehearsal/fakegcp"
+	"github.com/asyncjobs/asyncjobs/internal/stackfile"
 	"github.com/asyncjobs/asyncjobs/internal/teststack"
 	"github.com/asyncjobs/asyncjobs/internal/toolcache"
 	"github.com/asyncjobs/asyncjobs/stacks"
@@ -175,6 +181,10 @@ func Start(t *testing.T) *Env {
 		}
 	}
 
+	if err := seedBootstrap(e.ProjectDir, e.StoreDir); err != nil {
+		t.Fatalf("rehearsal: %v", err)
+	}
+
 	// The stand-in for gke-gcloud-auth-plugin: the kubeconfig the program
 	// writes runs it, and it answers with the API server's admin token.
 	cred, err := json.Marshal(map[string]any{
@@ -219,6 +229,39 @@ func Start(t *testing.T) *Env {
 		}
 	})
 	return e
+}
+
+// seedBootstrap puts into the fake Google what the bootstrap program made
+// long before any stack's up and what the stacks read: the CronJob
+// completions metric of every stack file's cluster project (made more than
+// Cloud Monitoring's delay ago, so the overdue alerts can be created).
+func seedBootstrap(projectDir, storeDir string) error {
+	names, err := stackfile.Stacks(projectDir)
+	if err != nil {
+		return err
+	}
+	seeded := map[string]bool{}
+	for _, name := range names {
+		st, err := stackfile.Load(projectDir, name)
+		if err != nil {
+			return err
+		}
+		cfg, err := stacks.LoadStack(name, stacks.Source(st.Config))
+		if err != nil {
+			return fmt.Errorf("Pulumi.%s.yaml: %w", name, err)
+		}
+		project := cfg.ClusterProject()
+		if seeded[project] {
+			continue
+		}
+		seeded[project] = true
+		m := monitoring.CompletionsMetric(project)
+		inputs := map[string]any{"description": m.Description, "filter": m.Filter}
+		if err := fakegcp.SeedMetric(storeDir, project, m.Name, inputs, time.Now().Add(-24*time.Hour)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CLI runs the Pulumi CLI in the scratch project with the rehearsal's

@@ -51,6 +51,19 @@
 //     for 30; a cluster with deletionProtection (default true) refuses to be
 //     destroyed; a notification channel used by an alert policy refuses to
 //     be deleted unless forceDelete.
+//   - Cloud Monitoring's delay for new log-based metrics: creating or
+//     updating an alert policy whose condition filters read a
+//     logging.googleapis.com/user/<name> metric fails with Google's 404
+//     "Cannot find metric(s) that match type = ... If a metric was created
+//     recently, it could take up to 10 minutes to become available." unless
+//     the store holds that metric, in the policy's project or one its filter
+//     names, created at least MetricDelayEnv ago (default 10 minutes, the
+//     message's figure; a seeded metric counts as old). The provider does
+//     not retry it
+//     (https://github.com/hashicorp/terraform-provider-google/issues/11102),
+//     so a program that creates a metric and a policy reading it in one
+//     update fails there, and so does its rehearsal. SeedMetric puts a
+//     metric made outside the stacks (the bootstrap's) into the store.
 //   - Read returns what the store holds (refresh sees out-of-band changes
 //     and deletions, a subscription whose topic was deleted shows
 //     _deleted-topic_); Update fails with a 404 when the object is gone;
@@ -64,8 +77,11 @@
 //
 //   - quotas, rate limits, billing, organisation policies;
 //   - eventual consistency (everything is visible at once, e.g. a new
-//     service account can be granted roles immediately) and long-running
-//     operations (creates are instant; timeouts never hit);
+//     service account can be granted roles immediately; the one exception
+//     is the log-based metric delay above) and long-running operations
+//     (creates are instant; timeouts never hit);
+//   - metrics scopes: an alert policy may read a metric of any project its
+//     filter names;
 //   - IAM propagation and IAM enforcement: nobody's permissions are
 //     checked, a member principal need not exist (only the resource a
 //     binding is on must), conditions are not evaluated;

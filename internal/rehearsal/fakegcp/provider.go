@@ -29,7 +29,7 @@ type Options struct {
 	// Getenv reads the cluster variables and the provider's project
 	// fallbacks (default os.Getenv).
 	Getenv func(string) string
-	// Now timestamps tombstones (default time.Now).
+	// Now timestamps tombstones and creations (default time.Now).
 	Now func() time.Time
 }
 
@@ -355,6 +355,9 @@ func (s *Server) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulum
 				}
 			}
 		}
+		if err := s.metricsAvailable("creating", k, c, st); err != nil {
+			return err
+		}
 		st.Incarnations[c.key]++
 		if k.compute != nil {
 			if err := k.compute(c, st, outs); err != nil {
@@ -371,6 +374,7 @@ func (s *Server) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulum
 			Outputs: plainMap(outs),
 			Holders: []string{c.urn},
 			Target:  c.target,
+			Created: s.opts.Now(),
 		}
 		return nil
 	})
@@ -506,6 +510,9 @@ func (s *Server) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulum
 			return status.Errorf(codes.NotFound,
 				"Error updating %s %q: googleapi: Error 404: Resource not found (resource=%s), notFound",
 				k.title, req.GetId(), req.GetId())
+		}
+		if err := s.metricsAvailable("updating", k, c, st); err != nil {
+			return err
 		}
 		r.Inputs = plainMap(news)
 		r.Outputs = plainMap(outs)

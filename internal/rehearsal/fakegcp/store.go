@@ -43,6 +43,8 @@ type StoredResource struct {
 	Holders []string `json:"holders"`
 	// Target is, for an IAM binding, the Key of the resource it is on.
 	Target string `json:"target,omitempty"`
+	// Created is when a stack created it (zero: before the test, seeded).
+	Created time.Time `json:"created,omitzero"`
 }
 
 // state is the whole store file.
