@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/components/duration"
+	"github.com/asyncjobs/asyncjobs/components/messaging"
 )
 
 // Cloud Monitoring limits (google/monitoring/v3/alert.proto, common.proto;
@@ -27,9 +28,9 @@ const (
 	// MaxDuration is our bound on how long a threshold must be crossed: a
 	// longer wait delays every alert by more than a day.
 	MaxDuration = 24 * time.Hour
-	// MaxMessageAge is the longest Pub/Sub keeps a message (31 days), so an
-	// older oldest-unacked age can never be reached.
-	MaxMessageAge = 31 * 24 * time.Hour
+	// MaxMessageAge is the longest Pub/Sub keeps a message (its longest
+	// retention, 31 days), so an older oldest-unacked age can never be reached.
+	MaxMessageAge = messaging.MaxRetention
 	// MinDerivedAge is the least oldest-unacked age derived for a subscription.
 	MinDerivedAge = 10 * time.Minute
 	// MinLogNotificationPeriod and MinAutoClose are the least notification
