@@ -158,18 +158,10 @@ func (c Config) monitoringArgs(stack string) monitoring.Args {
 		}
 	}
 	for _, q := range c.Queues {
-		location := q.Location
-		if location == "" {
-			location = c.Region
-		}
-		args.Queues = append(args.Queues, monitoring.Queue{Name: q.Name, ID: gcpname.Physical(q.Name, c.NameSuffix), Location: location})
+		args.Queues = append(args.Queues, monitoring.Queue{Name: q.Name, ID: gcpname.Physical(q.Name, c.NameSuffix), Location: q.Location})
 	}
 	if c.HasWorkloads() {
-		location := c.GKE.Location
-		if location == "" {
-			location = c.Region
-		}
-		args.Cluster = monitoring.Cluster{Project: c.ClusterProject(), Location: location, Name: c.GKE.Name, Namespace: c.Namespace()}
+		args.Cluster = monitoring.Cluster{Project: c.ClusterProject(), Location: c.GKE.Location, Name: c.GKE.Name, Namespace: c.Namespace()}
 	}
 	for _, j := range c.CronJobs {
 		args.CronJobs = append(args.CronJobs, c.cronJob(j.Name))

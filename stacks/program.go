@@ -88,7 +88,23 @@ func LoadStack(stack string, src Source) (Config, error) {
 	if len(errs) > 0 {
 		return cfg, &ConfigError{Errs: errs}
 	}
+	cfg.resolve()
 	return cfg, nil
+}
+
+// resolve fills, once and after validation, what a stack file may leave to
+// the stack's region (like Kubernetes defaulting after decoding), so the
+// program, the monitoring arguments and the stack outputs all read one
+// value: each queue's location and the cluster's location.
+func (c *Config) resolve() {
+	for i := range c.Queues {
+		if c.Queues[i].Location == "" {
+			c.Queues[i].Location = c.Region
+		}
+	}
+	if c.GKE.Location == "" {
+		c.GKE.Location = c.Region
+	}
 }
 
 // blamesUndecoded reports whether a validation error is about a value that
@@ -192,14 +208,10 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 
 	queues := pulumi.Map{}
 	for _, spec := range cfg.Queues {
-		location := spec.Location
-		if location == "" {
-			location = cfg.Region
-		}
 		q, err := taskqueue.New(ctx, "queue-"+spec.Name, taskqueue.Args{
 			Spec:                 spec,
 			Project:              cfg.Project,
-			Location:             location,
+			Location:             spec.Location,
 			Suffix:               cfg.NameSuffix,
 			Protect:              cfg.Protect,
 			DependsOn:            deps,
