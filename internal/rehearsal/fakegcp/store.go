@@ -43,6 +43,9 @@ type StoredResource struct {
 	Holders []string `json:"holders"`
 	// Target is, for an IAM binding, the Key of the resource it is on.
 	Target string `json:"target,omitempty"`
+	// Created is when the object was made (an IAM binding takes effect a
+	// while later, see actas.go); zero for seeded objects.
+	Created time.Time `json:"created,omitzero"`
 }
 
 // state is the whole store file.
