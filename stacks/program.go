@@ -2,12 +2,14 @@ package stacks
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/asyncjobs/asyncjobs/components/actas"
 	"github.com/asyncjobs/asyncjobs/components/apis"
 	"github.com/asyncjobs/asyncjobs/components/cronjob"
 	"github.com/asyncjobs/asyncjobs/components/gcpname"
@@ -49,7 +51,17 @@ func (e *ConfigError) Error() string {
 }
 
 // Program is the Pulumi program run for every stack.
-func Program(ctx *pulumi.Context) error {
+func Program(ctx *pulumi.Context) error { return run(ctx, DeployGate) }
+
+// ProgramWith is Program with gate in place of DeployGate's choice, for
+// tests that check what waits for it.
+func ProgramWith(gate actas.Gate) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		return run(ctx, func(*pulumi.Context) (actas.Gate, error) { return gate, nil })
+	}
+}
+
+func run(ctx *pulumi.Context, gateFor func(*pulumi.Context) (actas.Gate, error)) error {
 	src, err := ContextSource(ctx)
 	if err != nil {
 		return err
@@ -63,7 +75,38 @@ func Program(ctx *pulumi.Context) error {
 			return err
 		}
 	}
-	return Build(ctx, cfg)
+	gate, err := gateFor(ctx)
+	if err != nil {
+		return err
+	}
+	return build(ctx, cfg, gate)
+}
+
+// DeployGate is the actAs gate of a run (see package actas): none in a
+// preview, where nothing is created, nor under the SDK's mocks (make plan,
+// the policy checks, the tests), which must never call Google; otherwise
+// the IAM API's answer for the identity the gcp provider authenticates as.
+func DeployGate(ctx *pulumi.Context) (actas.Gate, error) {
+	p := actas.Provider{}
+	p.AccessToken, _ = ctx.GetConfig("gcp:accessToken")
+	p.Credentials, _ = ctx.GetConfig("gcp:credentials")
+	p.ImpersonateServiceAccount, _ = ctx.GetConfig("gcp:impersonateServiceAccount")
+	return chooseGate(ctx.DryRun(), ctx.RunningWithMocks(), os.Getenv, p, func(msg string) {
+		_ = ctx.Log.Info(msg, nil)
+	})
+}
+
+func chooseGate(preview, mocks bool, getenv func(string) string, p actas.Provider, log func(string)) (actas.Gate, error) {
+	if preview || mocks {
+		return nil, nil
+	}
+	c, err := actas.FromEnv(getenv, p)
+	if err != nil {
+		return nil, err
+	}
+	c.DeployersKey = Namespace + ":deployers"
+	c.Log = log
+	return c, nil
 }
 
 // Load decodes and validates a configuration without a stack name: only
@@ -164,8 +207,17 @@ func splitPath(p string) (string, string) {
 	return p[:i], strings.TrimSuffix(p[i+1:], "]")
 }
 
-// Build declares the stack from a validated configuration.
+// Build declares the stack from a validated configuration, with the
+// actAs gate DeployGate chooses.
 func Build(ctx *pulumi.Context, cfg Config) error {
+	gate, err := DeployGate(ctx)
+	if err != nil {
+		return err
+	}
+	return build(ctx, cfg, gate)
+}
+
+func build(ctx *pulumi.Context, cfg Config, gate actas.Gate) error {
 	if cfg.Protect {
 		if err := ctx.RegisterStackTransformation(protectAll); err != nil {
 			return err
@@ -192,6 +244,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 		Labels:       cfg.Labels,
 		PushIdentity: cfg.hasPush(),
 		Deployers:    cfg.Deployers,
+		Gate:         gate,
 		Protect:      cfg.Protect,
 		DependsOn:    deps,
 	})
@@ -278,7 +331,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 	ctx.Export("topics", topics)
 	ctx.Export("deadLetters", deadLetters)
 	if cfg.HasWorkloads() {
-		if err := buildWorkloads(ctx, cfg, deps, declared); err != nil {
+		if err := buildWorkloads(ctx, cfg, deps, declared, gate); err != nil {
 			return err
 		}
 	}
@@ -317,8 +370,8 @@ func buildMonitoring(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource) er
 }
 
 // buildWorkloads declares the cluster access, the subscribers and the CronJobs.
-func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, topics map[string]*messaging.Topic) error {
-	cluster, err := gke.New(ctx, "gke", gke.Args{Spec: cfg.GKE, Project: cfg.Project, Region: cfg.Region, Labels: cfg.Labels, Namespace: cfg.Namespace(), Deployers: cfg.Deployers, DependsOn: deps})
+func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, topics map[string]*messaging.Topic, gate actas.Gate) error {
+	cluster, err := gke.New(ctx, "gke", gke.Args{Spec: cfg.GKE, Project: cfg.Project, Region: cfg.Region, Labels: cfg.Labels, Namespace: cfg.Namespace(), Deployers: cfg.Deployers, Gate: gate, DependsOn: deps})
 	if err != nil {
 		return err
 	}

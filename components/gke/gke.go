@@ -19,6 +19,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/asyncjobs/asyncjobs/components/actas"
 	"github.com/asyncjobs/asyncjobs/components/gcpiam"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	clientcmdlatest "k8s.io/client-go/tools/clientcmd/api/latest"
@@ -43,6 +44,9 @@ type Args struct {
 	// account, and creating the cluster needs actAs on it: each deployer
 	// gets roles/iam.serviceAccountUser on that account alone.
 	Deployers []string
+	// Gate, when set, holds a created cluster back until the identity
+	// deploying may act as the node account (see package actas).
+	Gate      actas.Gate
 	DependsOn []pulumi.Resource
 }
 
@@ -114,7 +118,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			// Compute Engine default one.
 			ClusterAutoscaling: &container.ClusterClusterAutoscalingArgs{
 				AutoProvisioningDefaults: &container.ClusterClusterAutoscalingAutoProvisioningDefaultsArgs{
-					ServiceAccount: pulumi.String(nodes.email),
+					ServiceAccount: actas.Await(ctx, args.Gate, pulumi.String(nodes.email), nodes.grants),
 				},
 			},
 			ResourceLabels: pulumi.ToStringMap(args.Labels),

@@ -5,8 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/asyncjobs/asyncjobs/internal/plantest"
+	"github.com/asyncjobs/asyncjobs/internal/recorder"
 )
 
 const testCA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
@@ -86,4 +90,61 @@ func TestCreatedClusterNameFitsItsNodeAccount(t *testing.T) {
 	if errs := s.Validate(field.NewPath("gke")); len(errs) != 0 {
 		t.Errorf("existing cluster refused: %v", errs)
 	}
+}
+
+func createdSpec() Spec {
+	s := DefaultSpec()
+	s.Create, s.Name, s.Location = true, "asyncjobs-prod", "asia-northeast1"
+	return s
+}
+
+// TestCreatedClusterWaitsForTheGate: in a deployment a created cluster is
+// registered only once the node role and the deployer's actAs on the node
+// account exist and the gate has passed for that account.
+func TestCreatedClusterWaitsForTheGate(t *testing.T) {
+	const nodes = "asyncjobs-prod-nodes@p.iam.gserviceaccount.com"
+	events := &plantest.Events{}
+	gate := &plantest.Gate{Events: events}
+	err := plantest.RunDeployment(func(ctx *pulumi.Context) error {
+		_, err := New(ctx, "gke", Args{Spec: createdSpec(), Project: "p", Namespace: "asyncjobs",
+			Deployers: []string{"serviceAccount:deployer@ci.iam.gserviceaccount.com"}, Gate: gate})
+		return err
+	}, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, before := range []string{"register gcp:serviceaccount/iAMMember:IAMMember::gke-nodes-deployer-0", "register gcp:projects/iAMMember:IAMMember::gke-nodes-role"} {
+		if b, g := events.Index(before), events.Index("gate "+nodes); b < 0 || g < 0 || b > g {
+			t.Errorf("want %q before the gate: %v", before, events.List())
+		}
+	}
+	if g, c := events.Index("gate "+nodes), events.Index("register gcp:container/cluster:Cluster::gke"); g < 0 || c < 0 || g > c {
+		t.Errorf("want the gate before the cluster: %v", events.List())
+	}
+	if got := gate.Calls(); len(got) != 1 || got[nodes] != 1 {
+		t.Errorf("gate asked %v, want the node account once", got)
+	}
+	ca, _ := events.Inputs("gcp:container/cluster:Cluster", "gke")["clusterAutoscaling"].(map[string]any)
+	defaults, _ := ca["autoProvisioningDefaults"].(map[string]any)
+	if defaults["serviceAccount"] != nodes {
+		t.Errorf("nodes run as %v, want %s", defaults["serviceAccount"], nodes)
+	}
+}
+
+// TestCreatedClusterPreview: a preview asks no gate and still shows the
+// node account, known from configuration, so that the policy checks read it.
+func TestCreatedClusterPreview(t *testing.T) {
+	gate := &plantest.Gate{}
+	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
+		_, err := New(ctx, "gke", Args{Spec: createdSpec(), Project: "p", Namespace: "asyncjobs", Gate: gate})
+		return err
+	}, recorder.Options{Project: "asyncjobs", Stack: "test", Preview: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls := gate.Calls(); len(calls) != 0 {
+		t.Errorf("a preview asked the gate about %v", calls)
+	}
+	cluster := plantest.Find(t, plan, "gcp:container/cluster:Cluster", "gke")
+	plantest.Input(t, cluster, "clusterAutoscaling.autoProvisioningDefaults.serviceAccount", "asyncjobs-prod-nodes@p.iam.gserviceaccount.com")
 }

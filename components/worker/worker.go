@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/asyncjobs/asyncjobs/components/actas"
 	"github.com/asyncjobs/asyncjobs/components/gcpiam"
 	"github.com/asyncjobs/asyncjobs/components/gcpname"
 )
@@ -36,6 +37,11 @@ type Args struct {
 	// or a push subscription whose OIDC tokens name it, needs actAs on it.
 	// The service waits for these grants.
 	Deployers []string
+	// Gate, when set, holds the service (and the push subscriptions that
+	// name the push account) back until the identity deploying may act as
+	// the account: IAM grants take effect minutes after they are made, and
+	// pulumi-gcp does not retry the refusal (see package actas).
+	Gate actas.Gate
 	// Protect marks the service as protected (production stacks).
 	Protect bool
 	// DependsOn orders every child after these resources (API enablement).
@@ -51,6 +57,8 @@ type Worker struct {
 	Location            pulumi.StringOutput `pulumi:"location"`
 	ServiceAccountEmail pulumi.StringOutput `pulumi:"serviceAccountEmail"`
 	// PushServiceAccountEmail is empty unless Args.PushIdentity is set.
+	// With Args.Gate it resolves once the deployer may act as the account,
+	// so push subscriptions that name it can be created.
 	PushServiceAccountEmail pulumi.StringOutput `pulumi:"pushServiceAccountEmail"`
 
 	// PushActAs are the deployers' actAs grants on the push account;
@@ -98,7 +106,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Ingress:  pulumi.String(spec.CloudRunIngress()),
 		Labels:   pulumi.ToStringMap(args.Labels),
 		Template: &cloudrunv2.ServiceTemplateArgs{
-			ServiceAccount:                sa.Email,
+			ServiceAccount:                actas.Await(ctx, args.Gate, sa.Email, actAs),
 			MaxInstanceRequestConcurrency: pulumi.Int(spec.Concurrency),
 			Timeout:                       pulumi.String(spec.Timeout.GoogleSeconds()),
 			Scaling: &cloudrunv2.ServiceTemplateScalingArgs{
@@ -157,7 +165,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, err
 		}
 		w.PushActAs = pushActAs
-		w.PushServiceAccountEmail = push.Email
+		w.PushServiceAccountEmail = actas.Await(ctx, args.Gate, push.Email, pushActAs)
 	}
 
 	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{

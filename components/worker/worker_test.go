@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -122,13 +123,82 @@ func TestWorkerDeployersActAsOnItsAccountsOnly(t *testing.T) {
 	}
 }
 
+// TestServiceWaitsForTheGate: in a deployment the service is registered
+// only once the deployer's actAs grant on its account exists and the gate
+// has passed for the account; the push account's e-mail (which push
+// subscriptions name) likewise. Each account is asked about once.
+func TestServiceWaitsForTheGate(t *testing.T) {
+	const runtime, push = "worker-run@p.iam.gserviceaccount.com", "worker-push@p.iam.gserviceaccount.com"
+	events := &plantest.Events{}
+	gate := &plantest.Gate{Events: events}
+	var pushEmail string
+	err := plantest.RunDeployment(func(ctx *pulumi.Context) error {
+		w, err := New(ctx, "worker", Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", PushIdentity: true,
+			Deployers: []string{"serviceAccount:deployer@ci.iam.gserviceaccount.com"}, Gate: gate})
+		if err != nil {
+			return err
+		}
+		w.PushServiceAccountEmail.ApplyT(func(s string) string { pushEmail = s; return s })
+		return nil
+	}, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := func(before, after string) {
+		t.Helper()
+		b, a := events.Index(before), events.Index(after)
+		if b < 0 || a < 0 || b > a {
+			t.Errorf("want %q before %q: %v", before, after, events.List())
+		}
+	}
+	order("register gcp:serviceaccount/iAMMember:IAMMember::worker-runtime-deployer-0", "gate "+runtime)
+	order("gate "+runtime, "register gcp:cloudrunv2/service:Service::worker")
+	order("register gcp:serviceaccount/iAMMember:IAMMember::worker-push-deployer-0", "gate "+push)
+	if got := gate.Calls(); len(got) != 2 || got[runtime] != 1 || got[push] != 1 {
+		t.Errorf("gate asked %v, want each account once", got)
+	}
+	tpl, _ := events.Inputs("gcp:cloudrunv2/service:Service", "worker")["template"].(map[string]any)
+	if tpl["serviceAccount"] != runtime {
+		t.Errorf("service runs as %v, want %s", tpl["serviceAccount"], runtime)
+	}
+	if pushEmail != push {
+		t.Errorf("push account e-mail resolved to %q, want %s", pushEmail, push)
+	}
+}
+
+// TestServiceNotCreatedWhenTheGateRefuses: the gate's error ends the
+// deployment before the service is asked for.
+func TestServiceNotCreatedWhenTheGateRefuses(t *testing.T) {
+	const runtime = "worker-run@p.iam.gserviceaccount.com"
+	events := &plantest.Events{}
+	gate := &plantest.Gate{Events: events, Refuse: map[string]error{runtime: errors.New("still may not act as it")}}
+	err := plantest.RunDeployment(func(ctx *pulumi.Context) error {
+		_, err := New(ctx, "worker", Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", Gate: gate})
+		return err
+	}, events)
+	if err == nil || !strings.Contains(err.Error(), "still may not act as it") {
+		t.Fatalf("deployment: %v, want the gate's refusal", err)
+	}
+	if events.Index("gate "+runtime) < 0 {
+		t.Fatalf("gate never asked: %v", events.List())
+	}
+	if i := events.Index("register gcp:cloudrunv2/service:Service::worker"); i >= 0 {
+		t.Errorf("service registered although the gate refused: %v", events.List())
+	}
+}
+
 func TestWorkerPreviewLeavesDeploymentValuesUnknown(t *testing.T) {
+	gate := &plantest.Gate{}
 	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "worker", Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1"})
+		_, err := New(ctx, "worker", Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", PushIdentity: true, Gate: gate})
 		return err
 	}, recorder.Options{Project: "asyncjobs", Stack: "test", Preview: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Nothing is created in a preview: the gate is not asked.
+	if calls := gate.Calls(); len(calls) != 0 {
+		t.Errorf("a preview asked the gate about %v", calls)
 	}
 	svc := plantest.Find(t, plan, "gcp:cloudrunv2/service:Service", "worker")
 	plantest.Input(t, svc, "template.serviceAccount", recorder.Computed)

@@ -15,6 +15,12 @@
 //     rehearsal. It starts with what the bootstrap program made (seeded as
 //     made a day earlier): the CronJob completions metric of every stack
 //     file's cluster project.
+//   - IAM propagation is modelled (fakegcp's actAs rule): creating what runs
+//     as a service account fails with Google's 403 unless the deployer's
+//     serviceAccountUser binding on it is Propagation old. The deployer of
+//     a project is the first of asyncjobs:deployers in its stack files. The
+//     program's actAs gate (components/actas) asks an IAM API served from
+//     the same fake project (actas.EndpointEnv), as in a real `pulumi up`.
 //
 // The only thing the harness adds to the program is a transformation that
 // marks Deployments pulumi.com/skipAwait: no controller runs that would make
@@ -28,6 +34,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,6 +54,7 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 
+	"github.com/asyncjobs/asyncjobs/components/actas"
 	"github.com/asyncjobs/asyncjobs/components/gke"
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
 	"github.com/asyncjobs/asyncjobs/internal/kubeenv"
@@ -57,6 +65,11 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/toolcache"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
+
+// Propagation is how long an IAM binding takes to take effect in a
+// rehearsal (Google documents up to 7 minutes; 2 s is enough to show the
+// race and keeps rehearsals quick).
+const Propagation = 2 * time.Second
 
 // Plugin versions the program's SDKs ask the engine for (go.mod).
 const (
@@ -222,6 +235,7 @@ func Start(t *testing.T) *Env {
 		"ASYNCJOBS_FAKEGCP_CLUSTER_ENDPOINT": strings.TrimPrefix(kube.URL, "https://"),
 		"ASYNCJOBS_FAKEGCP_CLUSTER_CA":       base64.StdEncoding.EncodeToString(ca),
 	}
+	e.modelIAMPropagation()
 	e.opts = []auto.LocalWorkspaceOption{auto.Pulumi(cmd), auto.PulumiHome(home), auto.EnvVars(e.vars)}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -262,6 +276,50 @@ func seedBootstrap(projectDir, storeDir string) error {
 		}
 	}
 	return nil
+}
+
+// modelIAMPropagation turns the stand-in's actAs rule on, with each
+// project's deployer as its caller, and points the program's actAs gate at
+// an IAM API answered from the fake project with the same rule. The inline
+// program runs in this process, so the gate's variables are set here.
+func (e *Env) modelIAMPropagation() {
+	e.t.Helper()
+	names, err := stackfile.Stacks(e.ProjectDir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	callers := map[string]string{}
+	for _, name := range names {
+		st, err := stackfile.Load(e.ProjectDir, name)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		var deployers []string
+		if v := st.Config[stacks.Namespace+":deployers"]; v != "" {
+			if err := json.Unmarshal([]byte(v), &deployers); err != nil {
+				e.t.Fatalf("Pulumi.%s.yaml: deployers: %v", name, err)
+			}
+		}
+		project := st.Config[stacks.ProjectKey]
+		if len(deployers) == 0 || project == "" {
+			continue
+		}
+		if prev, ok := callers[project]; ok && prev != deployers[0] {
+			e.t.Fatalf("project %s is deployed by %s and %s: a rehearsal has one caller per project", project, prev, deployers[0])
+		}
+		callers[project] = deployers[0]
+	}
+	rule := &fakegcp.ActAs{Callers: callers, Propagation: Propagation}
+	raw, err := json.Marshal(callers)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.vars[fakegcp.CallersEnv] = string(raw)
+	e.vars[fakegcp.PropagationEnv] = Propagation.String()
+	srv := httptest.NewServer(fakegcp.IAMHandler(e.StoreDir, rule, time.Now))
+	e.t.Cleanup(srv.Close)
+	e.t.Setenv(actas.EndpointEnv, srv.URL)
+	e.t.Setenv(actas.IntervalEnv, "250ms")
 }
 
 // CLI runs the Pulumi CLI in the scratch project with the rehearsal's
@@ -351,7 +409,15 @@ func (e *Env) StackConfig(stack string) map[string]string {
 
 // Program is stacks.Program as the rehearsal runs it: Deployments are not
 // awaited, since no controller makes them ready.
-func Program(ctx *pulumi.Context) error {
+func Program(ctx *pulumi.Context) error { return ProgramOf(stacks.Program)(ctx) }
+
+// ProgramOf is program (stacks.Program or a variant of it) as the rehearsal
+// runs it (see Program).
+func ProgramOf(program pulumi.RunFunc) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error { return rehearse(ctx, program) }
+}
+
+func rehearse(ctx *pulumi.Context, program pulumi.RunFunc) error {
 	var bad error
 	err := ctx.RegisterStackTransformation(func(args *pulumi.ResourceTransformationArgs) *pulumi.ResourceTransformationResult {
 		if args.Type != "kubernetes:apps/v1:Deployment" {
@@ -387,7 +453,7 @@ func Program(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := stacks.Program(ctx); err != nil {
+	if err := program(ctx); err != nil {
 		return err
 	}
 	return bad

@@ -68,6 +68,15 @@
 //     and deletions, a subscription whose topic was deleted shows
 //     _deleted-topic_); Update fails with a 404 when the object is gone;
 //     Delete of a missing object succeeds.
+//   - With CallersEnv set (actas.go), IAM propagation for actAs: creating
+//     or updating a Cloud Run service, a push subscription with an OIDC
+//     account, or a cluster whose nodes run as an account fails with
+//     Cloud Run's 403 "Permission 'iam.serviceaccounts.actAs' denied on
+//     service account ..." unless the store holds a
+//     roles/iam.serviceAccountUser binding on that account for the caller
+//     (the project's deployer) at least PropagationEnv old; IAMHandler
+//     answers the IAM API's testIamPermissions from the store by the same
+//     rule.
 //   - The functions gcp:organizations/getProject:getProject (deterministic
 //     12-digit number) and gcp:container/getCluster:getCluster; the GKE
 //     cluster's endpoint and CA come from ClusterEndpointEnv and ClusterCAEnv
@@ -82,9 +91,10 @@
 //     (creates are instant; timeouts never hit);
 //   - metrics scopes: an alert policy may read a metric of any project its
 //     filter names;
-//   - IAM propagation and IAM enforcement: nobody's permissions are
-//     checked, a member principal need not exist (only the resource a
-//     binding is on must), conditions are not evaluated;
+//   - IAM enforcement beyond the actAs rule above: no other permission is
+//     checked, a project-level role grants no actAs, a member principal
+//     need not exist (only the resource a binding is on must), conditions
+//     are not evaluated; other IAM changes take effect at once;
 //   - API enablement: resources are created whether or not their API was
 //     enabled first, and disabling an API deletes nothing;
 //   - projects themselves: every project ID exists, has a number, and is

@@ -42,6 +42,7 @@ type Server struct {
 	mu      sync.Mutex
 	project string
 	region  string
+	actAs   *ActAs // the actAs rule (actas.go), nil when off
 }
 
 // New returns a provider with the given options.
@@ -146,7 +147,12 @@ func (s *Server) Configure(_ context.Context, req *pulumirpc.ConfigureRequest) (
 		}
 		return ""
 	}
+	rule, err := ActAsFromEnv(s.getenv)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	s.mu.Lock()
+	s.actAs = rule
 	s.project = pick("project", "GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT")
 	s.region = pick("region", "GOOGLE_REGION", "GCLOUD_REGION", "CLOUDSDK_COMPUTE_REGION")
 	s.mu.Unlock()
@@ -358,6 +364,9 @@ func (s *Server) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulum
 		if err := s.metricsAvailable("creating", k, c, st); err != nil {
 			return err
 		}
+		if err := s.actAsRule().check(st, k, c.in, c.short, "creating", s.opts.Now()); err != nil {
+			return err
+		}
 		st.Incarnations[c.key]++
 		if k.compute != nil {
 			if err := k.compute(c, st, outs); err != nil {
@@ -512,6 +521,9 @@ func (s *Server) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulum
 				k.title, req.GetId(), req.GetId())
 		}
 		if err := s.metricsAvailable("updating", k, c, st); err != nil {
+			return err
+		}
+		if err := s.actAsRule().check(st, k, news, req.GetId(), "updating", s.opts.Now()); err != nil {
 			return err
 		}
 		r.Inputs = plainMap(news)

@@ -43,7 +43,9 @@ type StoredResource struct {
 	Holders []string `json:"holders"`
 	// Target is, for an IAM binding, the Key of the resource it is on.
 	Target string `json:"target,omitempty"`
-	// Created is when a stack created it (zero: before the test, seeded).
+	// Created is when a stack made the object (an IAM binding takes effect
+	// a while later, see actas.go; a metric is known to Monitoring a while
+	// later, see metrics.go); zero for seeded objects.
 	Created time.Time `json:"created,omitzero"`
 }
 
