@@ -413,3 +413,38 @@ func trackedTopDirs(t *testing.T) ([]string, bool) {
 	}
 	return dirs, true
 }
+
+// TestAnchorsAndLinks holds the parsing to GitHub's rules on a small
+// document: anchors, duplicates numbered, links in code not links.
+func TestAnchorsAndLinks(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "doc.md")
+	src := "# Exit status\n\n## Exit status\n\n### `make plan` (offline)!\n\n## Rehearsal: the real engine, the_real one\n\n" +
+		"## Exit status\n\nSee [here](other.md#x) and ![img](a.png).\n\n```\n[not a link](nowhere.md)\n```\n\n    [indented](nowhere.md)\n"
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := parseDoc(t, file)
+	wantAnchors := []string{"exit-status", "exit-status-1", "make-plan-offline", "rehearsal-the-real-engine-the_real-one", "exit-status-2"}
+	if !slices.Equal(d.anchors, wantAnchors) {
+		t.Errorf("anchors %q, want %q", d.anchors, wantAnchors)
+	}
+	if len(d.links) != 2 || d.links[0] != (link{"other.md#x", 11}) || d.links[1].dest != "a.png" {
+		t.Errorf("links %+v, want other.md#x on line 11 and a.png", d.links)
+	}
+	for _, tc := range []struct{ dest, target, fragment string }{
+		{"#a", "docs/x.md", "a"},
+		{"y.md#b", "docs/y.md", "b"},
+		{"../README.md", "README.md", ""},
+		{"/policy/", "policy", ""},
+		{"https://example.com/a.md", "", ""},
+		{"mailto:someone@example.com", "", ""},
+	} {
+		target, fragment, err := resolve("docs/x.md", tc.dest)
+		if err != nil || target != tc.target || fragment != tc.fragment {
+			t.Errorf("resolve(%q) = %q, %q, %v; want %q, %q", tc.dest, target, fragment, err, tc.target, tc.fragment)
+		}
+	}
+	if _, _, err := resolve("docs/x.md", "../../outside.md"); err == nil {
+		t.Error("a link leaving the repository resolved")
+	}
+}
