@@ -15,6 +15,7 @@ require (
 	github.com/rhysd/actionlint v1.7.10
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/texttheater/golang-levenshtein v1.0.1
+	github.com/yuin/goldmark v1.8.7
 	github.com/zegl/kube-score v1.20.0
 	go.einride.tech/aip v0.79.0
 	golang.org/x/time v0.14.0

@@ -3,7 +3,7 @@
 // workload identity pools trusting only this repository's GitHub Actions,
 // the deploying (and, for protected environments, previewing) service
 // accounts with narrow roles, the state bucket and the KMS keys for stack
-// secrets. See the README section "Pull requests and test stacks".
+// secrets. See docs/delivery.md, "Setting it up, once".
 package main
 
 import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"

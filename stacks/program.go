@@ -342,7 +342,8 @@ func build(ctx *pulumi.Context, cfg Config, gate actas.Gate) error {
 // everything serving and alerting depend on (service accounts and grants,
 // the Kubernetes workloads and their provider, alert policies, channels,
 // the dashboard). The engine then refuses a destroy before deleting any of
-// them, and refuses to replace one until it is unprotected (see README).
+// them, and refuses to replace one until it is unprotected (see
+// docs/deploying.md, "Protection").
 // An in-process transformation, so that the offline recorder (the SDK's
 // mock monitor has no stack transforms) records the same option.
 func protectAll(args *pulumi.ResourceTransformationArgs) *pulumi.ResourceTransformationResult {

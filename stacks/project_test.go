@@ -93,7 +93,7 @@ func TestProgramDependencies(t *testing.T) {
 	forbidden := []string{
 		"testing", "github.com/stretchr/testify", "cloud.google.com/go/pubsub", "cloud.google.com/go/cloudtasks",
 		"github.com/open-policy-agent/opa", "github.com/zegl/kube-score", "github.com/rhysd/actionlint",
-		"k8s.io/client-go", "github.com/pulumi/pulumi/sdk/v3/go/auto",
+		"k8s.io/client-go", "github.com/pulumi/pulumi/sdk/v3/go/auto", "github.com/yuin/goldmark",
 		"github.com/asyncjobs/asyncjobs/internal/recorder", "github.com/asyncjobs/asyncjobs/internal/plantest",
 		"github.com/asyncjobs/asyncjobs/internal/planview", "github.com/asyncjobs/asyncjobs/internal/opstool", "github.com/asyncjobs/asyncjobs/cmd/",
 	}

@@ -215,31 +215,32 @@ func TestQuietPrintsWarningsOnly(t *testing.T) {
 	}
 }
 
-// TestReadmeExcerpt: the README's excerpt of make plan for dev is what
-// make plan prints.
-func TestReadmeExcerpt(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// TestPlanningExcerpt: docs/planning.md's excerpt of make plan for dev is
+// what make plan prints.
+func TestPlanningExcerpt(t *testing.T) {
+	const docFile = "../../docs/planning.md"
+	doc, err := os.ReadFile(docFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, after, ok := strings.Cut(string(readme), "From `make plan` for dev")
+	_, after, ok := strings.Cut(string(doc), "From `make plan` for dev")
 	if !ok {
-		t.Fatal("README.md lacks the make plan excerpt")
+		t.Fatal(docFile + " lacks the make plan excerpt")
 	}
 	_, block, ok := strings.Cut(after, "```\n")
 	if !ok {
-		t.Fatal("README.md: no code block after the make plan excerpt's heading")
+		t.Fatal(docFile + ": no code block after the make plan excerpt's heading")
 	}
 	excerpt, _, ok := strings.Cut(block, "```")
 	if !ok || strings.Count(excerpt, "\n") < 10 {
-		t.Fatalf("README.md: the make plan excerpt is cut short:\n%s", excerpt)
+		t.Fatalf("%s: the make plan excerpt is cut short:\n%s", docFile, excerpt)
 	}
 	var stdout bytes.Buffer
 	if err := run([]string{"-stack", "dev", "-dir", "../..", "-out", t.TempDir()}, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), excerpt) {
-		t.Errorf("README.md's excerpt is not in the output of make plan; the output after the tree:\n%s", stdout.String()[strings.Index(stdout.String(), "Retry timelines"):])
+		t.Errorf("%s: the excerpt is not in the output of make plan; the output after the tree:\n%s", docFile, stdout.String()[strings.Index(stdout.String(), "Retry timelines"):])
 	}
 }
 

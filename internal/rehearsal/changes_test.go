@@ -152,8 +152,8 @@ func TestDevChanges(t *testing.T) {
 	}
 }
 
-// TestProdReplacementUnderProtection follows the README's way of replacing
-// protected resources: in prod a subscription filter (a replacement) is
+// TestProdReplacementUnderProtection follows docs/deploying.md's way of
+// replacing protected resources: in prod a subscription filter (a replacement) is
 // refused by preview and up without changing anything; once exactly the
 // resources to replace are unprotected, up replaces them and protects them
 // again, and nothing is left to do.
@@ -201,7 +201,7 @@ func TestProdReplacementUnderProtection(t *testing.T) {
 		t.Fatalf("a refused up changed Google objects:\n%s", diffLines(keys(before), keys(after)))
 	}
 
-	// The README's way: unprotect what the refused preview names, and
+	// docs/deploying.md's way: unprotect what the refused preview names, and
 	// preview again until it passes.
 	var unprotected []string
 	for round := 1; ; round++ {

@@ -8,14 +8,14 @@ import (
 	"testing"
 )
 
-var updateReadme = flag.Bool("update", false, "rewrite the deployer roles in README.md")
+var updateRolesDoc = flag.Bool("update", false, "rewrite the deployer roles in docs/delivery.md")
 
 const (
 	rolesStart = "<!-- deployer-roles -->"
 	rolesEnd   = "<!-- /deployer-roles -->"
 )
 
-// rolesTable renders DeployerRoles and PreviewerRoles as the README shows them.
+// rolesTable renders DeployerRoles and PreviewerRoles as docs/delivery.md shows them.
 func rolesTable() string {
 	var b strings.Builder
 	b.WriteString("| identity | role on the environment's project | granted to | why |\n|---|---|---|---|\n")
@@ -35,10 +35,10 @@ func rolesTable() string {
 	return b.String()
 }
 
-// TestReadmeDeployerRoles keeps the README's list of the deployer's and the
-// previewer's roles identical to what the bootstrap program grants.
-func TestReadmeDeployerRoles(t *testing.T) {
-	path := filepath.Join("..", "README.md")
+// TestDeployerRolesDoc keeps docs/delivery.md's list of the deployer's and
+// the previewer's roles identical to what the bootstrap program grants.
+func TestDeployerRolesDoc(t *testing.T) {
+	path := filepath.Join("..", "docs", "delivery.md")
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -46,16 +46,16 @@ func TestReadmeDeployerRoles(t *testing.T) {
 	text := string(raw)
 	i, j := strings.Index(text, rolesStart), strings.Index(text, rolesEnd)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no %s ... %s block", rolesStart, rolesEnd)
+		t.Fatalf("%s has no %s ... %s block", path, rolesStart, rolesEnd)
 	}
 	want := text[:i+len(rolesStart)] + "\n" + rolesTable() + text[j:]
-	if *updateReadme {
+	if *updateRolesDoc {
 		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
 	if want != text {
-		t.Errorf("README.md deployer roles are stale; run: go test ./bootstrap -run TestReadmeDeployerRoles -update")
+		t.Errorf("%s: the deployer roles are stale; run: go test ./bootstrap -run TestDeployerRolesDoc -update", path)
 	}
 }
