@@ -45,7 +45,7 @@ type Config struct {
 	Protect     bool                  `json:"protect" doc:"protect every resource of the stack from deletion and replacement (production): the data, and the accounts, grants, workloads and alerts serving and alerting depend on"`
 	EnableAPIs  bool                  `json:"enableApis" doc:"enable the Google APIs the stack uses (never disabled on destroy)"`
 	Labels      map[string]string     `json:"labels" doc:"labels put on every resource that takes labels"`
-	Deployers   []string              `json:"deployers" doc:"IAM members that run pulumi up for this stack (e.g. the CI deployer service account); granted roles/iam.serviceAccountUser on the worker's runtime and push accounts only, which deploying a Cloud Run service and push subscriptions that use them requires"`
+	Deployers   []string              `json:"deployers" doc:"IAM members that run pulumi up for this stack (e.g. the CI deployer service account); granted roles/iam.serviceAccountUser on the worker's runtime and push accounts and a created cluster's node account only, which deploying a Cloud Run service, push subscriptions and a cluster that use them requires; pulumi up waits until the identity running it may act as each one"`
 	Worker      worker.Spec           `json:"worker" doc:"the private Cloud Run worker"`
 	Queues      []taskqueue.Spec      `json:"queues" doc:"Cloud Tasks queues calling the worker"`
 	Topics      []messaging.TopicSpec `json:"topics" doc:"Pub/Sub topics with worker subscriptions"`
