@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 func TestPlanWritesPlanJSON(t *testing.T) {
 	out := t.TempDir()
 	var stdout bytes.Buffer
-	if err := run([]string{"-stack", "dev", "-dir", "../..", "-out", out}, &stdout, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"-stack", "dev", "-dir", "../..", "-out", out}, nil, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"asyncjobs:worker:Worker worker", "gcp:cloudtasks/queue:Queue queue-sample-queue", "IAM grants", "roles/cloudtasks.enqueuer", "retryConfig.maxDoublings = 3"} {
@@ -80,7 +81,7 @@ func TestBrokenStackWritesNoPlan(t *testing.T) {
 	}
 	var stdout bytes.Buffer
 	var stderr bytes.Buffer
-	err := run([]string{"-stack", "broken", "-dir", dir, "-out", out}, &stdout, &stderr)
+	err := run(context.Background(), []string{"-stack", "broken", "-dir", dir, "-out", out}, nil, &stdout, &stderr)
 	if err == nil {
 		t.Fatal("broken stack planned")
 	}
@@ -102,6 +103,21 @@ func TestBrokenStackWritesNoPlan(t *testing.T) {
 	}
 }
 
+// TestInterruptedWritesNoPlan: a run whose context is cancelled (by Ctrl-C,
+// in cli.Main) leaves the previous plan.json as it was.
+func TestInterruptedWritesNoPlan(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := run(ctx, []string{"-stack", "dev", "-dir", "../..", "-out", out}, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "interrupted; no plan written") {
+		t.Errorf("err = %v, want an interruption", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(out, "dev", "plan.json")); !errors.Is(statErr, os.ErrNotExist) {
+		t.Errorf("plan.json written after an interrupt (%v)", statErr)
+	}
+}
+
 // The dev stack's capacity warning: the first source document's 1000
 // concurrent dispatches against its worker of 1 instance × 80 requests.
 const devCapacityWarning = "warning: asyncjobs:queues[0].rateLimits.maxConcurrentDispatches: queue sample-queue dispatches up to 1000 tasks at once but the worker takes at most 80 (maxInstances 1 × concurrency 80)"
@@ -112,7 +128,7 @@ const devCapacityWarning = "warning: asyncjobs:queues[0].rateLimits.maxConcurren
 func TestPlanPrintsTimelinesAndWarnings(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"-stack", "dev", "-dir", "../..", "-out", out}, &stdout, &stderr); err != nil {
+	if err := run(context.Background(), []string{"-stack", "dev", "-dir", "../..", "-out", out}, nil, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	text := stdout.String()
@@ -200,7 +216,7 @@ func TestPlanPrintsTimelinesAndWarnings(t *testing.T) {
 func TestQuietPrintsWarningsOnly(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"-quiet", "-stack", "dev", "-dir", "../..", "-out", out}, &stdout, &stderr); err != nil {
+	if err := run(context.Background(), []string{"-quiet", "-stack", "dev", "-dir", "../..", "-out", out}, nil, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(stdout.String(), "Retry timelines") || strings.Contains(stdout.String(), "IAM grants") || strings.Contains(stdout.String(), "warning:") {
@@ -234,7 +250,7 @@ func TestReadmeExcerpt(t *testing.T) {
 		t.Fatalf("README.md: the make plan excerpt is cut short:\n%s", excerpt)
 	}
 	var stdout bytes.Buffer
-	if err := run([]string{"-stack", "dev", "-dir", "../..", "-out", t.TempDir()}, &stdout, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"-stack", "dev", "-dir", "../..", "-out", t.TempDir()}, nil, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), excerpt) {
@@ -300,7 +316,7 @@ func TestStackFileMistakes(t *testing.T) {
 				}
 			}
 			var stdout, stderr bytes.Buffer
-			err = run([]string{"-stack", "x", "-dir", dir, "-out", out, "-quiet"}, &stdout, &stderr)
+			err = run(context.Background(), []string{"-stack", "x", "-dir", dir, "-out", out, "-quiet"}, nil, &stdout, &stderr)
 			if err == nil {
 				t.Fatal("planned")
 			}
