@@ -25,8 +25,8 @@ const (
 	randomIDLength      = 8
 )
 
-// delayValue is --delay: plain seconds ("10", as IN_SECONDS=10 was) or a
-// Go duration ("90s", "10m").
+// delayValue is --delay: plain seconds ("10") or a Go duration ("90s",
+// "10m").
 type delayValue struct{ d time.Duration }
 
 func (v *delayValue) String() string { return v.d.String() }

@@ -17,7 +17,7 @@ func TestEnqueueDelayAndAt(t *testing.T) {
 		args []string
 		want func(now time.Time) time.Time
 	}{
-		{name: "plain seconds, as IN_SECONDS=10", args: []string{"--delay", "10"}, want: func(now time.Time) time.Time { return now.Add(10 * time.Second) }},
+		{name: "plain seconds", args: []string{"--delay", "10"}, want: func(now time.Time) time.Time { return now.Add(10 * time.Second) }},
 		{name: "fractional seconds", args: []string{"--delay", "1.5"}, want: func(now time.Time) time.Time { return now.Add(1500 * time.Millisecond) }},
 		{name: "duration", args: []string{"--delay", "10m"}, want: func(now time.Time) time.Time { return now.Add(10 * time.Minute) }},
 		{name: "absolute time", args: []string{"--at", "2099-01-02T15:04:05+09:00"}, want: func(time.Time) time.Time {

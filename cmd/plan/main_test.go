@@ -118,8 +118,8 @@ func TestInterruptedWritesNoPlan(t *testing.T) {
 	}
 }
 
-// The dev stack's capacity warning: the first source document's 1000
-// concurrent dispatches against its worker of 1 instance × 80 requests.
+// The dev stack's capacity warning: its queue's 1000 concurrent dispatches
+// against its worker of 1 instance × 80 requests.
 const devCapacityWarning = "warning: asyncjobs:queues[0].rateLimits.maxConcurrentDispatches: queue sample-queue dispatches up to 1000 tasks at once but the worker takes at most 80 (maxInstances 1 × concurrency 80)"
 
 // TestPlanPrintsTimelinesAndWarnings: after the plan tree come the retry
@@ -140,7 +140,7 @@ func TestPlanPrintsTimelinesAndWarnings(t *testing.T) {
 	}
 	for _, want := range []string{
 		"queue sample-queue (asyncjobs:queues[0].retry)\n  10 attempts over 29m10s, then the task is deleted",
-		// The source document's intervals: 10s, 20s, 40s, 80s, 160s, 240s, then +80s.
+		// The dev queue's intervals: 10s, 20s, 40s, 80s, 160s, 240s, then +80s.
 		"          2    10s     10s\n          3    20s     30s\n          4    40s   1m10s\n          5  1m20s   2m30s\n          6  2m40s   5m10s\n          7     4m   9m10s\n",
 		"         10     8m  29m10s\n",
 		"subscription jobs/jobs-worker (asyncjobs:topics[0].subscriptions[0])\n  dead-lettered after 5 delivery attempts",
