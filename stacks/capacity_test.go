@@ -109,8 +109,8 @@ func TestBaseHasNoWarnings(t *testing.T) {
 func TestWarningConcurrency(t *testing.T) {
 	const q0 = "asyncjobs:queues[0].rateLimits.maxConcurrentDispatches"
 	runWarnings(t, []warningCase{{
-		// The first source document: 1000 concurrent dispatches, 1 × 80.
-		name: "source document values",
+		// The dev stack (Pulumi.dev.yaml): 1000 concurrent dispatches, 1 × 80.
+		name: "dev stack values",
 		change: func(c *Config) {
 			c.Worker.MaxInstances, c.Worker.Concurrency = 1, 80
 			c.Queues[0].RateLimits.MaxConcurrentDispatches = 1000

@@ -6,6 +6,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,27 +15,38 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 )
 
 var line = regexp.MustCompile(`^BenchmarkPlan/x(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
 
-func main() {
-	maxRatio := flag.Float64("max-ratio", 150, "largest allowed ns/op ratio of x100 to x1")
-	flag.Parse()
-	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: benchcheck [-max-ratio R] bench-output.txt")
-		os.Exit(2)
+// exitCannotRead is the exit status when the command line or the file
+// cannot be read; a check that fails is an error like any other (1).
+const exitCannotRead = 2
+
+func main() { cli.Main("benchcheck", run) }
+
+func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("benchcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	maxRatio := fs.Float64("max-ratio", 150, "largest allowed ns/op ratio of x100 to x1")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return cli.Exit(exitCannotRead) // the flag package has said why
 	}
-	f, err := os.Open(flag.Arg(0))
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: benchcheck [-max-ratio R] bench-output.txt")
+		return cli.Exit(exitCannotRead)
+	}
+	f, err := os.Open(fs.Arg(0))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+		return cli.WithExit(exitCannotRead, err)
 	}
 	defer f.Close()
-	if err := check(f, os.Stdout, *maxRatio); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	return check(f, stdout, *maxRatio)
 }
 
 func check(r io.Reader, w io.Writer, maxRatio float64) error {

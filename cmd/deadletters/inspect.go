@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 )
 
@@ -31,9 +32,9 @@ func (a *app) inspect(ctx context.Context, cfg *config, s *session, prog *progre
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:
-				return opstool.WithExit(opstool.ExitInterrupted, fmt.Errorf("interrupted after showing %d messages; all handed back to %s", shown, s.src.Name()))
+				return cli.WithExit(opstool.ExitInterrupted, fmt.Errorf("interrupted after showing %d messages; all handed back to %s", shown, s.src.Name()))
 			case errors.Is(err, errStale):
-				return opstool.WithExit(opstool.ExitIncomplete, fmt.Errorf("stopped after showing %d messages, with more possibly waiting on %s: %w", shown, s.src.Name(), err))
+				return cli.WithExit(opstool.ExitIncomplete, fmt.Errorf("stopped after showing %d messages, with more possibly waiting on %s: %w", shown, s.src.Name(), err))
 			}
 			return err
 		}

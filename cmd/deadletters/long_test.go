@@ -13,6 +13,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -199,7 +200,7 @@ func TestReplayExitCodes(t *testing.T) {
 				a = tt.app(cancel)
 			}
 			res := f.runApp(ctx, t, a, append([]string{"replay"}, tt.args...)...)
-			if got := opstool.ExitCode(res.err); got != tt.wantCode {
+			if got := cli.ExitCode(res.err); got != tt.wantCode {
 				t.Errorf("exit status %d, want %d (err %v)\nstderr:\n%s", got, tt.wantCode, res.err, res.stderr)
 			}
 			if tt.wantErr != "" && (res.err == nil || !strings.Contains(res.err.Error(), tt.wantErr)) {
@@ -295,7 +296,7 @@ func TestReplayDuringPublishOutage(t *testing.T) {
 	dead := f.deadLetter(t, msg("1", "k1", nil), msg("2", "k2", nil), msg("3", "k3", nil))
 	o.on.Store(true)
 	res := f.run(t, nil, "replay", "--publish-timeout", "1s")
-	if got := opstool.ExitCode(res.err); got != opstool.ExitFailed {
+	if got := cli.ExitCode(res.err); got != opstool.ExitFailed {
 		t.Errorf("exit status %d, want %d (err %v)", got, opstool.ExitFailed, res.err)
 	}
 	if !strings.Contains(res.stderr, "publishing is failing: UNAVAILABLE: injected outage") {
@@ -316,7 +317,7 @@ func TestReplayDuringPublishOutage(t *testing.T) {
 	defer cancel()
 	time.AfterFunc(500*time.Millisecond, cancel)
 	res = f.runApp(ctx, t, &app{interruptGrace: 200 * time.Millisecond}, "replay", "--publish-timeout", "30s")
-	if got := opstool.ExitCode(res.err); got != opstool.ExitInterrupted {
+	if got := cli.ExitCode(res.err); got != opstool.ExitInterrupted {
 		t.Errorf("exit status %d after an interrupt, want %d (err %v)", got, opstool.ExitInterrupted, res.err)
 	}
 	if res.elapsed > 5*time.Second {

@@ -27,14 +27,14 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 )
 
-func main() { opstool.Main("deadletters", run) }
+func main() { cli.Main("deadletters", run, opstool.Interrupt) }
 
 // run executes one subcommand. Its third argument, standard input, is not
-// read; it keeps the same testable entry point as the other operations
-// commands.
+// read; it keeps the entry point every command has (cli.Func).
 func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	a := &app{stdout: stdout, stderr: stderr}
 	err := a.run(ctx, args)
@@ -83,7 +83,7 @@ type app struct {
 func (a *app) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprintln(a.stderr, usageText)
-		return opstool.UsageError(errors.New("missing subcommand: inspect or replay"))
+		return cli.UsageError(errors.New("missing subcommand: inspect or replay"))
 	}
 	switch args[0] {
 	case "inspect", "replay":
@@ -92,7 +92,7 @@ func (a *app) run(ctx context.Context, args []string) error {
 			if errors.Is(err, flag.ErrHelp) {
 				return err
 			}
-			return opstool.UsageError(err)
+			return cli.UsageError(err)
 		}
 		return a.execute(ctx, cfg)
 	case "help", "-h", "-help", "--help":
@@ -100,7 +100,7 @@ func (a *app) run(ctx context.Context, args []string) error {
 		return nil
 	default:
 		fmt.Fprintln(a.stderr, usageText)
-		return opstool.UsageError(fmt.Errorf("unknown subcommand %q: want inspect or replay", args[0]))
+		return cli.UsageError(fmt.Errorf("unknown subcommand %q: want inspect or replay", args[0]))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
@@ -124,15 +125,15 @@ func replayOutcome(err error, c counts, cfg *config, s *session) error {
 	switch {
 	case c.AckFailed > 0:
 		msg := fmt.Errorf("%d messages were republished but not acknowledged; they are still on %s and a later run would publish them again", c.AckFailed, name)
-		return opstool.WithExit(opstool.ExitNotAcknowledged, errors.Join(msg, err))
+		return cli.WithExit(opstool.ExitNotAcknowledged, errors.Join(msg, err))
 	case c.Interrupted:
-		return opstool.WithExit(opstool.ExitInterrupted, fmt.Errorf("interrupted (%s); unfinished messages were handed back to %s", c, name))
+		return cli.WithExit(opstool.ExitInterrupted, fmt.Errorf("interrupted (%s); unfinished messages were handed back to %s", c, name))
 	case err != nil && !c.Incomplete:
 		return err
 	case c.Failed > 0:
-		return opstool.WithExit(opstool.ExitFailed, fmt.Errorf("%d messages failed to replay; they are back on %s", c.Failed, name))
+		return cli.WithExit(opstool.ExitFailed, fmt.Errorf("%d messages failed to replay; they are back on %s", c.Failed, name))
 	case c.Incomplete:
-		return opstool.WithExit(opstool.ExitIncomplete, fmt.Errorf("stopped with matching messages possibly left on %s (%v); run the replay again", name, err))
+		return cli.WithExit(opstool.ExitIncomplete, fmt.Errorf("stopped with matching messages possibly left on %s (%v); run the replay again", name, err))
 	}
 	return nil
 }

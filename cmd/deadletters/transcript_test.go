@@ -12,7 +12,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
-	"github.com/asyncjobs/asyncjobs/internal/opstool"
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 )
 
 var update = flag.Bool("update", false, "rewrite the transcript in docs/operations.md")
@@ -54,7 +54,7 @@ func TestTranscriptInDocs(t *testing.T) {
 		if err != nil {
 			fmt.Fprintf(&b, "deadletters: %v\n", err)
 		}
-		fmt.Fprintf(&b, "$ echo $?\n%d\n", opstool.ExitCode(err))
+		fmt.Fprintf(&b, "$ echo $?\n%d\n", cli.ExitCode(err))
 	}
 	o.on.Store(true)
 	step("replay", "--pair", "jobs/jobs-worker", "--filter-attribute", "kind=email", "--publish-timeout", "2s")

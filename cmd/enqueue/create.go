@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// transientCodes are the errors worth another attempt, as in the Python
-// enqueuer's retry (google.api_core's defaults for transient failures).
+// transientCodes are the errors worth another attempt: google.api_core's
+// defaults for transient failures.
 var transientCodes = map[codes.Code]bool{
 	codes.Unavailable:       true,
 	codes.DeadlineExceeded:  true,

@@ -22,10 +22,11 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 )
 
-func main() { opstool.Main("enqueue", run) }
+func main() { cli.Main("enqueue", run, opstool.Interrupt) }
 
 // run parses args, checks every input, creates the task and prints its name
 // on stdout. stdin is read only for --body-file -.
@@ -35,12 +36,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	}
 	if err != nil {
-		return opstool.UsageError(err)
+		return cli.UsageError(err)
 	}
 	name, err := enqueue(ctx, req, opts, stderr)
 	if err != nil {
 		if ctx.Err() != nil {
-			return opstool.WithExit(opstool.ExitInterrupted, err)
+			return cli.WithExit(opstool.ExitInterrupted, err)
 		}
 		return err
 	}

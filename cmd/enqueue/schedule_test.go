@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 	"google.golang.org/grpc/codes"
 )
@@ -16,7 +17,7 @@ func TestEnqueueDelayAndAt(t *testing.T) {
 		args []string
 		want func(now time.Time) time.Time
 	}{
-		{name: "plain seconds, as IN_SECONDS=10", args: []string{"--delay", "10"}, want: func(now time.Time) time.Time { return now.Add(10 * time.Second) }},
+		{name: "plain seconds", args: []string{"--delay", "10"}, want: func(now time.Time) time.Time { return now.Add(10 * time.Second) }},
 		{name: "fractional seconds", args: []string{"--delay", "1.5"}, want: func(now time.Time) time.Time { return now.Add(1500 * time.Millisecond) }},
 		{name: "duration", args: []string{"--delay", "10m"}, want: func(now time.Time) time.Time { return now.Add(10 * time.Minute) }},
 		{name: "absolute time", args: []string{"--at", "2099-01-02T15:04:05+09:00"}, want: func(time.Time) time.Time {
@@ -78,7 +79,7 @@ func TestEnqueueBadScheduleIsOneLine(t *testing.T) {
 		if strings.Contains(res.err.Error(), "\n") || res.stderr != "" {
 			t.Errorf("%q: want a one-line error and no usage dump; err %q, stderr %d bytes", tt.args, res.err, len(res.stderr))
 		}
-		if code := opstool.ExitCode(res.err); code != opstool.ExitUsage {
+		if code := cli.ExitCode(res.err); code != opstool.ExitUsage {
 			t.Errorf("%q: exit status %d, want %d", tt.args, code, opstool.ExitUsage)
 		}
 		if n := len(fake.requests()); n != 0 {
@@ -113,7 +114,7 @@ func TestEnqueueExitCodes(t *testing.T) {
 	fake := &fakeTasks{always: codes.PermissionDenied}
 	addr := startFake(t, fake)
 	res := runCmd(t, []string{"--outputs", "testdata/outputs.json", "--endpoint", addr}, "")
-	if code := opstool.ExitCode(res.err); code != opstool.ExitFailed {
+	if code := cli.ExitCode(res.err); code != opstool.ExitFailed {
 		t.Errorf("permission denied: exit status %d, want %d", code, opstool.ExitFailed)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -122,10 +123,10 @@ func TestEnqueueExitCodes(t *testing.T) {
 	addr = startFake(t, unavailable)
 	var out, errOut strings.Builder
 	err := run(ctx, []string{"--outputs", "testdata/outputs.json", "--endpoint", addr}, nil, &out, &errOut)
-	if code := opstool.ExitCode(err); code != opstool.ExitInterrupted {
+	if code := cli.ExitCode(err); code != opstool.ExitInterrupted {
 		t.Errorf("interrupted: exit status %d, want %d (err %v)", code, opstool.ExitInterrupted, err)
 	}
-	if code := opstool.ExitCode(runCmd(t, []string{"--nope"}, "").err); code != opstool.ExitUsage {
+	if code := cli.ExitCode(runCmd(t, []string{"--nope"}, "").err); code != opstool.ExitUsage {
 		t.Errorf("unknown flag: exit status %d, want %d", code, opstool.ExitUsage)
 	}
 }

@@ -10,6 +10,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,6 +22,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/manifests"
 	"github.com/asyncjobs/asyncjobs/internal/planview"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
@@ -29,15 +31,13 @@ import (
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("plan", run) }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// run plans one stack. Every failure, a refused command line and -h
+// included, exits 1 (cli.ExitFailed).
+func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	stack := fs.String("stack", "dev", "stack whose Pulumi.<stack>.yaml is planned")
 	dir := fs.String("dir", ".", "directory holding Pulumi.yaml")
 	out := fs.String("out", "build", "directory plans are written under (<out>/<stack>/plan.json)")
@@ -57,6 +57,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return errors.Join(err, rmErr)
 		}
 		return fmt.Errorf("stack %s: %w\nno plan written", *stack, err)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("stack %s: interrupted; no plan written", *stack)
 	}
 	// [] rather than null in plan.json when there are none.
 	timelines := append([]timeline.Named{}, cfg.Timelines()...)

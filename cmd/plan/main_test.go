@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +19,7 @@ import (
 func TestPlanWritesPlanJSON(t *testing.T) {
 	out := t.TempDir()
 	var stdout bytes.Buffer
-	if err := run([]string{"-stack", "dev", "-dir", "../..", "-out", out}, &stdout, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"-stack", "dev", "-dir", "../..", "-out", out}, nil, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"asyncjobs:worker:Worker worker", "gcp:cloudtasks/queue:Queue queue-sample-queue", "IAM grants", "roles/cloudtasks.enqueuer", "retryConfig.maxDoublings = 3"} {
@@ -81,7 +82,7 @@ func TestBrokenStackWritesNoPlan(t *testing.T) {
 	}
 	var stdout bytes.Buffer
 	var stderr bytes.Buffer
-	err := run([]string{"-stack", "broken", "-dir", dir, "-out", out}, &stdout, &stderr)
+	err := run(context.Background(), []string{"-stack", "broken", "-dir", dir, "-out", out}, nil, &stdout, &stderr)
 	if err == nil {
 		t.Fatal("broken stack planned")
 	}
@@ -103,8 +104,23 @@ func TestBrokenStackWritesNoPlan(t *testing.T) {
 	}
 }
 
-// The dev stack's capacity warning: the first source document's 1000
-// concurrent dispatches against its worker of 1 instance × 80 requests.
+// TestInterruptedWritesNoPlan: a run whose context is cancelled (by Ctrl-C,
+// in cli.Main) leaves the previous plan.json as it was.
+func TestInterruptedWritesNoPlan(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := run(ctx, []string{"-stack", "dev", "-dir", "../..", "-out", out}, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "interrupted; no plan written") {
+		t.Errorf("err = %v, want an interruption", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(out, "dev", "plan.json")); !errors.Is(statErr, os.ErrNotExist) {
+		t.Errorf("plan.json written after an interrupt (%v)", statErr)
+	}
+}
+
+// The dev stack's capacity warning: its queue's 1000 concurrent dispatches
+// against its worker of 1 instance × 80 requests.
 const devCapacityWarning = "warning: asyncjobs:queues[0].rateLimits.maxConcurrentDispatches: queue sample-queue dispatches up to 1000 tasks at once but the worker takes at most 80 (maxInstances 1 × concurrency 80)"
 
 // TestPlanPrintsTimelinesAndWarnings: after the plan tree come the retry
@@ -113,7 +129,7 @@ const devCapacityWarning = "warning: asyncjobs:queues[0].rateLimits.maxConcurren
 func TestPlanPrintsTimelinesAndWarnings(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"-stack", "dev", "-dir", "../..", "-out", out}, &stdout, &stderr); err != nil {
+	if err := run(context.Background(), []string{"-stack", "dev", "-dir", "../..", "-out", out}, nil, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	text := stdout.String()
@@ -125,7 +141,7 @@ func TestPlanPrintsTimelinesAndWarnings(t *testing.T) {
 	}
 	for _, want := range []string{
 		"queue sample-queue (asyncjobs:queues[0].retry)\n  10 attempts over 29m10s, then the task is deleted",
-		// The source document's intervals: 10s, 20s, 40s, 80s, 160s, 240s, then +80s.
+		// The dev queue's intervals: 10s, 20s, 40s, 80s, 160s, 240s, then +80s.
 		"          2    10s     10s\n          3    20s     30s\n          4    40s   1m10s\n          5  1m20s   2m30s\n          6  2m40s   5m10s\n          7     4m   9m10s\n",
 		"         10     8m  29m10s\n",
 		"subscription jobs/jobs-worker (asyncjobs:topics[0].subscriptions[0])\n  dead-lettered after 5 delivery attempts",
@@ -201,7 +217,7 @@ func TestPlanPrintsTimelinesAndWarnings(t *testing.T) {
 func TestQuietPrintsWarningsOnly(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"-quiet", "-stack", "dev", "-dir", "../..", "-out", out}, &stdout, &stderr); err != nil {
+	if err := run(context.Background(), []string{"-quiet", "-stack", "dev", "-dir", "../..", "-out", out}, nil, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(stdout.String(), "Retry timelines") || strings.Contains(stdout.String(), "IAM grants") || strings.Contains(stdout.String(), "warning:") {
@@ -236,7 +252,7 @@ func TestPlanningExcerpt(t *testing.T) {
 		t.Fatalf("%s: the make plan excerpt is cut short:\n%s", docFile, excerpt)
 	}
 	var stdout bytes.Buffer
-	if err := run([]string{"-stack", "dev", "-dir", "../..", "-out", t.TempDir()}, &stdout, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"-stack", "dev", "-dir", "../..", "-out", t.TempDir()}, nil, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), excerpt) {
@@ -302,7 +318,7 @@ func TestStackFileMistakes(t *testing.T) {
 				}
 			}
 			var stdout, stderr bytes.Buffer
-			err = run([]string{"-stack", "x", "-dir", dir, "-out", out, "-quiet"}, &stdout, &stderr)
+			err = run(context.Background(), []string{"-stack", "x", "-dir", dir, "-out", out, "-quiet"}, nil, &stdout, &stderr)
 			if err == nil {
 				t.Fatal("planned")
 			}

@@ -3,7 +3,7 @@
 // a temporary directory and planned there with that revision's own
 // `cmd/plan`, built with -trimpath) and in the working tree, and prints the resources
 // added, removed and changed, property by property, as Markdown. Secrets are
-// never printed.
+// never printed. Ctrl-C stops it and removes the base worktree.
 //
 //	plandiff -base origin/main [-stack dev] [-fail-on-change]
 //	plandiff -base-plan old.json -head-plan new.json
@@ -25,20 +25,19 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/plandiff"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 )
 
 // Exit codes, as diff(1) has them.
 const (
-	exitSame    = 0
+	exitSame    = cli.ExitOK
 	exitChanged = 1
 	exitError   = 2
 )
 
-func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { cli.Main("plandiff", run) }
 
 type options struct {
 	base, stack, dir, goCmd string
@@ -47,7 +46,7 @@ type options struct {
 	mask                    string
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("plandiff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
@@ -60,31 +59,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.failOnChange, "fail-on-change", false, "exit 1 when anything changed")
 	fs.StringVar(&o.mask, "mask", strings.Join(plandiff.DefaultSecretKeys, ","), "comma-separated property names whose values are always masked")
 	if err := fs.Parse(args); err != nil {
-		return exitError
+		return cli.Exit(exitError) // the flag package has said why (-h included)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "plandiff: unexpected arguments %q\n", fs.Args())
-		return exitError
+	if err := cli.ExtraArgs(fs); err != nil {
+		return cli.WithExit(exitError, err)
 	}
 	if (o.base == "") == (o.basePlan == "") {
-		fmt.Fprintln(stderr, "plandiff: give exactly one of -base REF and -base-plan FILE")
-		return exitError
+		return cli.WithExit(exitError, errors.New("give exactly one of -base REF and -base-plan FILE"))
 	}
 
 	d, err := compute(ctx, o, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "plandiff: %v\n", err)
 		fmt.Fprintf(stdout, "### Plan diff for stack `%s`: failed\n\n```\n%s\n```\n", o.stack, strings.ReplaceAll(err.Error(), "```", "'''"))
-		return exitError
+		return cli.WithExit(exitError, err)
 	}
 	if err := d.WriteMarkdown(stdout); err != nil {
-		fmt.Fprintf(stderr, "plandiff: %v\n", err)
-		return exitError
+		return cli.WithExit(exitError, err)
 	}
 	if d.HasChanges() && o.failOnChange {
-		return exitChanged
+		return cli.Exit(exitChanged)
 	}
-	return exitSame
+	return nil
 }
 
 func compute(ctx context.Context, o options, stderr io.Writer) (*plandiff.Diff, error) {
@@ -122,7 +117,7 @@ func compute(ctx context.Context, o options, stderr io.Writer) (*plandiff.Diff, 
 			return nil, err
 		}
 	}
-	d := plandiff.Compute(base, head, plandiff.Options{SecretKeys: splitList(o.mask)})
+	d := plandiff.Compute(base, head, plandiff.Options{SecretKeys: cli.SplitList(o.mask)})
 	d.BaseLabel, d.HeadLabel = baseLabel, headLabel
 	if d.Stack == "" {
 		d.Stack = o.stack
@@ -234,14 +229,4 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

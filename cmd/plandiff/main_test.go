@@ -9,14 +9,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 )
 
 func runCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
+	code := cli.Run(context.Background(), "plandiff", run, args, nil, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -76,16 +78,8 @@ func TestGitWorktree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds cmd/plan twice")
 	}
-	if _, err := exec.LookPath("git"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("git not found (CI=true: a missing tool is a failure)")
-		}
-		t.Skip("git not found")
-	}
 	repo := copyPlanner(t)
-	gitIn(t, repo, "init", "--quiet")
-	gitIn(t, repo, "add", "-A")
-	gitIn(t, repo, "-c", "user.name=plandiff", "-c", "user.email=plandiff@example.invalid", "commit", "--quiet", "-m", "base")
+	commitAll(t, repo)
 
 	stackFile := filepath.Join(repo, "Pulumi.dev.yaml")
 	b, err := os.ReadFile(stackFile)
@@ -140,6 +134,86 @@ func TestGitWorktree(t *testing.T) {
 	if code != exitError || !strings.Contains(stdout, "planning the working tree") || !strings.Contains(stdout, "asyncjobs:worker.maxInstances") {
 		t.Errorf("invalid working tree: exit %d\n%s", code, stdout)
 	}
+}
+
+// TestInterruptRemovesWorktree: Ctrl-C (cli.Main cancels the context)
+// while the base revision is being planned stops the run and removes the
+// base worktree. A stand-in go command holds the base's build until the
+// test cancels it, so nothing is compiled.
+func TestInterruptRemovesWorktree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs git")
+	}
+	repo, bin := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(repo, "Pulumi.dev.yaml"), []byte("config: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	commitAll(t, repo)
+	head := filepath.Join(bin, "head.json")
+	writePlan(t, head, &recorder.Plan{Project: "asyncjobs", Stack: "dev", Outputs: map[string]any{}})
+	building := filepath.Join(bin, "building")
+	goCmd := filepath.Join(bin, "go")
+	script := "#!/bin/sh\n: > '" + building + "'\nexec sleep 60\n"
+	if err := os.WriteFile(goCmd, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		var stdout, stderr bytes.Buffer
+		code := cli.Run(ctx, "plandiff", run, []string{"-dir", repo, "-base", "HEAD", "-head-plan", head, "-go", goCmd}, nil, &stdout, &stderr)
+		done <- result{code, stdout.String(), stderr.String()}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(building); err == nil {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("ended before planning the base: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the base revision's build never started")
+		}
+	}
+	if out := gitIn(t, repo, "worktree", "list", "--porcelain"); strings.Count(out, "worktree ") != 2 {
+		t.Fatalf("no base worktree while planning the base:\n%s", out)
+	}
+	cancel()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not stop after its context was cancelled")
+	}
+	if r.code != exitError {
+		t.Errorf("exit %d, want %d\nstderr:\n%s", r.code, exitError, r.stderr)
+	}
+	if out := gitIn(t, repo, "worktree", "list", "--porcelain"); strings.Count(out, "worktree ") != 1 {
+		t.Errorf("the base worktree was left behind:\n%s", out)
+	}
+}
+
+// commitAll makes dir a git repository whose one commit, the base, holds
+// every file in it. Without git the test is skipped (failed under CI=true).
+func commitAll(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("git not found (CI=true: a missing tool is a failure)")
+		}
+		t.Skip("git not found")
+	}
+	gitIn(t, dir, "init", "--quiet")
+	gitIn(t, dir, "add", "-A")
+	gitIn(t, dir, "-c", "user.name=plandiff", "-c", "user.email=plandiff@example.invalid", "commit", "--quiet", "-m", "base")
 }
 
 func gitIn(t *testing.T, dir string, args ...string) string {

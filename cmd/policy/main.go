@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/manifests"
 	"github.com/asyncjobs/asyncjobs/internal/policy"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
@@ -32,14 +33,12 @@ import (
 
 // Exit codes.
 const (
-	exitOK         = 0
+	exitOK         = cli.ExitOK
 	exitViolations = 1
 	exitFailure    = 2
 )
 
-func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { cli.Main("policy", run) }
 
 // files is a repeatable file flag.
 type files []string
@@ -62,7 +61,7 @@ type options struct {
 	listKS     bool
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("policy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,18 +75,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.list, "list", false, "list the rules and exit")
 	fs.BoolVar(&o.listKS, "list-kube-score", false, "list the kube-score checks that run and exit")
 	if err := fs.Parse(args); err != nil {
-		return exitFailure
+		return cli.Exit(exitFailure) // the flag package has said why (-h included)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "policy: unexpected arguments %q\n", fs.Args())
-		return exitFailure
+	if err := cli.ExtraArgs(fs); err != nil {
+		return cli.WithExit(exitFailure, err)
 	}
 	code, err := check(ctx, o, stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "policy: %v\n", err)
-		return exitFailure
+		return cli.WithExit(exitFailure, err)
 	}
-	return code
+	if code != exitOK {
+		return cli.Exit(code) // the report says why
+	}
+	return nil
 }
 
 // target is one plan to check and where its manifests are.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/policy"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 )
@@ -81,7 +82,7 @@ func unprotected(t *testing.T, stack string) int {
 func runCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
+	code := cli.Run(context.Background(), "policy", run, args, nil, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 

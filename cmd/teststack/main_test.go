@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/pulumicli"
 	"github.com/asyncjobs/asyncjobs/internal/teststack"
 )
@@ -24,7 +25,8 @@ const repoRoot = "../.."
 func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr, env)
+	a := &app{env: env}
+	code := cli.Run(context.Background(), "teststack", a.run, args, nil, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -56,8 +58,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"sweep", "--prefx", "pr-"}, []string{"flag provided but not defined"}},
 	} {
 		code, _, stderr := runCmd(t, nil, tc.args...)
-		if code != exitUsage {
-			t.Errorf("%q: exit %d, want %d (stderr %q)", tc.args, code, exitUsage, stderr)
+		if code != cli.ExitUsage {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tc.args, code, cli.ExitUsage, stderr)
 		}
 		for _, w := range tc.want {
 			if !strings.Contains(stderr, w) {
@@ -138,22 +140,22 @@ func TestAgainstBackend(t *testing.T) {
 	}
 
 	code, stdout, stderr := runCmd(t, env, "sweep", "--dir", dir, "--prefix", "pr-", "--dry-run")
-	if code != exitOK || !strings.Contains(stdout, "0 stacks under the prefix") {
+	if code != cli.ExitOK || !strings.Contains(stdout, "0 stacks under the prefix") {
 		t.Errorf("sweep on an empty backend: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 	code, stdout, stderr = runCmd(t, env, "destroy", "--dir", dir, "--name", "pr-404")
-	if code != exitOK || !strings.Contains(stdout, "pr-404: no such stack") {
+	if code != cli.ExitOK || !strings.Contains(stdout, "pr-404: no such stack") {
 		t.Errorf("destroy of a missing stack: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 	code, stdout, stderr = runCmd(t, env, "up", "--dir", dir, "--name", "pr-1", "--from", "bad")
-	if code != exitFail || !strings.Contains(stderr, "stack pr-1: validate configuration") || !strings.Contains(stderr, "asyncjobs:worker.maxInstances") {
+	if code != cli.ExitFailed || !strings.Contains(stderr, "stack pr-1: validate configuration") || !strings.Contains(stderr, "asyncjobs:worker.maxInstances") {
 		t.Errorf("up from an invalid template: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "Pulumi.pr-1.yaml")); err == nil {
 		t.Error("Pulumi.pr-1.yaml was written for a rejected configuration")
 	}
 	code, stdout, stderr = runCmd(t, env, "sweep", "--dir", dir, "--prefix", "pr-")
-	if code != exitOK || !strings.Contains(stdout, "0 stacks under the prefix") {
+	if code != cli.ExitOK || !strings.Contains(stdout, "0 stacks under the prefix") {
 		t.Errorf("a stack was created for a rejected configuration: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 }
@@ -194,7 +196,7 @@ func TestSubcommandHelp(t *testing.T) {
 	for _, sub := range []string{"up", "destroy", "sweep"} {
 		for _, h := range []string{"--help", "-h"} {
 			code, stdout, stderr := runCmd(t, nil, sub, h)
-			if code != exitOK {
+			if code != cli.ExitOK {
 				t.Errorf("%s %s: exit %d, want 0", sub, h, code)
 			}
 			if !strings.Contains(stderr, "  --dir") || strings.Contains(stderr, "\n  -dir") {

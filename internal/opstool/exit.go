@@ -1,23 +1,19 @@
 package opstool
 
-import (
-	"errors"
-	"fmt"
-	"io"
-)
+import "github.com/asyncjobs/asyncjobs/internal/cli"
 
 // Exit statuses of the operations commands. docs/operations.md lists them;
-// keep the two in step.
+// keep the two in step. A command returns them as cli.ExitErrors.
 const (
 	// ExitOK: the run did everything it was asked to.
-	ExitOK = 0
+	ExitOK = cli.ExitOK
 	// ExitFailed: the run failed (a publish or a call to Google Cloud
 	// failed, a file could not be read); nothing was lost, and what failed
 	// is still where it was.
-	ExitFailed = 1
+	ExitFailed = cli.ExitFailed
 	// ExitUsage: the command line or an input was refused before any
 	// call to Google Cloud was made.
-	ExitUsage = 2
+	ExitUsage = cli.ExitUsage
 	// ExitNotAcknowledged: messages were republished but could not be
 	// acknowledged on the dead-letter subscription; a later replay would
 	// publish them a second time.
@@ -27,7 +23,7 @@ const (
 	ExitIncomplete = 4
 	// ExitInterrupted: the run was stopped by Ctrl-C (SIGINT) or SIGTERM;
 	// 128 + SIGINT, as shells report it.
-	ExitInterrupted = 130
+	ExitInterrupted = cli.ExitInterrupted
 )
 
 // ExitStatusHelp is the exit-status section of the commands' --help.
@@ -40,51 +36,10 @@ const ExitStatusHelp = `Exit status:
   4    incomplete: stopped with matching messages possibly left; run again
   130  interrupted (Ctrl-C or SIGTERM); unfinished work was handed back`
 
-// ExitError carries the exit status a command's error should end it with.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// WithExit attaches exit status code to err; nil stays nil.
-func WithExit(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &ExitError{Code: code, Err: err}
-}
-
-// UsageError marks err as refused input (ExitUsage).
-func UsageError(err error) error { return WithExit(ExitUsage, err) }
-
-// ExitCode returns the exit status for err: ExitOK for nil, the code of
-// the outermost ExitError in its chain, else ExitFailed.
-func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	var e *ExitError
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ExitFailed
-}
-
-// watchSignals turns the first signal on sigc into cancel (stop promptly,
-// handing unfinished work back) and the second into exit(ExitInterrupted)
-// at once.
-func watchSignals(sigc <-chan struct{}, cancel func(), stderr io.Writer, name string, exit func(int)) {
-	if _, ok := <-sigc; !ok {
-		return
-	}
-	fmt.Fprintf(stderr, "\n%s: interrupted: stopping and handing unfinished work back (press Ctrl-C again to exit at once)\n", name)
-	cancel()
-	if _, ok := <-sigc; !ok {
-		return
-	}
-	fmt.Fprintf(stderr, "%s: interrupted again: exiting at once; messages still held return to their subscription by themselves within their ack deadline\n", name)
-	exit(ExitInterrupted)
-}
+// Interrupt is what the operations commands say when Ctrl-C stops them:
+// the first hands unfinished work back, a second exits at once.
+//
+//	func main() { cli.Main("enqueue", run, opstool.Interrupt) }
+var Interrupt = cli.OnInterrupt(
+	"stopping and handing unfinished work back",
+	"exiting at once; messages still held return to their subscription by themselves within their ack deadline")

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 )
 
 // cloudPlatformScope is the OAuth scope the impersonated token carries; IAM
@@ -146,21 +148,7 @@ func (c *Common) ClientOptions(ctx context.Context) ([]option.ClientOption, erro
 // PrintUsage writes a usage text for fs to w, leaving out HiddenFlags.
 func PrintUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
 	fmt.Fprintf(w, "%s\n\nFlags:\n", strings.TrimSpace(synopsis))
-	fs.VisitAll(func(f *flag.Flag) {
-		if HiddenFlags[f.Name] {
-			return
-		}
-		name, usage := flag.UnquoteUsage(f)
-		line := "  --" + f.Name
-		if name != "" {
-			line += " " + name
-		}
-		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
-			fmt.Fprintf(w, " (default %s)", f.DefValue)
-		}
-		fmt.Fprintln(w)
-	})
+	cli.PrintFlags(w, fs, HiddenFlags)
 }
 
 // KeyValues is a repeatable flag of key=value pairs, kept in order.

@@ -45,8 +45,8 @@ func TestCloudTasksIntervals(t *testing.T) {
 		want:  secs(10, 20, 40, 80, 160, 240, 300, 300),
 		total: 1150 * time.Second,
 	}, {
-		// The first source document's queue; it shows the first six intervals.
-		name:  "source document: min 10s, max 3600s, 3 doublings, 10 attempts",
+		// The dev stack's queue (Pulumi.dev.yaml); it shows the first six intervals.
+		name:  "dev queue: min 10s, max 3600s, 3 doublings, 10 attempts",
 		r:     retry(10, 10*time.Second, 3600*time.Second, 3, 0),
 		want:  secs(10, 20, 40, 80, 160, 240, 320, 400, 480),
 		total: 29*time.Minute + 10*time.Second,
