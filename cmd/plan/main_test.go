@@ -356,7 +356,7 @@ func TestPreviewLogsWhatPlanPrints(t *testing.T) {
 		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
 		t.Run(stack, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			if err := run([]string{"-quiet", "-stack", stack, "-dir", "../..", "-out", t.TempDir()}, &stdout, &stderr); err != nil {
+			if err := run(context.Background(), []string{"-quiet", "-stack", stack, "-dir", "../..", "-out", t.TempDir()}, nil, &stdout, &stderr); err != nil {
 				t.Fatal(err)
 			}
 			printed := strings.Split(strings.TrimSpace(stderr.String()), "\n")
