@@ -382,3 +382,35 @@ func TestPreviewLogsWhatPlanPrints(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryStackFileFullOutput: make plan STACK=<each stack file>, without
+// -quiet, prints the tree, the grants, the look-ups and the outputs, and
+// prints them the same way twice (the SDK runs invokes on goroutines).
+func TestEveryStackFileFullOutput(t *testing.T) {
+	files, err := filepath.Glob("../../Pulumi.*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no stack files: %v", err)
+	}
+	for _, f := range files {
+		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+		t.Run(stack, func(t *testing.T) {
+			var outs [2]string
+			dir := t.TempDir()
+			for i := range outs {
+				var stdout bytes.Buffer
+				if err := run(context.Background(), []string{"-stack", stack, "-dir", "../..", "-out", dir}, nil, &stdout, io.Discard); err != nil {
+					t.Fatal(err)
+				}
+				outs[i] = stdout.String()
+			}
+			for _, want := range []string{"IAM grants", "Stack outputs"} {
+				if !strings.Contains(outs[0], want) {
+					t.Errorf("output lacks %q", want)
+				}
+			}
+			if outs[0] != outs[1] {
+				t.Error("two runs of make plan printed different output")
+			}
+		})
+	}
+}

@@ -146,6 +146,10 @@ func shortType(typ string) string {
 	if module == "serviceaccount" {
 		return "service account"
 	}
+	if kind == "" {
+		// A project-level grant: "gcp:projects/iAMMember:IAMMember".
+		return strings.TrimSuffix(module, "s")
+	}
 	return module + " " + strings.ToLower(kind[:1]) + kind[1:]
 }
 

@@ -34,3 +34,22 @@ func TestGrantsNameComputedMembersByTheirSource(t *testing.T) {
 		}
 	}
 }
+
+// TestShortType: every grant type the program declares gets a readable
+// name, project-level grants included (their kind is only "IAMMember").
+func TestShortType(t *testing.T) {
+	for typ, want := range map[string]string{
+		"gcp:pubsub/topicIAMMember:TopicIAMMember":               "pubsub topic",
+		"gcp:cloudtasks/queueIamMember:QueueIamMember":           "cloudtasks queue",
+		"gcp:serviceaccount/iAMMember:IAMMember":                 "service account",
+		"gcp:projects/iAMMember:IAMMember":                       "project",
+		"gcp:cloudrunv2/serviceIamMember:ServiceIamMember":       "cloudrunv2 service",
+		"gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": "pubsub subscription",
+		"kubernetes:core/v1:Namespace":                           "core namespace",
+		"not-a-type":                                             "not-a-type",
+	} {
+		if got := shortType(typ); got != want {
+			t.Errorf("shortType(%q) = %q, want %q", typ, got, want)
+		}
+	}
+}

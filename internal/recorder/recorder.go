@@ -139,6 +139,15 @@ func Run(program pulumi.RunFunc, opts Options) (*Plan, error) {
 		plan.Outputs = map[string]any{}
 	}
 	sort.SliceStable(plan.Resources, func(i, j int) bool { return plan.Resources[i].URN < plan.Resources[j].URN })
+	// Invokes run on the SDK's goroutines, so their call order varies from
+	// run to run: order them by token, then arguments.
+	sort.SliceStable(plan.Invokes, func(i, j int) bool {
+		a, b := plan.Invokes[i], plan.Invokes[j]
+		if a.Token != b.Token {
+			return a.Token < b.Token
+		}
+		return fmt.Sprint(a.Args) < fmt.Sprint(b.Args)
+	})
 	// On error the plan still holds whatever was registered before it, so
 	// callers can check that a rejected configuration registered nothing.
 	return plan, err
