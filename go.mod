@@ -5,9 +5,11 @@ go 1.24.7
 require (
 	cloud.google.com/go/cloudtasks v1.13.7
 	cloud.google.com/go/pubsub/v2 v2.4.0
+	github.com/distribution/reference v0.6.0
 	github.com/goccy/go-yaml v1.19.2
 	github.com/google/uuid v1.6.0
 	github.com/open-policy-agent/opa v1.10.1
+	github.com/opencontainers/go-digest v1.0.0
 	github.com/pulumi/esc v0.17.0
 	github.com/pulumi/pulumi-gcp/sdk/v7 v7.38.0
 	github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.25.0

@@ -6,9 +6,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/components/gcpname"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // What makes a stack production. policy/lib.rego holds the same definition

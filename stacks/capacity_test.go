@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/asyncjobs/asyncjobs/components/cronjob"
-	"github.com/asyncjobs/asyncjobs/components/duration"
-	"github.com/asyncjobs/asyncjobs/components/gcpiam"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
+	"github.com/asyncjobs/asyncjobs/internal/duration"
+	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
 )
 
 // base is a valid configuration that draws no warning: a worker taking

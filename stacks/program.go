@@ -12,13 +12,13 @@ import (
 	"github.com/asyncjobs/asyncjobs/components/actas"
 	"github.com/asyncjobs/asyncjobs/components/apis"
 	"github.com/asyncjobs/asyncjobs/components/cronjob"
-	"github.com/asyncjobs/asyncjobs/components/gcpname"
 	"github.com/asyncjobs/asyncjobs/components/gke"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
 	"github.com/asyncjobs/asyncjobs/components/subscriber"
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/components/worker"
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // APIs are the Google APIs the stack uses.

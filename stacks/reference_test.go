@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncjobs/asyncjobs/components/duration"
+	"github.com/asyncjobs/asyncjobs/internal/duration"
 	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )

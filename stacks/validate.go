@@ -7,9 +7,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/components/gcpiam"
-	"github.com/asyncjobs/asyncjobs/components/gcpname"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
+	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 func key(name string) *field.Path { return field.NewPath(Namespace + ":" + name) }

@@ -11,18 +11,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asyncjobs/asyncjobs/internal/cloudtasks"
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 	"github.com/google/uuid"
 )
 
 // Limits from google/cloud/tasks/v2 and the Cloud Tasks quotas page.
 const (
-	minDispatchDeadline = 15 * time.Second
-	maxDispatchDeadline = 30 * time.Minute
-	maxScheduleDelay    = 30 * 24 * time.Hour
-	maxTaskSize         = 1 << 20 // "Maximum task size: 1MB"
-	maxHeadersSize      = 80 << 10
-	randomIDLength      = 8
+	maxScheduleDelay = 30 * 24 * time.Hour
+	maxTaskSize      = 1 << 20 // "Maximum task size: 1MB"
+	maxHeadersSize   = 80 << 10
+	randomIDLength   = 8
 )
 
 // delayValue is --delay: plain seconds ("10") or a Go duration ("90s",
@@ -76,11 +75,11 @@ func dispatchDeadline(d time.Duration, explicit bool, workerTimeout time.Duratio
 	if !explicit && workerTimeout > 0 && workerTimeout < d {
 		d = workerTimeout
 	}
-	if d < minDispatchDeadline || d > maxDispatchDeadline {
+	if d < cloudtasks.MinDispatchDeadline || d > cloudtasks.MaxDispatchDeadline {
 		if !explicit {
-			return 0, fmt.Errorf("--dispatch-deadline: the worker's timeout %s (workerTimeoutSeconds in the stack outputs) is below Cloud Tasks' minimum dispatch deadline %s", workerTimeout, minDispatchDeadline)
+			return 0, fmt.Errorf("--dispatch-deadline: the worker's timeout %s (workerTimeoutSeconds in the stack outputs) is below Cloud Tasks' minimum dispatch deadline %s", workerTimeout, cloudtasks.MinDispatchDeadline)
 		}
-		return 0, fmt.Errorf("--dispatch-deadline=%s: must be between %s and %s", d, minDispatchDeadline, maxDispatchDeadline)
+		return 0, fmt.Errorf("--dispatch-deadline=%s: must be between %s and %s", d, cloudtasks.MinDispatchDeadline, cloudtasks.MaxDispatchDeadline)
 	}
 	if workerTimeout > 0 && d > workerTimeout {
 		return 0, fmt.Errorf("--dispatch-deadline=%s: exceeds the worker's request timeout %s (workerTimeoutSeconds in the stack outputs); Cloud Run would end the request first", d, workerTimeout)

@@ -20,7 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/asyncjobs/asyncjobs/components/actas"
-	"github.com/asyncjobs/asyncjobs/components/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	clientcmdlatest "k8s.io/client-go/tools/clientcmd/api/latest"
 )

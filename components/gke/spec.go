@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/components/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // Spec is the cluster configuration.

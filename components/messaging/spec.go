@@ -8,9 +8,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/components/duration"
-	"github.com/asyncjobs/asyncjobs/components/gcpiam"
-	"github.com/asyncjobs/asyncjobs/components/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/duration"
+	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // Pub/Sub limits (google/pubsub/v1/pubsub.proto).

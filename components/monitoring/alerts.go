@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/components/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // Severities of alert policies.

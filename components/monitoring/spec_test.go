@@ -7,7 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/components/duration"
+	"github.com/asyncjobs/asyncjobs/internal/duration"
 )
 
 func TestSpecDecodesOntoDefaults(t *testing.T) {

@@ -18,9 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/components/gcpiam"
-	"github.com/asyncjobs/asyncjobs/components/gcpname"
 	"github.com/asyncjobs/asyncjobs/components/workload"
+	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // TypeToken is the component's Pulumi type.

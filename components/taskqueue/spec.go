@@ -8,9 +8,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/components/duration"
-	"github.com/asyncjobs/asyncjobs/components/gcpiam"
-	"github.com/asyncjobs/asyncjobs/components/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/duration"
+	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // Cloud Tasks limits (google/cloud/tasks/v2/queue.proto).
@@ -18,19 +18,6 @@ const (
 	MaxDispatchesPerSecond  = 500
 	MaxConcurrentDispatches = 5000
 	UnlimitedAttempts       = -1
-)
-
-// Dispatch deadlines of HTTP tasks: google.cloud.tasks.v2.Task.dispatch_deadline
-// (https://cloud.google.com/tasks/docs/reference/rpc/google.cloud.tasks.v2#task):
-// "The default is 10 minutes. The deadline must be in the interval [15
-// seconds, 30 minutes]."
-const (
-	// DefaultDispatchDeadline applies to tasks created without one.
-	DefaultDispatchDeadline = 10 * time.Minute
-	// MinDispatchDeadline is the shortest deadline a task may ask for.
-	MinDispatchDeadline = 15 * time.Second
-	// MaxDispatchDeadline is the longest Cloud Tasks waits for a response.
-	MaxDispatchDeadline = 30 * time.Minute
 )
 
 // Spec is the configuration of one Cloud Tasks queue.

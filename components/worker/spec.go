@@ -3,7 +3,6 @@ package worker
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -11,9 +10,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/components/duration"
-	"github.com/asyncjobs/asyncjobs/components/gcpiam"
-	"github.com/asyncjobs/asyncjobs/components/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/duration"
+	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/image"
 )
 
 // Ingress settings accepted in configuration and the Cloud Run values they map to.
@@ -41,8 +41,6 @@ const (
 
 // Whole CPU counts Cloud Run accepts above one CPU.
 var wholeCPUs = map[int64]bool{1000: true, 2000: true, 4000: true, 6000: true, 8000: true}
-
-var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 // Environment variables Cloud Run sets itself.
 var reservedEnv = map[string]bool{"PORT": true, "K_SERVICE": true, "K_REVISION": true, "K_CONFIGURATION": true}
@@ -132,7 +130,7 @@ func (s Spec) Validate(path *field.Path, suffix string, push bool) field.ErrorLi
 	if push {
 		errs = append(errs, validateAccount(path.Child("pushServiceAccountId"), s.PushServiceAccountID, s.PushAccountID(), suffix)...)
 	}
-	errs = append(errs, ValidateImage(path.Child("image"), s.Image)...)
+	errs = append(errs, image.Validate(path.Child("image"), s.Image)...)
 	if s.Port < 1 || s.Port > 65535 {
 		errs = append(errs, field.Invalid(path.Child("port"), s.Port, "must be between 1 and 65535"))
 	}
@@ -197,30 +195,4 @@ func validateAccount(path *field.Path, set, id, suffix string) field.ErrorList {
 		}
 	}
 	return errs
-}
-
-// ValidateImage requires a pinned image reference: a tag other than latest,
-// or a digest.
-func ValidateImage(path *field.Path, image string) field.ErrorList {
-	if image == "" {
-		return field.ErrorList{field.Required(path, "a container image")}
-	}
-	if strings.ContainsAny(image, " \t") || strings.ToLower(image) != image && !strings.Contains(image, "@") {
-		return field.ErrorList{field.Invalid(path, image, "must be a lowercase image reference without spaces")}
-	}
-	if _, digest, ok := strings.Cut(image, "@"); ok {
-		if !digestRE.MatchString(digest) {
-			return field.ErrorList{field.Invalid(path, image, "a digest must be sha256: followed by 64 lowercase hex digits")}
-		}
-		return nil
-	}
-	last := image[strings.LastIndex(image, "/")+1:]
-	_, tag, hasTag := strings.Cut(last, ":")
-	if !hasTag || tag == "" {
-		return field.ErrorList{field.Invalid(path, image, "must be pinned: add a tag (not latest) or a digest")}
-	}
-	if tag == "latest" {
-		return field.ErrorList{field.Invalid(path, image, "must not use the latest tag: pin a version or a digest")}
-	}
-	return nil
 }

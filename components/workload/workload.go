@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/components/worker"
+	"github.com/asyncjobs/asyncjobs/internal/image"
 )
 
 // MinUID is the lowest user id workloads may run as: above 10000 so it
@@ -63,7 +63,7 @@ func DefaultContainer() Container {
 // Validate checks the container settings.
 func (c Container) Validate(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	errs = append(errs, worker.ValidateImage(path.Child("image"), c.Image)...)
+	errs = append(errs, image.Validate(path.Child("image"), c.Image)...)
 	if c.RunAsUser < MinUID {
 		errs = append(errs, field.Invalid(path.Child("runAsUser"), c.RunAsUser, fmt.Sprintf("must be >= %d (a non-root id above the host's range)", MinUID)))
 	}

@@ -4,18 +4,17 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 var (
-	// queuePathRE follows google/cloud/tasks/v2/queue.proto: QUEUE_ID is
-	// letters, digits and hyphens, at most 100 characters.
-	queuePathRE = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/queues/([A-Za-z0-9-]{1,100})$`)
+	// queuePathRE is the shape of a queue name; gcpname.IsQueueID checks
+	// its last segment.
+	queuePathRE = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/queues/([^/]+)$`)
 	// taskIDRE follows google/cloud/tasks/v2/task.proto: TASK_ID is
 	// letters, digits, hyphens and underscores, at most 500 characters.
 	taskIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,500}$`)
-	// pubsubIDRE follows the Pub/Sub resource name rules: start with a
-	// letter, then letters, digits and -_.~+%, 3 to 255 characters.
-	pubsubIDRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$`)
 	// serviceAccountRE accepts user-managed and Google-managed service
 	// account emails.
 	serviceAccountRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.-]*\.gserviceaccount\.com$`)
@@ -26,8 +25,8 @@ const MaxTaskIDLength = 500
 
 // CheckQueuePath checks a full Cloud Tasks queue name.
 func CheckQueuePath(p string) error {
-	if !queuePathRE.MatchString(p) {
-		return fmt.Errorf("%q is not a queue name: want projects/PROJECT/locations/LOCATION/queues/QUEUE with QUEUE made of letters, digits and hyphens (at most 100)", p)
+	if m := queuePathRE.FindStringSubmatch(p); m == nil || !gcpname.IsQueueID(m[3]) {
+		return fmt.Errorf("%q is not a queue name: want projects/PROJECT/locations/LOCATION/queues/QUEUE with QUEUE made of letters, digits and hyphens (at most %d)", p, gcpname.MaxQueue)
 	}
 	return nil
 }
@@ -59,8 +58,8 @@ func checkPubSubPath(p, collection, placeholder string) error {
 		return fmt.Errorf("%q is not a %s name: want projects/PROJECT/%s/%s", p, strings.TrimSuffix(collection, "s"), collection, placeholder)
 	}
 	id := parts[3]
-	if !pubsubIDRE.MatchString(id) || strings.HasPrefix(strings.ToLower(id), "goog") {
-		return fmt.Errorf("%q: %s ID %q must start with a letter, use only letters, digits and -_.~+%%, be 3 to 255 characters and not start with goog", p, strings.TrimSuffix(collection, "s"), id)
+	if !gcpname.IsPubSubID(id) {
+		return fmt.Errorf("%q: %s ID %q must start with a letter, use only letters, digits and -_.~+%%, be %d to %d characters and not start with goog", p, strings.TrimSuffix(collection, "s"), id, gcpname.MinPubSub, gcpname.MaxPubSub)
 	}
 	return nil
 }

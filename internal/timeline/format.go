@@ -7,9 +7,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/components/duration"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
+	"github.com/asyncjobs/asyncjobs/internal/duration"
 )
 
 // Rows of a timeline printed in full; a longer one shows its first

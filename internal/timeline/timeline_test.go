@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/components/duration"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
+	"github.com/asyncjobs/asyncjobs/internal/duration"
 )
 
 func secs(ns ...int) []time.Duration {

@@ -54,3 +54,19 @@ func TestLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestIDPredicates: the predicates the operator commands use accept
+// exactly what the Validate functions accept, at the length limits too.
+func TestIDPredicates(t *testing.T) {
+	p := field.NewPath("x")
+	for _, id := range []string{"", "q", "a-b-c", strings.Repeat("q", MaxQueue), strings.Repeat("q", MaxQueue+1), "a_b", "a.b"} {
+		if got, want := IsQueueID(id), len(ValidateQueue(p, id)) == 0; got != want {
+			t.Errorf("IsQueueID(%q) = %v, ValidateQueue accepts: %v", id, got, want)
+		}
+	}
+	for _, id := range []string{"", "ab", "abc", "1abc", "goog-x", "Goog", "a-b_c.d~e+f%g", strings.Repeat("a", MaxPubSub), strings.Repeat("a", MaxPubSub+1), "a/b"} {
+		if got, want := IsPubSubID(id), len(ValidatePubSub(p, id)) == 0; got != want {
+			t.Errorf("IsPubSubID(%q) = %v, ValidatePubSub accepts: %v", id, got, want)
+		}
+	}
+}

@@ -90,6 +90,20 @@ func ValidateRunService(path *field.Path, name string) field.ErrorList {
 	return errs
 }
 
+// IsQueueID reports whether id is a Cloud Tasks queue id
+// (google/cloud/tasks/v2/queue.proto): letters, digits and hyphens, at most
+// MaxQueue characters.
+func IsQueueID(id string) bool {
+	return id != "" && len(id) <= MaxQueue && queueRE.MatchString(id)
+}
+
+// IsPubSubID reports whether id is a Pub/Sub topic or subscription id:
+// MinPubSub to MaxPubSub characters, a letter first, then letters, digits
+// and - _ . ~ + %, and not starting with "goog".
+func IsPubSubID(id string) bool {
+	return len(id) >= MinPubSub && len(id) <= MaxPubSub && pubsubRE.MatchString(id) && !strings.HasPrefix(strings.ToLower(id), "goog")
+}
+
 // ValidateQueue checks a Cloud Tasks queue id.
 func ValidateQueue(path *field.Path, name string) field.ErrorList {
 	if name == "" {
