@@ -1,7 +1,6 @@
 package cronjob
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/components/workload"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
 	"github.com/asyncjobs/asyncjobs/internal/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
 )
 
 // MaxName is the longest CronJob name: the controller appends 11 characters
@@ -79,12 +79,7 @@ func DefaultSpec() Spec {
 // UnmarshalJSON decodes onto the defaults.
 func (s *Spec) UnmarshalJSON(b []byte) error {
 	type plain Spec
-	p := plain(DefaultSpec())
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*s = Spec(p)
-	return nil
+	return strictconfig.DecodeOver(b, s, DefaultSpec(), func(s *Spec) *plain { return (*plain)(s) })
 }
 
 // AccountID is the Google service account id before the stack suffix.

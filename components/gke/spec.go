@@ -1,13 +1,13 @@
 package gke
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/internal/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
 )
 
 // Spec is the cluster configuration.
@@ -26,12 +26,7 @@ func DefaultSpec() Spec { return Spec{Namespace: "asyncjobs"} }
 // UnmarshalJSON decodes onto the defaults.
 func (s *Spec) UnmarshalJSON(b []byte) error {
 	type plain Spec
-	p := plain(DefaultSpec())
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*s = Spec(p)
-	return nil
+	return strictconfig.DecodeOver(b, s, DefaultSpec(), func(s *Spec) *plain { return (*plain)(s) })
 }
 
 // NodeAccountSuffix ends the id of a created cluster's node service account.

@@ -1,7 +1,6 @@
 package messaging
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/duration"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
 	"github.com/asyncjobs/asyncjobs/internal/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
 )
 
 // Pub/Sub limits (google/pubsub/v1/pubsub.proto).
@@ -83,12 +83,7 @@ func DefaultSubscription() SubscriptionSpec {
 // UnmarshalJSON decodes onto the defaults.
 func (s *SubscriptionSpec) UnmarshalJSON(b []byte) error {
 	type plain SubscriptionSpec
-	p := plain(DefaultSubscription())
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*s = SubscriptionSpec(p)
-	return nil
+	return strictconfig.DecodeOver(b, s, DefaultSubscription(), func(s *SubscriptionSpec) *plain { return (*plain)(s) })
 }
 
 // DeadLetterName is the id of a subscription's dead-letter topic and of the

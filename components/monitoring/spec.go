@@ -1,7 +1,6 @@
 package monitoring
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/asyncjobs/asyncjobs/components/messaging"
 	"github.com/asyncjobs/asyncjobs/internal/duration"
+	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
 )
 
 // Cloud Monitoring limits (google/monitoring/v3/alert.proto, common.proto;
@@ -78,12 +78,7 @@ func DefaultSpec() Spec {
 // UnmarshalJSON decodes onto the defaults.
 func (s *Spec) UnmarshalJSON(b []byte) error {
 	type plain Spec
-	p := plain(DefaultSpec())
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*s = Spec(p)
-	return nil
+	return strictconfig.DecodeOver(b, s, DefaultSpec(), func(s *Spec) *plain { return (*plain)(s) })
 }
 
 // HasChannels reports whether the alerts notify anyone.

@@ -5,7 +5,6 @@
 package subscriber
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/pubsub"
@@ -21,6 +20,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/components/workload"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
 	"github.com/asyncjobs/asyncjobs/internal/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -49,12 +49,7 @@ func DefaultSpec() Spec {
 // UnmarshalJSON decodes onto the defaults.
 func (s *Spec) UnmarshalJSON(b []byte) error {
 	type plain Spec
-	p := plain(DefaultSpec())
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*s = Spec(p)
-	return nil
+	return strictconfig.DecodeOver(b, s, DefaultSpec(), func(s *Spec) *plain { return (*plain)(s) })
 }
 
 // AccountID is the Google service account id before the stack suffix.

@@ -1,7 +1,6 @@
 package taskqueue
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/duration"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
 	"github.com/asyncjobs/asyncjobs/internal/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
 )
 
 // Cloud Tasks limits (google/cloud/tasks/v2/queue.proto).
@@ -67,12 +67,7 @@ func DefaultSpec() Spec {
 // UnmarshalJSON decodes onto the defaults.
 func (s *Spec) UnmarshalJSON(b []byte) error {
 	type plain Spec
-	p := plain(DefaultSpec())
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*s = Spec(p)
-	return nil
+	return strictconfig.DecodeOver(b, s, DefaultSpec(), func(s *Spec) *plain { return (*plain)(s) })
 }
 
 // InvokerID is the invoker service account id before the stack suffix.

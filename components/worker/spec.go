@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
 	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 	"github.com/asyncjobs/asyncjobs/internal/image"
+	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
 )
 
 // Ingress settings accepted in configuration and the Cloud Run values they map to.
@@ -82,12 +82,7 @@ func DefaultSpec() Spec {
 // UnmarshalJSON decodes onto the defaults.
 func (s *Spec) UnmarshalJSON(b []byte) error {
 	type plain Spec
-	p := plain(DefaultSpec())
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*s = Spec(p)
-	return nil
+	return strictconfig.DecodeOver(b, s, DefaultSpec(), func(s *Spec) *plain { return (*plain)(s) })
 }
 
 // RuntimeAccountID is the runtime service account id before the stack suffix.

@@ -217,3 +217,22 @@ func closest(s string, known []string) string {
 func distance(a, b string) int {
 	return levenshtein.DistanceForStrings([]rune(a), []rune(b), levenshtein.DefaultOptions)
 }
+
+// DecodeOver decodes the JSON object b into *out on top of defaults: keys b
+// does not hold keep the default's values, so "absent" and "zero" differ.
+// plain converts a *T to the same struct without its UnmarshalJSON method
+// (the caller's `type plain T`), so decoding does not call back into it.
+// On error *out is unchanged. Every Spec with defaults decodes through it:
+//
+//	func (s *Spec) UnmarshalJSON(b []byte) error {
+//		type plain Spec
+//		return strictconfig.DecodeOver(b, s, DefaultSpec(), func(s *Spec) *plain { return (*plain)(s) })
+//	}
+func DecodeOver[T, P any](b []byte, out *T, defaults T, plain func(*T) *P) error {
+	v := defaults
+	if err := json.Unmarshal(b, plain(&v)); err != nil {
+		return err
+	}
+	*out = v
+	return nil
+}

@@ -71,3 +71,34 @@ func TestUnknownKeySuggests(t *testing.T) {
 		t.Errorf("got %q", e.Error())
 	}
 }
+
+type overSpec struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+func (s *overSpec) UnmarshalJSON(b []byte) error {
+	type plain overSpec
+	return DecodeOver(b, s, overSpec{Name: "default", Count: 3}, func(s *overSpec) *plain { return (*plain)(s) })
+}
+
+// TestDecodeOver: absent keys keep the defaults, a written zero is kept as
+// zero, and a failed decode leaves the value as it was.
+func TestDecodeOver(t *testing.T) {
+	var s overSpec
+	if err := json.Unmarshal([]byte(`{"name": "x"}`), &s); err != nil || s != (overSpec{Name: "x", Count: 3}) {
+		t.Errorf("absent count: %+v, %v", s, err)
+	}
+	if err := json.Unmarshal([]byte(`{"count": 0}`), &s); err != nil || s != (overSpec{Name: "default", Count: 0}) {
+		t.Errorf("written zero: %+v, %v", s, err)
+	}
+	var list []overSpec
+	if err := json.Unmarshal([]byte(`[{}, {"count": 1}]`), &list); err != nil || len(list) != 2 || list[0] != (overSpec{"default", 3}) || list[1] != (overSpec{"default", 1}) {
+		t.Errorf("list elements: %+v, %v", list, err)
+	}
+	before := overSpec{Name: "kept", Count: 9}
+	s = before
+	if err := json.Unmarshal([]byte(`{"count": "nine"}`), &s); err == nil || s != before {
+		t.Errorf("failed decode: %+v, %v", s, err)
+	}
+}
