@@ -6,7 +6,7 @@ BASE  ?= origin/main
 # policy checks this plan (make plan writes build/<stack>/plan.json).
 PLAN  ?= build/$(STACK)/plan.json
 
-.PHONY: all plan plans plan-diff policy policies ops test unit rehearse fmt-check vet sh-check bench tools clean
+.PHONY: all plan plans plan-diff policy policies ops test unit rehearse fmt-check vet lint sh-check bench tools clean
 
 all: test
 
@@ -31,8 +31,8 @@ policy:
 policies: plans
 	@for f in Pulumi.*.yaml; do s=$${f#Pulumi.}; s=$${s%.yaml}; $(GO) run ./cmd/policy -plan build/$$s/plan.json || exit 1; done
 
-## test: formatting, vet, shell scripts, the real tools the tests need, every test, and the rules over every stack
-test: fmt-check vet tools sh-check
+## test: formatting, vet, the linters, shell scripts, the real tools the tests need, every test, and the rules over every stack
+test: fmt-check vet tools lint sh-check
 	$(GO) test -count=1 -timeout 30m ./...
 	@$(MAKE) --no-print-directory policies
 
@@ -51,6 +51,10 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+## lint: golangci-lint (pinned, built by scripts/tools.sh) with the linters of .golangci.yml
+lint: tools
+	"$$(scripts/tools.sh path golangci-lint)" run ./...
+
 sh-check: tools
 	shellcheck scripts/*.sh .ci/run
 
@@ -63,7 +67,7 @@ bench:
 ops:
 	$(GO) build -o bin/ ./cmd/enqueue ./cmd/deadletters
 
-## tools: build and cache the real tools the tests use (kube-apiserver, etcd, pulumi and pulumi-resource-kubernetes from the Go module proxy; shellcheck from PATH or apt-get)
+## tools: build and cache the real tools the tests use (kube-apiserver, etcd, pulumi, golangci-lint and pulumi-resource-kubernetes from the Go module proxy; shellcheck from PATH or apt-get)
 tools:
 	scripts/tools.sh ensure all
 

@@ -9,6 +9,7 @@
 #                   (apt-get: needs root or password-less sudo); lints the
 #                   scripts and the workflows' run: steps. It is written in
 #                   Haskell, so it is the one tool Go cannot build here.
+#   golangci-lint   the linters make test runs, built from the Go module proxy
 #   pulumi-resource-kubernetes
 #                   the real pulumi-kubernetes provider plugin, built from the
 #                   Go module proxy at the commit of the release the program's
@@ -27,6 +28,7 @@ shopt -s inherit_errexit
 
 KUBE_VERSION="${ASYNCJOBS_KUBE_VERSION:-v1.32.0}"
 # kube-apiserver 1.32 supports etcd 3.5.
+GOLANGCI_LINT_VERSION="${ASYNCJOBS_GOLANGCI_LINT_VERSION:-v2.15.0}"
 ETCD_VERSION="${ASYNCJOBS_ETCD_VERSION:-v3.5.35}"
 PULUMI_VERSION="${ASYNCJOBS_PULUMI_VERSION:-v3.216.0}"
 # The provider must be the release of github.com/pulumi/pulumi-kubernetes/sdk/v4
@@ -36,7 +38,7 @@ PULUMI_VERSION="${ASYNCJOBS_PULUMI_VERSION:-v3.216.0}"
 K8S_PROVIDER_VERSION="${ASYNCJOBS_K8S_PROVIDER_VERSION:-v4.25.0}"
 K8S_PROVIDER_MODULE_VERSION="${ASYNCJOBS_K8S_PROVIDER_MODULE_VERSION:-v4.0.0-20260115033456-f47bc2d6f199}"
 GO="${GO:-go}"
-TOOLS=(kube-apiserver etcd pulumi shellcheck pulumi-resource-kubernetes)
+TOOLS=(kube-apiserver etcd pulumi shellcheck golangci-lint pulumi-resource-kubernetes)
 
 log() { printf 'tools.sh: %s\n' "$*" >&2; }
 die() {
@@ -49,7 +51,7 @@ usage() {
 usage: scripts/tools.sh path <tool>         print the absolute path of <tool>, building/installing it if missing
        scripts/tools.sh ensure all|<tool>   build/install the tool(s)
        scripts/tools.sh list                print the tool names
-tools: kube-apiserver, etcd, pulumi, shellcheck, pulumi-resource-kubernetes
+tools: kube-apiserver, etcd, pulumi, shellcheck, golangci-lint, pulumi-resource-kubernetes
 EOF
 	exit 2
 }
@@ -81,6 +83,7 @@ tool_version() {
 	case "$1" in
 	kube-apiserver) printf '%s\n' "$KUBE_VERSION" ;;
 	etcd) printf '%s\n' "$ETCD_VERSION" ;;
+	golangci-lint) printf '%s\n' "$GOLANGCI_LINT_VERSION" ;;
 	pulumi) printf '%s\n' "$PULUMI_VERSION" ;;
 	pulumi-resource-kubernetes) printf '%s\n' "$K8S_PROVIDER_VERSION" ;;
 	*) die "no version for $1" ;;
@@ -185,6 +188,15 @@ build_etcd() {
 	"$out/etcd" --version
 }
 
+build_golangci_lint() {
+	local out="$2"
+	"$GO" mod init asyncjobs.invalid/tools/golangci-lint
+	"$GO" get "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@${GOLANGCI_LINT_VERSION}"
+	CGO_ENABLED=0 "$GO" build -trimpath -ldflags "-s -w -X main.version=${GOLANGCI_LINT_VERSION#v}" \
+		-o "$out/golangci-lint" github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+	"$out/golangci-lint" version
+}
+
 build_pulumi() {
 	local out="$2" gomod old oldver new newver
 	local -a edits=()
@@ -284,6 +296,7 @@ ensure_built() {
 		case "$tool" in
 		kube-apiserver) build_kube_apiserver "$work" "$work/out" ;;
 		etcd) build_etcd "$work" "$work/out" ;;
+		golangci-lint) build_golangci_lint "$work" "$work/out" ;;
 		pulumi) build_pulumi "$work" "$work/out" ;;
 		pulumi-resource-kubernetes) build_kubernetes_provider "$work" "$work/out" ;;
 		esac

@@ -256,7 +256,7 @@ func TestPlanningExcerpt(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), excerpt) {
-		t.Errorf("%s: the excerpt is not in the output of make plan; the output after the tree:\n%s", docFile, stdout.String()[strings.Index(stdout.String(), "Retry timelines"):])
+		t.Errorf("%s: the excerpt is not in the output of make plan; the output after the tree:\n%s", docFile, stdout.String()[max(0, strings.Index(stdout.String(), "Retry timelines")):])
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/asyncjobs/asyncjobs/internal/cli"
@@ -158,7 +159,7 @@ func check(ctx context.Context, o options, stdout io.Writer) (int, error) {
 		if err != nil {
 			return exitFailure, fmt.Errorf("%s: %w", t.label, err)
 		}
-		violations := append(res.Violations, ksr.Violations...)
+		violations := slices.Concat(res.Violations, ksr.Violations)
 		policy.Sort(violations)
 		r := report{
 			Stack: t.plan.Stack, Source: t.label, Production: res.Production,

@@ -112,7 +112,9 @@ func script(steps ...string) func(string, int) (int, bool) {
 			return http.StatusOK, false
 		}
 		var code int
-		fmt.Sscan(step, &code)
+		if _, err := fmt.Sscan(step, &code); err != nil {
+			panic(fmt.Sprintf("script step %q: %v", step, err))
+		}
 		return code, false
 	}
 }

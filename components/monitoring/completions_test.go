@@ -67,7 +67,7 @@ func TestCompletionsMetricCountsCronJobRuns(t *testing.T) {
 			if !pattern.MatchString(name) {
 				t.Errorf("Job %s of CronJob %s is not counted", name, tc.cronJob)
 			}
-			if got := extractor.FindStringSubmatch(name); got == nil || got[1] != tc.cronJob {
+			if got := extractor.FindStringSubmatch(name); len(got) < 2 || got[1] != tc.cronJob {
 				t.Errorf("Job %s: cronjob label %v, want %s", name, got, tc.cronJob)
 			}
 		}

@@ -239,7 +239,8 @@ func policyArgs(a Args, al Alert, channels pulumi.StringArray) *gcpmonitoring.Al
 	}
 	cond := gcpmonitoring.AlertPolicyConditionArgs{DisplayName: pulumi.String(c.DisplayName)}
 	var strategy *gcpmonitoring.AlertPolicyAlertStrategyArgs
-	if c.LogMatch != "" {
+	switch {
+	case c.LogMatch != "":
 		cond.ConditionMatchedLog = &gcpmonitoring.AlertPolicyConditionConditionMatchedLogArgs{Filter: pulumi.String(c.LogMatch)}
 		// Required for log-match policies: at most one notification per
 		// period (Cloud Monitoring's minimum is 5 minutes). A run's failure
@@ -251,21 +252,16 @@ func policyArgs(a Args, al Alert, channels pulumi.StringArray) *gcpmonitoring.Al
 			},
 			AutoClose: pulumi.String(seconds(MinAutoClose)),
 		}
-	} else if c.Absent {
+	case c.Absent:
 		cond.ConditionAbsent = &gcpmonitoring.AlertPolicyConditionConditionAbsentArgs{
 			Filter:   pulumi.String(c.Filter),
 			Duration: pulumi.String(seconds(c.Duration)),
 			Aggregations: gcpmonitoring.AlertPolicyConditionConditionAbsentAggregationArray{
-				gcpmonitoring.AlertPolicyConditionConditionAbsentAggregationArgs{
-					AlignmentPeriod:    agg.AlignmentPeriod,
-					PerSeriesAligner:   agg.PerSeriesAligner,
-					CrossSeriesReducer: agg.CrossSeriesReducer,
-					GroupByFields:      agg.GroupByFields,
-				},
+				gcpmonitoring.AlertPolicyConditionConditionAbsentAggregationArgs(agg),
 			},
 			Trigger: &gcpmonitoring.AlertPolicyConditionConditionAbsentTriggerArgs{Count: pulumi.Int(1)},
 		}
-	} else {
+	default:
 		cond.ConditionThreshold = &gcpmonitoring.AlertPolicyConditionConditionThresholdArgs{
 			Filter:         pulumi.String(c.Filter),
 			Comparison:     pulumi.String(c.Comparison),

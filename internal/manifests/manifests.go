@@ -22,10 +22,14 @@ type Object struct {
 	Body     map[string]any
 }
 
-// Kind, Namespace and Name read the object's identity.
-func (o Object) Kind() string      { s, _ := o.Body["kind"].(string); return s }
+// Kind is the object's kind ("Deployment").
+func (o Object) Kind() string { s, _ := o.Body["kind"].(string); return s }
+
+// Namespace is the object's metadata.namespace ("" for cluster objects).
 func (o Object) Namespace() string { s, _ := lookup(o.Body, "metadata", "namespace"); return s }
-func (o Object) Name() string      { s, _ := lookup(o.Body, "metadata", "name"); return s }
+
+// Name is the object's metadata.name.
+func (o Object) Name() string { s, _ := lookup(o.Body, "metadata", "name"); return s }
 
 // FileName is where Write puts the object.
 func (o Object) FileName() string {

@@ -25,7 +25,7 @@ const MaxTaskIDLength = 500
 
 // CheckQueuePath checks a full Cloud Tasks queue name.
 func CheckQueuePath(p string) error {
-	if m := queuePathRE.FindStringSubmatch(p); m == nil || !gcpname.IsQueueID(m[3]) {
+	if m := queuePathRE.FindStringSubmatch(p); len(m) < 4 || !gcpname.IsQueueID(m[3]) {
 		return fmt.Errorf("%q is not a queue name: want projects/PROJECT/locations/LOCATION/queues/QUEUE with QUEUE made of letters, digits and hyphens (at most %d)", p, gcpname.MaxQueue)
 	}
 	return nil

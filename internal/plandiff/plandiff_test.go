@@ -135,7 +135,9 @@ func TestTwoRevisions(t *testing.T) {
 		t.Errorf("a plan differs from itself: %+v", same)
 	}
 	md.Reset()
-	same.WriteMarkdown(&md)
+	if err := same.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(md.String(), "**No changes**") {
 		t.Errorf("no-change rendering:\n%s", md.String())
 	}
@@ -208,7 +210,9 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	// An added resource shows its secrets masked too.
 	d = Compute(nil, head, Options{SecretKeys: []string{"password", "privateKey"}})
 	md.Reset()
-	d.WriteMarkdown(&md)
+	if err := d.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
 	if out := md.String(); strings.Contains(out, "hunter2") || strings.Contains(out, "BEGIN") || !strings.Contains(out, "(secret)") {
 		t.Errorf("added resource rendering leaks or lacks the mask:\n%s", out)
 	}

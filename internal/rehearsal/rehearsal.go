@@ -262,7 +262,7 @@ func seedBootstrap(projectDir, storeDir string) error {
 		}
 		cfg, err := stacks.LoadStack(name, stacks.Source(st.Config))
 		if err != nil {
-			return fmt.Errorf("Pulumi.%s.yaml: %w", name, err)
+			return fmt.Errorf("stack file Pulumi.%s.yaml: %w", name, err)
 		}
 		project := cfg.ClusterProject()
 		if seeded[project] {

@@ -181,8 +181,12 @@ func TestNewSuffix(t *testing.T) {
 func TestPrefixWriter(t *testing.T) {
 	var b bytes.Buffer
 	w := newPrefixWriter(&b, "[pr-1] ")
-	w.Write([]byte("one\ntw"))
-	w.Write([]byte("o\nthree"))
+	if _, err := w.Write([]byte("one\ntw")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("o\nthree")); err != nil {
+		t.Fatal(err)
+	}
 	w.Flush()
 	if got, want := b.String(), "[pr-1] one\n[pr-1] two\n[pr-1] three\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
@@ -193,9 +197,15 @@ func TestPrefixWriterDropsTheStackRmHint(t *testing.T) {
 	var b bytes.Buffer
 	w := newPrefixWriter(&b, "[pr-1] ")
 	w.drop = removeHints
-	w.Write([]byte("Resources:\n    - 3 deleted\n"))
-	w.Write([]byte("The resources in the stack have been deleted, but the history and configuration associated with the stack are still maintained.\n"))
-	w.Write([]byte("If you want to remove the stack completely, run `pulumi stack rm pr-1`.\nDuration: 2s\n"))
+	if _, err := w.Write([]byte("Resources:\n    - 3 deleted\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("The resources in the stack have been deleted, but the history and configuration associated with the stack are still maintained.\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("If you want to remove the stack completely, run `pulumi stack rm pr-1`.\nDuration: 2s\n")); err != nil {
+		t.Fatal(err)
+	}
 	w.Flush()
 	if got, want := b.String(), "[pr-1] Resources:\n[pr-1]     - 3 deleted\n[pr-1] Duration: 2s\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)

@@ -22,7 +22,7 @@ const (
 // cloudTasksSummary says in one sentence how a queue's retries end.
 func cloudTasksSummary(r taskqueue.RetryConfig, t Timeline) string {
 	limits := fmt.Sprintf("maxAttempts %s and maxRetryDuration %s", attemptsText(r.MaxAttempts), retryDurationText(r.MaxRetryDuration))
-	noLimit := r.MaxAttempts == taskqueue.UnlimitedAttempts && r.MaxRetryDuration.Duration.Truncate(time.Second) <= 0
+	noLimit := r.MaxAttempts == taskqueue.UnlimitedAttempts && r.MaxRetryDuration.Truncate(time.Second) <= 0
 	switch {
 	case t.End == GivenUp:
 		return fmt.Sprintf("%s over %s, then the task is deleted: retrying stops once %s are both reached",
@@ -145,7 +145,7 @@ func attemptsText(n int) string {
 }
 
 func retryDurationText(d duration.Duration) string {
-	if d.Duration.Truncate(time.Second) <= 0 {
+	if d.Truncate(time.Second) <= 0 {
 		return "0s (unlimited)"
 	}
 	return Span(d.Duration)

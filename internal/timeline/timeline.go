@@ -93,9 +93,9 @@ func (t Timeline) Starts() []time.Duration {
 // unlimited the task is retried until its retention ends. The API truncates
 // the durations to whole seconds, and so does this.
 func CloudTasks(r taskqueue.RetryConfig) Timeline {
-	minB := r.MinBackoff.Duration.Truncate(time.Second)
-	maxB := max(r.MaxBackoff.Duration.Truncate(time.Second), minB) // Validate rejects less; stay finite
-	limit := r.MaxRetryDuration.Duration.Truncate(time.Second)
+	minB := r.MinBackoff.Truncate(time.Second)
+	maxB := max(r.MaxBackoff.Truncate(time.Second), minB) // Validate rejects less; stay finite
+	limit := r.MaxRetryDuration.Truncate(time.Second)
 	unlimitedAttempts := r.MaxAttempts == taskqueue.UnlimitedAttempts
 	endless := unlimitedAttempts && limit <= 0
 	done := func(attempts int, at time.Duration) bool {

@@ -51,7 +51,7 @@ func digits(seed string, n int) string {
 	var sb strings.Builder
 	for i := 0; sb.Len() < n; i++ {
 		v := binary.BigEndian.Uint64(sha256Sum(fmt.Sprintf("%x/%d", sum, i))[:8])
-		sb.WriteString(fmt.Sprintf("%019d", v%10_000_000_000_000_000_000))
+		fmt.Fprintf(&sb, "%019d", v%10_000_000_000_000_000_000)
 	}
 	s := sb.String()[:n]
 	if s[0] == '0' {
