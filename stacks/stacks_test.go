@@ -74,8 +74,9 @@ func TestEveryStackFile(t *testing.T) {
 	}
 }
 
-// TestDevReproducesTheDocuments checks the values of the source documents.
-func TestDevReproducesTheDocuments(t *testing.T) {
+// TestDevValues checks that the dev plan carries Pulumi.dev.yaml's values:
+// the worker, the queue, the subscription and the outputs a producer reads.
+func TestDevValues(t *testing.T) {
 	st := loadStack(t, "dev")
 	plan, err := record(t, st, st.Config, false)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 )
 
-// TestDevWorkloads checks the second document's GKE settings and the
+// TestDevWorkloads checks Pulumi.dev.yaml's GKE settings and the
 // identities and grants behind them.
 func TestDevWorkloads(t *testing.T) {
 	st := loadStack(t, "dev")

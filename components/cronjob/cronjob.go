@@ -1,7 +1,6 @@
-// Package cronjob declares the second document's "Cron": a Kubernetes
-// CronJob with the documents' safety settings (Forbid, deadlines, retries,
-// Indexed parallelism) and a pod template the cluster autoscaler will not
-// evict in the middle of a run.
+// Package cronjob declares a Kubernetes CronJob with safety settings
+// (Forbid, deadlines, retries, Indexed parallelism) and a pod template the
+// cluster autoscaler will not evict in the middle of a run.
 package cronjob
 
 import (

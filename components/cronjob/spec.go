@@ -60,7 +60,7 @@ type Grant struct {
 	Subscription string `json:"subscription" doc:"<topic>/<subscription> of asyncjobs:topics"`
 }
 
-// DefaultSpec returns the defaults: the documents' safety settings.
+// DefaultSpec returns the defaults: the project's safety settings.
 func DefaultSpec() Spec {
 	return Spec{
 		ConcurrencyPolicy:          "Forbid",
@@ -99,7 +99,7 @@ func (s Spec) AccountID() string {
 }
 
 // Validate checks everything the API server would reject, and the safety
-// settings the documents ask for.
+// settings the project requires.
 func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 	var errs field.ErrorList
 	for _, msg := range validation.IsDNS1123Subdomain(s.Name) {

@@ -1,7 +1,7 @@
-// Package subscriber declares the second document's "Worker": a Deployment
-// on GKE that pulls one Pub/Sub subscription, capped by a
-// HorizontalPodAutoscaler (the documents' rate control), with its own
-// Kubernetes and Google identities bound through Workload Identity.
+// Package subscriber declares a Deployment on GKE that pulls one Pub/Sub
+// subscription, capped by a HorizontalPodAutoscaler (its maxReplicas is the
+// rate control), with its own Kubernetes and Google identities bound
+// through Workload Identity.
 package subscriber
 
 import (

@@ -14,7 +14,8 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 )
 
-// documentSpec is the first document's `gcloud tasks queues create sample-queue`.
+// documentSpec is Pulumi.dev.yaml's sample-queue: its retry settings, and an
+// enqueuer.
 func documentSpec() Spec {
 	s := DefaultSpec()
 	s.Name = "sample-queue"

@@ -31,8 +31,8 @@ type Container struct {
 	Env       map[string]string `json:"env" doc:"environment variables"`
 	Resources Resources         `json:"resources" doc:"requests and limits (both required by the hardening rules)"`
 	RunAsUser int64             `json:"runAsUser" doc:"user and group id, > 10000"`
-	// ImagePullPolicy is IfNotPresent by default, as in the documents; images
-	// are pinned, so a cached copy is the same image.
+	// ImagePullPolicy is IfNotPresent by default: images are pinned, so a
+	// cached copy is the same image.
 	ImagePullPolicy string `json:"imagePullPolicy" doc:"Always, IfNotPresent or Never"`
 }
 
