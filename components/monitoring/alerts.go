@@ -81,8 +81,10 @@ type Alert struct {
 }
 
 // Alerts returns every alert policy of the stack, in a stable order:
-// worker, subscriptions, queues, CronJobs.
-func Alerts(a Args) []Alert {
+// worker, subscriptions, queues, CronJobs. It fails only if a runbook
+// template cannot be rendered.
+func Alerts(a Args) ([]Alert, error) {
+	r := &renderer{}
 	t := a.Spec.Thresholds
 	window, wait := t.Window.Duration, t.Duration.Duration
 	var out []Alert
@@ -98,7 +100,7 @@ func Alerts(a Args) []Alert {
 		Key: "worker-5xx", Kind: KindWorker5xx, Resource: w.Service, Severity: SeverityError,
 		DisplayName: fmt.Sprintf("worker %s: 5xx responses", w.Service),
 		Subject:     fmt.Sprintf("worker %s answers with 5xx above %s/s", w.Service, number(t.Worker5xxPerSecond)),
-		Docs:        worker5xxDocs(a),
+		Docs:        r.worker5xxDocs(a),
 		Condition: Condition{
 			Filter:     ServiceFilter(MetricRunRequests, a.Project, w.Region, w.Service) + ` AND metric.label.response_code_class="5xx"`,
 			Comparison: "COMPARISON_GT", Threshold: t.Worker5xxPerSecond, Duration: wait,
@@ -112,7 +114,7 @@ func Alerts(a Args) []Alert {
 			Key: "sub-" + s.Ref.key() + "-oldest-unacked", Kind: KindOldestUnacked, Resource: s.Name, Severity: SeverityError,
 			DisplayName: fmt.Sprintf("subscription %s: oldest unacked message", s.Name),
 			Subject:     fmt.Sprintf("subscription %s has a message unacked for more than %s", s.Name, Span(age)),
-			Docs:        oldestUnackedDocs(a, s, age),
+			Docs:        r.oldestUnackedDocs(a, s, age),
 			Condition: Condition{
 				Filter:     SubscriptionFilter(MetricOldestUnackedAge, a.Project, s.Name),
 				Comparison: "COMPARISON_GT", Threshold: age.Seconds(), Duration: wait,
@@ -123,7 +125,7 @@ func Alerts(a Args) []Alert {
 			Key: "sub-" + s.Ref.key() + "-undelivered", Kind: KindUndelivered, Resource: s.Name, Severity: SeverityWarning,
 			DisplayName: fmt.Sprintf("subscription %s: undelivered messages", s.Name),
 			Subject:     fmt.Sprintf("subscription %s has more than %d undelivered messages", s.Name, t.UndeliveredMessages),
-			Docs:        undeliveredDocs(a, s),
+			Docs:        r.undeliveredDocs(a, s),
 			Condition: Condition{
 				Filter:     SubscriptionFilter(MetricUndeliveredMessages, a.Project, s.Name),
 				Comparison: "COMPARISON_GT", Threshold: float64(t.UndeliveredMessages), Duration: wait,
@@ -138,7 +140,7 @@ func Alerts(a Args) []Alert {
 			Key: "sub-" + s.Ref.key() + "-dead-lettered", Kind: KindDeadLettered, Resource: s.Name, Severity: SeverityError,
 			DisplayName: fmt.Sprintf("subscription %s: messages dead-lettered", s.Name),
 			Subject:     fmt.Sprintf("subscription %s dead-lettered messages", s.Name),
-			Docs:        deadLetteredDocs(a, s),
+			Docs:        r.deadLetteredDocs(a, s),
 			Condition: Condition{
 				Filter:     SubscriptionFilter(MetricDeadLetterMessages, a.Project, s.Name),
 				Comparison: "COMPARISON_GT", Threshold: 0,
@@ -149,7 +151,7 @@ func Alerts(a Args) []Alert {
 			Key: "sub-" + s.Ref.key() + "-dead-letters-waiting", Kind: KindDeadLetterWait, Resource: s.DeadLetter, Severity: SeverityWarning,
 			DisplayName: fmt.Sprintf("dead-letter subscription %s: messages waiting", s.DeadLetter),
 			Subject:     fmt.Sprintf("dead letters of %s are waiting on %s", s.Name, s.DeadLetter),
-			Docs:        deadLettersWaitingDocs(a, s),
+			Docs:        r.deadLettersWaitingDocs(a, s),
 			Condition: Condition{
 				Filter:     SubscriptionFilter(MetricUndeliveredMessages, a.Project, s.DeadLetter),
 				Comparison: "COMPARISON_GT", Threshold: 0,
@@ -163,7 +165,7 @@ func Alerts(a Args) []Alert {
 			Key: "queue-" + q.Name + "-depth", Kind: KindQueueDepth, Resource: q.ID, Severity: SeverityWarning,
 			DisplayName: fmt.Sprintf("queue %s: depth", q.ID),
 			Subject:     fmt.Sprintf("queue %s holds more than %d tasks", q.ID, t.QueueDepth),
-			Docs:        queueDepthDocs(a, q),
+			Docs:        r.queueDepthDocs(a, q),
 			Condition: Condition{
 				Filter:     QueueFilter(MetricQueueDepth, a.Project, q.Location, q.ID),
 				Comparison: "COMPARISON_GT", Threshold: float64(t.QueueDepth), Duration: wait,
@@ -174,7 +176,7 @@ func Alerts(a Args) []Alert {
 			Key: "queue-" + q.Name + "-failed-attempts", Kind: KindFailedAttempts, Resource: q.ID, Severity: SeverityError,
 			DisplayName: fmt.Sprintf("queue %s: failed task attempts", q.ID),
 			Subject:     fmt.Sprintf("queue %s: task attempts failing above %s/s", q.ID, number(t.FailedAttemptsPerSecond)),
-			Docs:        failedAttemptsDocs(a, q),
+			Docs:        r.failedAttemptsDocs(a, q),
 			Condition: Condition{
 				// Cloud Tasks labels a 2xx answer "ok"; every other code is a failed attempt.
 				Filter:     QueueFilter(MetricTaskAttempts, a.Project, q.Location, q.ID) + ` AND metric.label.response_code!="ok"`,
@@ -189,14 +191,14 @@ func Alerts(a Args) []Alert {
 			Key: "cronjob-" + c.Name + "-failed", Kind: KindCronJobFailed, Resource: c.Name, Severity: SeverityError,
 			DisplayName: fmt.Sprintf("CronJob %s: failed run", c.Name),
 			Subject:     fmt.Sprintf("a run of CronJob %s failed", c.Name),
-			Docs:        cronJobFailedDocs(a, c),
+			Docs:        r.cronJobFailedDocs(a, c),
 			Condition:   Condition{LogMatch: JobEventsFilter(a.Cluster, []string{c.Name}, ReasonsFailed)},
 		})
 		add(Alert{
 			Key: "cronjob-" + c.Name + "-missed", Kind: KindCronJobMissed, Resource: c.Name, Severity: SeverityError,
 			DisplayName: fmt.Sprintf("CronJob %s: missed run", c.Name),
 			Subject:     fmt.Sprintf("CronJob %s missed a scheduled run", c.Name),
-			Docs:        cronJobMissedDocs(a, c),
+			Docs:        r.cronJobMissedDocs(a, c),
 			Condition:   Condition{LogMatch: CronJobEventsFilter(a.Cluster, []string{c.Name}, ReasonsMissed)},
 		})
 		window, ok := c.overdue()
@@ -207,14 +209,14 @@ func Alerts(a Args) []Alert {
 			Key: "cronjob-" + c.Name + "-overdue", Kind: KindCronJobOverdue, Resource: c.Name, Severity: SeverityError,
 			DisplayName: fmt.Sprintf("CronJob %s: overdue run", c.Name),
 			Subject:     fmt.Sprintf("CronJob %s has completed no run for %s", c.Name, Span(window)),
-			Docs:        cronJobOverdueDocs(a, c, window),
+			Docs:        r.cronJobOverdueDocs(a, c, window),
 			Condition: Condition{
 				Filter: CronJobFilter(MetricCronJobCompleted, a.Cluster, c.Name), Absent: true, Duration: window,
 				Aggregation: Aggregation{Alignment: Granularity, Aligner: "ALIGN_SUM", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.cronjob"}},
 			},
 		})
 	}
-	return out
+	return out, r.err
 }
 
 // key makes a subscription reference usable in a resource name.

@@ -27,14 +27,20 @@ var runbookFiles embed.FS
 var runbooks = template.Must(template.New("runbooks").Option("missingkey=error").
 	ParseFS(runbookFiles, "runbooks/*.md", "runbooks/*.tmpl"))
 
+// renderer renders runbooks and keeps the first error, which Alerts
+// returns: a template that reads a field its data type lacks (TestRunbooks
+// renders every template with its type, so this is a test failure first).
+type renderer struct{ err error }
+
 // runbook renders the runbook of an alert kind. The files end with a
 // newline; the policies' content never did, so it is dropped.
-func runbook(kind string, data any) string {
+func (r *renderer) runbook(kind string, data any) string {
 	var b strings.Builder
 	if err := runbooks.ExecuteTemplate(&b, kind+".md", data); err != nil {
-		// Only a template that reads a field its data type lacks fails
-		// here, and TestRunbooks renders every template with its type.
-		panic(fmt.Sprintf("monitoring: runbook %s: %v", kind, err))
+		if r.err == nil {
+			r.err = fmt.Errorf("monitoring: runbook %s: %w", kind, err)
+		}
+		return ""
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
@@ -62,8 +68,8 @@ type worker5xxRunbook struct {
 	Window                   string
 }
 
-func worker5xxDocs(a Args) string {
-	return runbook(KindWorker5xx, worker5xxRunbook{
+func (r *renderer) worker5xxDocs(a Args) string {
+	return r.runbook(KindWorker5xx, worker5xxRunbook{
 		Service: a.Worker.Service, Region: a.Worker.Region, Project: a.Project,
 		Threshold: number(a.Spec.Thresholds.Worker5xxPerSecond), Window: Span(a.Spec.Thresholds.Window.Duration),
 	})
@@ -78,8 +84,8 @@ type oldestUnackedRunbook struct {
 	Age               string
 }
 
-func oldestUnackedDocs(a Args, s Subscription, age time.Duration) string {
-	return runbook(KindOldestUnacked, oldestUnackedRunbook{
+func (r *renderer) oldestUnackedDocs(a Args, s Subscription, age time.Duration) string {
+	return r.runbook(KindOldestUnacked, oldestUnackedRunbook{
 		runbookCluster: clusterOf(a),
 		Subscription:   s.Name, Ref: s.Ref.String(), Project: a.Project, Stack: a.Stack, Age: Span(age),
 	})
@@ -93,8 +99,8 @@ type undeliveredRunbook struct {
 	Window            string
 }
 
-func undeliveredDocs(a Args, s Subscription) string {
-	return runbook(KindUndelivered, undeliveredRunbook{
+func (r *renderer) undeliveredDocs(a Args, s Subscription) string {
+	return r.runbook(KindUndelivered, undeliveredRunbook{
 		runbookCluster: clusterOf(a),
 		Subscription:   s.Name, Ref: s.Ref.String(), Project: a.Project,
 		Threshold: a.Spec.Thresholds.UndeliveredMessages, Window: Span(a.Spec.Thresholds.Window.Duration),
@@ -107,8 +113,8 @@ type deadLetteredRunbook struct {
 	Attempts                      int // delivery attempts before a message is dead-lettered
 }
 
-func deadLetteredDocs(a Args, s Subscription) string {
-	return runbook(KindDeadLettered, deadLetteredRunbook{
+func (r *renderer) deadLetteredDocs(a Args, s Subscription) string {
+	return r.runbook(KindDeadLettered, deadLetteredRunbook{
 		Subscription: s.Name, Ref: s.Ref.String(), DeadLetter: s.DeadLetter,
 		Project: a.Project, Stack: a.Stack, Attempts: s.MaxDeliveryAttempts,
 	})
@@ -119,8 +125,8 @@ type deadLettersWaitingRunbook struct {
 	Project, Stack                string
 }
 
-func deadLettersWaitingDocs(a Args, s Subscription) string {
-	return runbook(KindDeadLetterWait, deadLettersWaitingRunbook{
+func (r *renderer) deadLettersWaitingDocs(a Args, s Subscription) string {
+	return r.runbook(KindDeadLetterWait, deadLettersWaitingRunbook{
 		Subscription: s.Name, Ref: s.Ref.String(), DeadLetter: s.DeadLetter, Project: a.Project, Stack: a.Stack,
 	})
 }
@@ -134,8 +140,8 @@ type queueDepthRunbook struct {
 	Window                string
 }
 
-func queueDepthDocs(a Args, q Queue) string {
-	return runbook(KindQueueDepth, queueDepthRunbook{
+func (r *renderer) queueDepthDocs(a Args, q Queue) string {
+	return r.runbook(KindQueueDepth, queueDepthRunbook{
 		Queue: q.ID, Name: q.Name, Location: q.Location, Project: a.Project, Stack: a.Stack,
 		Threshold: a.Spec.Thresholds.QueueDepth, Window: Span(a.Spec.Thresholds.Window.Duration),
 	})
@@ -148,8 +154,8 @@ type failedAttemptsRunbook struct {
 	Window                string
 }
 
-func failedAttemptsDocs(a Args, q Queue) string {
-	return runbook(KindFailedAttempts, failedAttemptsRunbook{
+func (r *renderer) failedAttemptsDocs(a Args, q Queue) string {
+	return r.runbook(KindFailedAttempts, failedAttemptsRunbook{
 		Queue: q.ID, Name: q.Name, Location: q.Location, Project: a.Project, Stack: a.Stack,
 		Threshold: number(a.Spec.Thresholds.FailedAttemptsPerSecond), Window: Span(a.Spec.Thresholds.Window.Duration),
 	})
@@ -161,8 +167,8 @@ type cronJobFailedRunbook struct {
 	Metric  string // the stack's log-based metric of failed runs
 }
 
-func cronJobFailedDocs(a Args, c CronJob) string {
-	return runbook(KindCronJobFailed, cronJobFailedRunbook{
+func (r *renderer) cronJobFailedDocs(a Args, c CronJob) string {
+	return r.runbook(KindCronJobFailed, cronJobFailedRunbook{
 		runbookCluster: clusterOf(a), CronJob: c.Name, Metric: a.metricNames().failed,
 	})
 }
@@ -172,8 +178,8 @@ type cronJobMissedRunbook struct {
 	CronJob, Schedule string
 }
 
-func cronJobMissedDocs(a Args, c CronJob) string {
-	return runbook(KindCronJobMissed, cronJobMissedRunbook{
+func (r *renderer) cronJobMissedDocs(a Args, c CronJob) string {
+	return r.runbook(KindCronJobMissed, cronJobMissedRunbook{
 		runbookCluster: clusterOf(a), CronJob: c.Name, Schedule: c.Schedule,
 	})
 }
@@ -185,8 +191,8 @@ type cronJobOverdueRunbook struct {
 	Metric            string // the cluster project's log-based metric of completions
 }
 
-func cronJobOverdueDocs(a Args, c CronJob, window time.Duration) string {
-	return runbook(KindCronJobOverdue, cronJobOverdueRunbook{
+func (r *renderer) cronJobOverdueDocs(a Args, c CronJob, window time.Duration) string {
+	return r.runbook(KindCronJobOverdue, cronJobOverdueRunbook{
 		runbookCluster: clusterOf(a), CronJob: c.Name, Schedule: c.Schedule,
 		Window: Span(window), Metric: MetricCronJobCompleted,
 	})

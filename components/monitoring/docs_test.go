@@ -80,7 +80,11 @@ func TestRunbooks(t *testing.T) {
 			if err := runbooks.ExecuteTemplate(&b, kind+".md", data); err != nil {
 				t.Fatal(err)
 			}
-			doc := runbook(kind, data)
+			r := &renderer{}
+			doc := r.runbook(kind, data)
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
 			if doc != strings.TrimSuffix(b.String(), "\n") || strings.HasSuffix(doc, "\n") {
 				t.Errorf("runbook %s ends with a newline or differs from its template:\n%s", kind, doc)
 			}
@@ -104,9 +108,19 @@ func TestRunbooks(t *testing.T) {
 func TestRunbookWithoutCluster(t *testing.T) {
 	a := testArgs()
 	a.Cluster = Cluster{}
-	for _, doc := range []string{oldestUnackedDocs(a, a.Subscriptions[0], 0), undeliveredDocs(a, a.Subscriptions[0])} {
+	r := &renderer{}
+	for _, doc := range []string{r.oldestUnackedDocs(a, a.Subscriptions[0], 0), r.undeliveredDocs(a, a.Subscriptions[0])} {
 		if !strings.Contains(doc, "```\ngcloud pubsub subscriptions describe jobs-worker-x1 --project p\n# no subscriber Deployment in this stack") || strings.Contains(doc, "kubectl") {
 			t.Errorf("without a cluster the runbook still names kubectl or lacks the push note:\n%s", doc)
 		}
+	}
+}
+
+// TestRunbookErrorIsReturned: a template that cannot be rendered for its
+// data is an error Alerts returns, not a panic and not an empty runbook.
+func TestRunbookErrorIsReturned(t *testing.T) {
+	r := &renderer{}
+	if doc := r.runbook(KindWorker5xx, struct{}{}); doc != "" || r.err == nil || !strings.Contains(r.err.Error(), "runbook "+KindWorker5xx) {
+		t.Errorf("rendering with the wrong data: %q, %v", doc, r.err)
 	}
 }

@@ -187,7 +187,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			}
 			channels = append(channels, ch.Name)
 		}
-		for _, al := range Alerts(args) {
+		alerts, err := Alerts(args)
+		if err != nil {
+			return nil, err
+		}
+		for _, al := range alerts {
 			p, err := gcpmonitoring.NewAlertPolicy(ctx, name+"-"+al.Key, policyArgs(args, al, channels), child, afterMetrics)
 			if err != nil {
 				return nil, err

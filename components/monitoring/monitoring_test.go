@@ -514,7 +514,7 @@ func TestDashboardWithoutOptionalResources(t *testing.T) {
 	if charts != 3 || texts != 1 {
 		t.Errorf("%d charts and %d headings for a worker alone, want 3 and 1", charts, texts)
 	}
-	if n := len(Alerts(a)); n != 1 {
-		t.Errorf("%d alerts for a worker alone, want 1", n)
+	if alerts, err := Alerts(a); err != nil || len(alerts) != 1 {
+		t.Errorf("%d alerts for a worker alone (%v), want 1", len(alerts), err)
 	}
 }
