@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/asyncjobs/asyncjobs/components/actas"
+	"github.com/asyncjobs/asyncjobs/internal/actas"
 	"github.com/asyncjobs/asyncjobs/internal/plantest"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 	"github.com/asyncjobs/asyncjobs/stacks"

@@ -9,7 +9,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/components/actas"
 	"github.com/asyncjobs/asyncjobs/components/apis"
 	"github.com/asyncjobs/asyncjobs/components/cronjob"
 	"github.com/asyncjobs/asyncjobs/components/gke"
@@ -18,6 +17,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/components/subscriber"
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/components/worker"
+	"github.com/asyncjobs/asyncjobs/internal/actas"
 	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 

@@ -19,7 +19,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/asyncjobs/asyncjobs/components/actas"
+	"github.com/asyncjobs/asyncjobs/internal/actas"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	clientcmdlatest "k8s.io/client-go/tools/clientcmd/api/latest"

@@ -12,7 +12,7 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/asyncjobs/asyncjobs/components/actas"
+	"github.com/asyncjobs/asyncjobs/internal/actas"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
 	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )

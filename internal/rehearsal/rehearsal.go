@@ -19,7 +19,7 @@
 //     as a service account fails with Google's 403 unless the deployer's
 //     serviceAccountUser binding on it is Propagation old. The deployer of
 //     a project is the first of asyncjobs:deployers in its stack files. The
-//     program's actAs gate (components/actas) asks an IAM API served from
+//     program's actAs gate (internal/actas) asks an IAM API served from
 //     the same fake project (actas.EndpointEnv), as in a real `pulumi up`.
 //
 // The only thing the harness adds to the program is a transformation that
@@ -54,9 +54,9 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 
-	"github.com/asyncjobs/asyncjobs/components/actas"
 	"github.com/asyncjobs/asyncjobs/components/gke"
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
+	"github.com/asyncjobs/asyncjobs/internal/actas"
 	"github.com/asyncjobs/asyncjobs/internal/kubeenv"
 	"github.com/asyncjobs/asyncjobs/internal/pulumicli"
 	"github.com/asyncjobs/asyncjobs/internal/rehearsal/fakegcp"

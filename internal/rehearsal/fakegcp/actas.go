@@ -16,7 +16,7 @@ import (
 // account, or mints its tokens, needs the caller's
 // iam.serviceAccounts.actAs on the account, and a grant of it takes a while
 // to take effect (https://cloud.google.com/iam/docs/access-change-propagation).
-// pulumi-gcp does not retry the refusal (see components/actas), so a
+// pulumi-gcp does not retry the refusal (see internal/actas), so a
 // program that creates the account, grants the deployer actAs and at once
 // creates the resource fails; the rule lets a rehearsal show that.
 
