@@ -27,6 +27,7 @@ func documentSpec() Spec {
 		MaxRetryDuration: duration.Of(0),
 	}
 	s.Enqueuers = []string{"serviceAccount:producer@p.iam.gserviceaccount.com"}
+	s.Names = s.PhysicalNames("")
 	return s
 }
 
@@ -35,6 +36,7 @@ func record(t *testing.T, spec Spec) *recorder.Plan {
 	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
 		ws := worker.DefaultSpec()
 		ws.Image = "gcr.io/p/w:1"
+		ws.Names = ws.PhysicalNames("")
 		w, err := worker.New(ctx, "worker", worker.Args{Spec: ws, Project: "p", Region: "asia-northeast1"})
 		if err != nil {
 			return err

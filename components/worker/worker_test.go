@@ -21,6 +21,14 @@ func documentSpec() Spec {
 	s.Timeout = duration.Of(60 * time.Minute)
 	s.Env = map[string]string{"B": "2", "A": "1"}
 	s.Invokers = []string{"group:ops@example.com"}
+	s.Names = s.PhysicalNames("")
+	return s
+}
+
+// suffixed is documentSpec resolved for a stack with a name suffix.
+func suffixed(suffix string) Spec {
+	s := documentSpec()
+	s.Names = s.PhysicalNames(suffix)
 	return s
 }
 
@@ -37,7 +45,7 @@ func record(t *testing.T, args Args) *recorder.Plan {
 }
 
 func TestWorkerInputs(t *testing.T) {
-	plan := record(t, Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", Suffix: "t1", Labels: map[string]string{"env": "dev"}, Protect: true})
+	plan := record(t, Args{Spec: suffixed("t1"), Project: "p", Region: "asia-northeast1", Labels: map[string]string{"env": "dev"}, Protect: true})
 
 	comp := plantest.Find(t, plan, TypeToken, "worker")
 	if comp.Custom {
