@@ -163,3 +163,17 @@ func TestQueueSpecValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestUnresolvedNamesAreRefused: a spec whose physical names were not
+// filled (no stack resolve step) is an error naming it, not a guess.
+func TestUnresolvedNamesAreRefused(t *testing.T) {
+	spec := documentSpec()
+	spec.Names.EnqueuerAccount = ""
+	_, err := recorder.Run(func(ctx *pulumi.Context) error {
+		_, err := New(ctx, "queue", Args{Spec: spec, Project: "p", Location: "asia-northeast1"})
+		return err
+	}, recorder.Options{Project: "asyncjobs", Stack: "test"})
+	if err == nil || !strings.Contains(err.Error(), `queue "sample-queue": physical names not resolved`) {
+		t.Fatalf("got %v, want an error naming the queue's unresolved names", err)
+	}
+}

@@ -265,3 +265,33 @@ func TestSpecValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestUnresolvedNamesAreRefused: a spec whose physical names were not
+// filled (no stack resolve step) is an error naming it, not a guess.
+func TestUnresolvedNamesAreRefused(t *testing.T) {
+	noPush := documentSpec()
+	noPush.Names.PushAccount = ""
+	for _, c := range []struct {
+		name string
+		args Args
+		ok   bool
+	}{
+		{"none", Args{Spec: DefaultSpec()}, false},
+		{"push account missing with push", Args{Spec: noPush, PushIdentity: true}, false},
+		{"push account missing without push", Args{Spec: noPush}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := recorder.Run(func(ctx *pulumi.Context) error {
+				c.args.Project, c.args.Region = "p", "asia-northeast1"
+				_, err := New(ctx, "worker", c.args)
+				return err
+			}, recorder.Options{Project: "asyncjobs", Stack: "test"})
+			if c.ok && err != nil {
+				t.Fatalf("got %v, want no error", err)
+			}
+			if !c.ok && (err == nil || !strings.Contains(err.Error(), `worker "worker": physical names not resolved`)) {
+				t.Fatalf("got %v, want an error naming the worker's unresolved names", err)
+			}
+		})
+	}
+}
