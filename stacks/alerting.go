@@ -6,9 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/components/messaging"
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // What makes a stack production. policy/lib.rego holds the same definition
@@ -140,14 +138,14 @@ func (c Config) monitoringArgs(stack string) monitoring.Args {
 		Stack:   stack,
 		Suffix:  c.NameSuffix,
 		Labels:  labels,
-		Worker:  monitoring.Service{Service: gcpname.Physical(c.Worker.Name, c.NameSuffix), Region: c.Region},
+		Worker:  monitoring.Service{Service: c.Worker.Names.Service, Region: c.Region},
 	}
 	for _, t := range c.Topics {
 		for _, s := range t.Subscriptions {
 			sub := monitoring.Subscription{
 				Ref:                 monitoring.SubscriptionRef{Topic: t.Name, Subscription: s.Name},
-				Name:                gcpname.Physical(s.Name, c.NameSuffix),
-				DeadLetter:          gcpname.Physical(messaging.DeadLetterName(s.Name), c.NameSuffix),
+				Name:                s.Names.Subscription,
+				DeadLetter:          s.Names.DeadLetter,
 				MaxDeliveryAttempts: s.DeadLetter.MaxDeliveryAttempts,
 				AckDeadline:         s.AckDeadline.Duration,
 			}
@@ -158,7 +156,7 @@ func (c Config) monitoringArgs(stack string) monitoring.Args {
 		}
 	}
 	for _, q := range c.Queues {
-		args.Queues = append(args.Queues, monitoring.Queue{Name: q.Name, ID: gcpname.Physical(q.Name, c.NameSuffix), Location: q.Location})
+		args.Queues = append(args.Queues, monitoring.Queue{Name: q.Name, ID: q.Names.Queue, Location: q.Location})
 	}
 	if c.HasWorkloads() {
 		args.Cluster = monitoring.Cluster{Project: c.ClusterProject(), Location: c.GKE.Location, Name: c.GKE.Name, Namespace: c.Namespace()}

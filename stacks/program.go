@@ -18,7 +18,6 @@ import (
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/components/worker"
 	"github.com/asyncjobs/asyncjobs/internal/actas"
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // APIs are the Google APIs the stack uses.
@@ -136,14 +135,35 @@ func LoadStack(stack string, src Source) (Config, error) {
 }
 
 // resolve fills, once and after validation, what a stack file may leave to
-// the stack's region (like Kubernetes defaulting after decoding), so the
+// the stack's region (like Kubernetes defaulting after decoding), and the
+// physical name of every resource named from the configuration, so the
 // program, the monitoring arguments and the stack outputs all read one
-// value: each queue's location and the cluster's location.
+// value: each queue's location, the cluster's location, and each spec's
+// Names (its logical names with the stack's name suffix). Components
+// refuse a spec whose Names are empty.
 func (c *Config) resolve() {
+	suffix := c.NameSuffix
+	c.Worker.Names = c.Worker.PhysicalNames(suffix)
 	for i := range c.Queues {
-		if c.Queues[i].Location == "" {
-			c.Queues[i].Location = c.Region
+		q := &c.Queues[i]
+		if q.Location == "" {
+			q.Location = c.Region
 		}
+		q.Names = q.PhysicalNames(suffix)
+	}
+	for i := range c.Topics {
+		t := &c.Topics[i]
+		t.Names = t.PhysicalNames(suffix)
+		for j := range t.Subscriptions {
+			s := &t.Subscriptions[j]
+			s.Names = s.PhysicalNames(suffix)
+		}
+	}
+	for i := range c.Subscribers {
+		c.Subscribers[i].Names = c.Subscribers[i].PhysicalNames(suffix)
+	}
+	for i := range c.CronJobs {
+		c.CronJobs[i].Names = c.CronJobs[i].PhysicalNames(suffix)
 	}
 	if c.GKE.Location == "" {
 		c.GKE.Location = c.Region
@@ -240,7 +260,6 @@ func build(ctx *pulumi.Context, cfg Config, gate actas.Gate) error {
 		Spec:         cfg.Worker,
 		Project:      cfg.Project,
 		Region:       cfg.Region,
-		Suffix:       cfg.NameSuffix,
 		Labels:       cfg.Labels,
 		PushIdentity: cfg.hasPush(),
 		Deployers:    cfg.Deployers,
@@ -265,7 +284,6 @@ func build(ctx *pulumi.Context, cfg Config, gate actas.Gate) error {
 			Spec:                 spec,
 			Project:              cfg.Project,
 			Location:             spec.Location,
-			Suffix:               cfg.NameSuffix,
 			Protect:              cfg.Protect,
 			DependsOn:            deps,
 			Worker:               w,
@@ -298,7 +316,6 @@ func build(ctx *pulumi.Context, cfg Config, gate actas.Gate) error {
 			t, err := messaging.New(ctx, "topic-"+spec.Name, messaging.Args{
 				Spec:             spec,
 				Project:          cfg.Project,
-				Suffix:           cfg.NameSuffix,
 				Labels:           cfg.Labels,
 				Protect:          cfg.Protect,
 				DependsOn:        append(append([]pulumi.Resource{}, deps...), w.PushActAs...),
@@ -384,9 +401,9 @@ func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, top
 	for _, spec := range cfg.Subscribers {
 		out, sub := subscription(spec.Subscription)
 		s, err := subscriber.New(ctx, "subscriber-"+spec.Name, subscriber.Args{
-			Spec: spec, Project: cfg.Project, Suffix: cfg.NameSuffix,
+			Spec: spec, Project: cfg.Project,
 			Namespace: cfg.Namespace(), WorkloadPool: cluster.WorkloadPool,
-			SubscriptionID: out.Subscription, Subscription: out.Resource, SubscriptionName: gcpname.Physical(sub.Name, cfg.NameSuffix),
+			SubscriptionID: out.Subscription, Subscription: out.Resource, SubscriptionName: sub.Names.Subscription,
 			AckDeadlineSeconds: int(sub.AckDeadline.WholeSeconds()),
 			Provider:           cluster.Provider, Ready: cluster.Ready, DependsOn: deps,
 		})
@@ -410,7 +427,7 @@ func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, top
 			}
 		}
 		if _, err := cronjob.New(ctx, "cronjob-"+spec.Name, cronjob.Args{
-			Spec: spec, Project: cfg.Project, Suffix: cfg.NameSuffix,
+			Spec: spec, Project: cfg.Project,
 			Namespace: cfg.Namespace(), WorkloadPool: cluster.WorkloadPool, Grants: grants,
 			Provider: cluster.Provider, Ready: cluster.Ready, DependsOn: deps,
 		}); err != nil {

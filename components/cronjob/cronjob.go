@@ -14,7 +14,6 @@ import (
 
 	"github.com/asyncjobs/asyncjobs/components/workload"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -28,7 +27,6 @@ const SafeToEvict = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 type Args struct {
 	Spec         Spec
 	Project      string
-	Suffix       string
 	Namespace    string
 	WorkloadPool string
 	// Grants are the job's resource-level roles, resolved by the stack to
@@ -60,6 +58,11 @@ type CronJob struct {
 
 // New declares the CronJob.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*CronJob, error) {
+	if args.Spec.GoogleServiceAccount != nil && args.Spec.Names.Account == "" {
+		// The stack's resolve step fills it; a guess here could name an
+		// account other than the one validated.
+		return nil, fmt.Errorf("cronjob %q: physical names not resolved (Spec.Names is empty; set it with Spec.PhysicalNames)", args.Spec.Name)
+	}
 	c := &CronJob{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, c, opts...); err != nil {
 		return nil, err
@@ -73,7 +76,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if spec.GoogleServiceAccount != nil {
 		id, err := workload.NewIdentity(ctx, name, workload.IdentityArgs{
 			Name: spec.Name, Namespace: args.Namespace, Project: args.Project,
-			AccountID:    gcpname.Physical(spec.AccountID(), args.Suffix),
+			AccountID:    spec.Names.Account,
 			Description:  "Identity of the " + spec.Name + " CronJob; holds only its configured resource-level roles.",
 			WorkloadPool: args.WorkloadPool, Labels: labels, Ready: args.Ready,
 		}, parent, k8s)

@@ -45,6 +45,24 @@ type Spec struct {
 	Suspend                    bool               `json:"suspend" doc:"pause scheduling"`
 	Container                  workload.Container `json:"container" doc:"the job container"`
 	GoogleServiceAccount       *GoogleAccess      `json:"googleServiceAccount" doc:"Workload Identity to a dedicated Google service account; omit for none"`
+	// Names are the physical names, filled by the stack's resolve step
+	// (PhysicalNames); configuration cannot set them.
+	Names Names `json:"-"`
+}
+
+// Names are the CronJob's physical names in Google Cloud.
+type Names struct {
+	// Account is empty when the job has no Google service account.
+	Account string
+}
+
+// PhysicalNames derives the CronJob's physical names for the stack's name
+// suffix (see gcpname.Physical).
+func (s Spec) PhysicalNames(suffix string) Names {
+	if s.GoogleServiceAccount == nil {
+		return Names{}
+	}
+	return Names{Account: gcpname.Physical(s.AccountID(), suffix)}
 }
 
 // GoogleAccess is a CronJob's Google identity and its resource-level roles.
@@ -147,7 +165,7 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 	errs = append(errs, s.Container.Validate(path.Child("container"))...)
 	if g := s.GoogleServiceAccount; g != nil {
 		gp := path.Child("googleServiceAccount")
-		errs = append(errs, gcpname.ValidateServiceAccountID(gp.Child("accountId"), gcpname.Physical(g.accountID(s.Name), suffix))...)
+		errs = append(errs, gcpname.ValidateServiceAccountID(gp.Child("accountId"), s.PhysicalNames(suffix).Account)...)
 		for i, grant := range g.Grants {
 			p := gp.Child("grants").Index(i)
 			switch {

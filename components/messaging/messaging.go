@@ -12,7 +12,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -30,7 +29,6 @@ const (
 type Args struct {
 	Spec    TopicSpec
 	Project string
-	Suffix  string
 	Labels  map[string]string
 	Protect bool
 	// DependsOn orders every child after these resources (API enablement).
@@ -66,6 +64,9 @@ type Topic struct {
 
 // New declares the topic and everything under it.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Topic, error) {
+	if err := checkNames(args.Spec); err != nil {
+		return nil, err
+	}
 	t := &Topic{Subscriptions: map[string]Subscription{}}
 	if err := ctx.RegisterComponentResource(TypeToken, name, t, opts...); err != nil {
 		return nil, err
@@ -76,7 +77,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	topicArgs := &pubsub.TopicArgs{
 		Project: pulumi.String(args.Project),
-		Name:    pulumi.String(gcpname.Physical(spec.Name, args.Suffix)),
+		Name:    pulumi.String(spec.Names.Topic),
 		Labels:  labels(args.Labels, RoleWorker),
 	}
 	if spec.MessageRetention.Set {
@@ -121,7 +122,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 }
 
 func newSubscription(ctx *pulumi.Context, name string, topic *pubsub.Topic, s SubscriptionSpec, args Args, child, protect pulumi.ResourceOption) (Subscription, error) {
-	dlName := gcpname.Physical(DeadLetterName(s.Name), args.Suffix)
+	dlName := s.Names.DeadLetter
 	never := &pubsub.SubscriptionExpirationPolicyArgs{Ttl: pulumi.String("")}
 
 	dlTopic, err := pubsub.NewTopic(ctx, name+"-dl", &pubsub.TopicArgs{
@@ -149,7 +150,7 @@ func newSubscription(ctx *pulumi.Context, name string, topic *pubsub.Topic, s Su
 
 	subArgs := &pubsub.SubscriptionArgs{
 		Project:                   pulumi.String(args.Project),
-		Name:                      pulumi.String(gcpname.Physical(s.Name, args.Suffix)),
+		Name:                      pulumi.String(s.Names.Subscription),
 		Topic:                     topic.ID(),
 		AckDeadlineSeconds:        pulumi.Int(int(s.AckDeadline.WholeSeconds())),
 		MessageRetentionDuration:  pulumi.String(s.MessageRetention.GoogleSeconds()),
@@ -224,6 +225,21 @@ func newSubscription(ctx *pulumi.Context, name string, topic *pubsub.Topic, s Su
 		DeadLetterTopic:        dlTopic.ID().ToStringOutput(),
 		DeadLetterSubscription: dlSub.ID().ToStringOutput(),
 	}, nil
+}
+
+// checkNames refuses a spec whose physical names were not resolved: the
+// stack's resolve step fills them, and a guess here could name resources
+// other than the ones validated and watched.
+func checkNames(spec TopicSpec) error {
+	if spec.Names.Topic == "" {
+		return fmt.Errorf("topic %q: physical names not resolved (Spec.Names is %+v; set it with TopicSpec.PhysicalNames)", spec.Name, spec.Names)
+	}
+	for _, s := range spec.Subscriptions {
+		if s.Names.Subscription == "" || s.Names.DeadLetter == "" {
+			return fmt.Errorf("topic %q subscription %q: physical names not resolved (Names is %+v; set it with SubscriptionSpec.PhysicalNames)", spec.Name, s.Name, s.Names)
+		}
+	}
+	return nil
 }
 
 func labels(base map[string]string, role string) pulumi.StringMap {

@@ -33,11 +33,21 @@ func topicSpec() TopicSpec {
 	}
 }
 
+// resolved fills the spec's physical names as the stack's resolve step does.
+func resolved(spec TopicSpec, suffix string) TopicSpec {
+	spec.Names = spec.PhysicalNames(suffix)
+	spec.Subscriptions = append([]SubscriptionSpec{}, spec.Subscriptions...)
+	for i := range spec.Subscriptions {
+		spec.Subscriptions[i].Names = spec.Subscriptions[i].PhysicalNames(suffix)
+	}
+	return spec
+}
+
 func record(t *testing.T, spec TopicSpec) *recorder.Plan {
 	t.Helper()
 	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
 		_, err := New(ctx, "topic", Args{
-			Spec: spec, Project: "p", Suffix: "x1", Protect: true,
+			Spec: resolved(spec, "x1"), Project: "p", Protect: true,
 			ServiceAgent:     pulumi.String(agent),
 			WorkerURL:        pulumi.String("https://worker.example.run.app"),
 			PushServiceEmail: pulumi.String("worker-push@p.iam.gserviceaccount.com"),
@@ -128,11 +138,37 @@ func TestTopicAndDeadLetters(t *testing.T) {
 
 func TestPushNeedsWorker(t *testing.T) {
 	_, err := recorder.Run(func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "topic", Args{Spec: topicSpec(), Project: "p", ServiceAgent: pulumi.String(agent)})
+		_, err := New(ctx, "topic", Args{Spec: resolved(topicSpec(), ""), Project: "p", ServiceAgent: pulumi.String(agent)})
 		return err
 	}, recorder.Options{Project: "asyncjobs", Stack: "test"})
 	if err == nil || !strings.Contains(err.Error(), "jobs-push pushes to the worker") {
 		t.Fatalf("got %v, want an error naming the push subscription", err)
+	}
+}
+
+// TestUnresolvedNamesAreRefused: a spec whose physical names were not
+// filled (no stack resolve step) is an error naming it, not a guess.
+func TestUnresolvedNamesAreRefused(t *testing.T) {
+	partly := resolved(topicSpec(), "x1")
+	partly.Subscriptions[1].Names = SubscriptionNames{}
+	for _, c := range []struct {
+		name string
+		spec TopicSpec
+		want string
+	}{
+		{"topic", topicSpec(), `topic "jobs": physical names not resolved`},
+		{"subscription", partly, `topic "jobs" subscription "jobs-push": physical names not resolved`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := recorder.Run(func(ctx *pulumi.Context) error {
+				_, err := New(ctx, "topic", Args{Spec: c.spec, Project: "p", ServiceAgent: pulumi.String(agent),
+					WorkerURL: pulumi.String("https://w"), PushServiceEmail: pulumi.String("w@p.iam.gserviceaccount.com")})
+				return err
+			}, recorder.Options{Project: "asyncjobs", Stack: "test"})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+		})
 	}
 }
 

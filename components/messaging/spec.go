@@ -35,6 +35,20 @@ type TopicSpec struct {
 	MessageRetention duration.Duration  `json:"messageRetention" doc:"topic retention for replay, 10m-31d (unset: subscriptions decide)"`
 	Publishers       []string           `json:"publishers" doc:"IAM members granted pubsub.publisher on this topic"`
 	Subscriptions    []SubscriptionSpec `json:"subscriptions" doc:"the topic's worker subscriptions"`
+	// Names are the physical names, filled by the stack's resolve step
+	// (PhysicalNames); configuration cannot set them.
+	Names TopicNames `json:"-"`
+}
+
+// TopicNames are a topic's physical names in Google Cloud.
+type TopicNames struct {
+	Topic string
+}
+
+// PhysicalNames derives the topic's physical names for the stack's name
+// suffix (see gcpname.Physical); each subscription has its own.
+func (t TopicSpec) PhysicalNames(suffix string) TopicNames {
+	return TopicNames{Topic: gcpname.Physical(t.Name, suffix)}
 }
 
 // SubscriptionSpec is the configuration of one worker subscription.
@@ -49,6 +63,25 @@ type SubscriptionSpec struct {
 	DeadLetter       DeadLetterSpec    `json:"deadLetter" doc:"dead-lettering (always on)"`
 	Push             *PushSpec         `json:"push" doc:"push to the Cloud Run worker with an OIDC token; omit for pull"`
 	Subscribers      []string          `json:"subscribers" doc:"IAM members granted pubsub.subscriber on this subscription"`
+	// Names are the physical names, filled by the stack's resolve step
+	// (PhysicalNames); configuration cannot set them.
+	Names SubscriptionNames `json:"-"`
+}
+
+// SubscriptionNames are a subscription's physical names in Google Cloud.
+type SubscriptionNames struct {
+	Subscription string
+	// DeadLetter names both the dead-letter topic and its subscription.
+	DeadLetter string
+}
+
+// PhysicalNames derives the subscription's physical names for the stack's
+// name suffix (see gcpname.Physical).
+func (s SubscriptionSpec) PhysicalNames(suffix string) SubscriptionNames {
+	return SubscriptionNames{
+		Subscription: gcpname.Physical(s.Name, suffix),
+		DeadLetter:   gcpname.Physical(DeadLetterName(s.Name), suffix),
+	}
 }
 
 // RetryPolicy is exponential redelivery backoff.
@@ -93,7 +126,7 @@ func DeadLetterName(subscription string) string { return subscription + DeadLett
 // Validate checks the topic and its subscriptions against Pub/Sub's limits.
 func (t TopicSpec) Validate(path *field.Path, suffix string) field.ErrorList {
 	var errs field.ErrorList
-	errs = append(errs, gcpname.ValidatePubSub(path.Child("name"), gcpname.Physical(t.Name, suffix))...)
+	errs = append(errs, gcpname.ValidatePubSub(path.Child("name"), t.PhysicalNames(suffix).Topic)...)
 	if t.MessageRetention.Set {
 		errs = append(errs, validateRetention(path.Child("messageRetention"), t.MessageRetention)...)
 	}
@@ -110,11 +143,12 @@ func (t TopicSpec) Validate(path *field.Path, suffix string) field.ErrorList {
 // Validate checks one subscription.
 func (s SubscriptionSpec) Validate(path *field.Path, suffix string) field.ErrorList {
 	var errs field.ErrorList
-	if nameErrs := gcpname.ValidatePubSub(path.Child("name"), gcpname.Physical(s.Name, suffix)); len(nameErrs) > 0 {
+	names := s.PhysicalNames(suffix)
+	if nameErrs := gcpname.ValidatePubSub(path.Child("name"), names.Subscription); len(nameErrs) > 0 {
 		errs = append(errs, nameErrs...)
 	} else {
 		// The dead-letter topic and subscription take the longer name.
-		errs = append(errs, gcpname.ValidatePubSub(path.Child("name"), gcpname.Physical(DeadLetterName(s.Name), suffix))...)
+		errs = append(errs, gcpname.ValidatePubSub(path.Child("name"), names.DeadLetter)...)
 	}
 	if d := s.AckDeadline.Duration; d < MinAckDeadline || d > MaxAckDeadline || d%time.Second != 0 {
 		errs = append(errs, field.Invalid(path.Child("ackDeadline"), s.AckDeadline.Written(), "must be whole seconds between 10s and 600s"))

@@ -39,6 +39,20 @@ type Spec struct {
 	MaxReplicas          int                `json:"maxReplicas" doc:"HPA maximum, >= minReplicas (10 is the documents' rate cap)"`
 	TargetCPUUtilization int                `json:"targetCpuUtilization" doc:"HPA CPU target, 1-100 percent"`
 	ServiceAccountID     string             `json:"serviceAccountId" doc:"Google service account id (default <name>-sub)"`
+	// Names are the physical names, filled by the stack's resolve step
+	// (PhysicalNames); configuration cannot set them.
+	Names Names `json:"-"`
+}
+
+// Names are the subscriber's physical names in Google Cloud.
+type Names struct {
+	Account string
+}
+
+// PhysicalNames derives the subscriber's physical names for the stack's
+// name suffix (see gcpname.Physical).
+func (s Spec) PhysicalNames(suffix string) Names {
+	return Names{Account: gcpname.Physical(s.AccountID(), suffix)}
 }
 
 // DefaultSpec returns the defaults.
@@ -66,7 +80,7 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 	for _, msg := range validation.IsDNS1123Label(s.Name) {
 		errs = append(errs, field.Invalid(path.Child("name"), s.Name, msg))
 	}
-	errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("serviceAccountId"), gcpname.Physical(s.AccountID(), suffix))...)
+	errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("serviceAccountId"), s.PhysicalNames(suffix).Account)...)
 	errs = append(errs, s.Container.Validate(path.Child("container"))...)
 	if s.MinReplicas < 1 {
 		errs = append(errs, field.Invalid(path.Child("minReplicas"), s.MinReplicas, "must be >= 1"))
@@ -84,7 +98,6 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 type Args struct {
 	Spec         Spec
 	Project      string
-	Suffix       string
 	Namespace    string
 	WorkloadPool string
 	// SubscriptionID is the full subscription id; SubscriptionName the
@@ -111,6 +124,11 @@ type Subscriber struct {
 
 // New declares the subscriber.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Subscriber, error) {
+	if args.Spec.Names.Account == "" || args.SubscriptionName == "" {
+		// The stack's resolve step fills them; a guess here could name
+		// resources other than the ones validated and watched.
+		return nil, fmt.Errorf("subscriber %q: physical names not resolved (Spec.Names is %+v, SubscriptionName %q; set them from PhysicalNames)", args.Spec.Name, args.Spec.Names, args.SubscriptionName)
+	}
 	s := &Subscriber{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, s, opts...); err != nil {
 		return nil, err
@@ -122,7 +140,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	id, err := workload.NewIdentity(ctx, name, workload.IdentityArgs{
 		Name: spec.Name, Namespace: args.Namespace, Project: args.Project,
-		AccountID:    gcpname.Physical(spec.AccountID(), args.Suffix),
+		AccountID:    spec.Names.Account,
 		Description:  "Pub/Sub subscriber on GKE; may only pull its one subscription.",
 		WorkloadPool: args.WorkloadPool, Labels: labels, Ready: args.Ready,
 	}, parent, k8s)

@@ -30,6 +30,26 @@ type Spec struct {
 	Enqueuers            []string    `json:"enqueuers" doc:"extra IAM members that may enqueue tasks (enqueuer on the queue, actAs on the invoker account)"`
 	InvokerAccountID     string      `json:"invokerAccountId" doc:"invoker service account id (default <name>-invoker)"`
 	EnqueuerAccountID    string      `json:"enqueuerAccountId" doc:"enqueuer service account id (default <name>-enqueuer)"`
+	// Names are the physical names, filled by the stack's resolve step
+	// (PhysicalNames); configuration cannot set them.
+	Names Names `json:"-"`
+}
+
+// Names are the queue's physical names in Google Cloud.
+type Names struct {
+	Queue           string
+	InvokerAccount  string
+	EnqueuerAccount string
+}
+
+// PhysicalNames derives the queue's physical names for the stack's name
+// suffix (see gcpname.Physical).
+func (s Spec) PhysicalNames(suffix string) Names {
+	return Names{
+		Queue:           gcpname.Physical(s.Name, suffix),
+		InvokerAccount:  gcpname.Physical(s.InvokerID(), suffix),
+		EnqueuerAccount: gcpname.Physical(s.EnqueuerID(), suffix),
+	}
 }
 
 // RateLimits bound how fast the queue dispatches.
@@ -89,13 +109,14 @@ func (s Spec) EnqueuerID() string {
 // Validate checks the queue against Cloud Tasks' limits.
 func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 	var errs field.ErrorList
-	errs = append(errs, gcpname.ValidateQueue(path.Child("name"), gcpname.Physical(s.Name, suffix))...)
+	names := s.PhysicalNames(suffix)
+	errs = append(errs, gcpname.ValidateQueue(path.Child("name"), names.Queue)...)
 	if s.Location != "" {
 		errs = append(errs, gcpname.ValidateRegion(path.Child("location"), s.Location)...)
 	}
 	if s.Name != "" {
-		errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("invokerAccountId"), gcpname.Physical(s.InvokerID(), suffix))...)
-		errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("enqueuerAccountId"), gcpname.Physical(s.EnqueuerID(), suffix))...)
+		errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("invokerAccountId"), names.InvokerAccount)...)
+		errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("enqueuerAccountId"), names.EnqueuerAccount)...)
 	}
 	rl := path.Child("rateLimits")
 	if s.RateLimits.MaxDispatchesPerSecond <= 0 || s.RateLimits.MaxDispatchesPerSecond > MaxDispatchesPerSecond {

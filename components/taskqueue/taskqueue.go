@@ -13,7 +13,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -31,7 +30,6 @@ type Args struct {
 	Project string
 	// Location is where the queue lives (Spec.Location or the stack region).
 	Location string
-	Suffix   string
 	Protect  bool
 	// DependsOn orders every child after these resources (API enablement).
 	DependsOn []pulumi.Resource
@@ -59,6 +57,11 @@ type Queue struct {
 // New declares the queue, its invoker and enqueuer service accounts and
 // their grants, each on a single resource.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Queue, error) {
+	if n := args.Spec.Names; n.Queue == "" || n.InvokerAccount == "" || n.EnqueuerAccount == "" {
+		// The stack's resolve step fills them; a guess here could name
+		// resources other than the ones validated and watched.
+		return nil, fmt.Errorf("queue %q: physical names not resolved (Spec.Names is %+v; set it with Spec.PhysicalNames)", args.Spec.Name, n)
+	}
 	q := &Queue{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, q, opts...); err != nil {
 		return nil, err
@@ -68,7 +71,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	invoker, err := serviceaccount.NewAccount(ctx, name+"-invoker", &serviceaccount.AccountArgs{
 		Project:     pulumi.String(args.Project),
-		AccountId:   pulumi.String(gcpname.Physical(spec.InvokerID(), args.Suffix)),
+		AccountId:   pulumi.String(spec.Names.InvokerAccount),
 		DisplayName: pulumi.String(fmt.Sprintf("asyncjobs %s task invoker", spec.Name)),
 		Description: pulumi.String("Identity in the OIDC tokens Cloud Tasks sends to the worker; may only invoke the worker."),
 	}, child)
@@ -77,7 +80,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	enqueuer, err := serviceaccount.NewAccount(ctx, name+"-enqueuer", &serviceaccount.AccountArgs{
 		Project:     pulumi.String(args.Project),
-		AccountId:   pulumi.String(gcpname.Physical(spec.EnqueuerID(), args.Suffix)),
+		AccountId:   pulumi.String(spec.Names.EnqueuerAccount),
 		DisplayName: pulumi.String(fmt.Sprintf("asyncjobs %s task enqueuer", spec.Name)),
 		Description: pulumi.String("Identity of producers: may add tasks to one queue and act as its invoker."),
 	}, child)
@@ -88,7 +91,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	queue, err := cloudtasks.NewQueue(ctx, name, &cloudtasks.QueueArgs{
 		Project:  pulumi.String(args.Project),
 		Location: pulumi.String(args.Location),
-		Name:     pulumi.String(gcpname.Physical(spec.Name, args.Suffix)),
+		Name:     pulumi.String(spec.Names.Queue),
 		RateLimits: &cloudtasks.QueueRateLimitsArgs{
 			MaxDispatchesPerSecond:  pulumi.Float64(spec.RateLimits.MaxDispatchesPerSecond),
 			MaxConcurrentDispatches: pulumi.Int(spec.RateLimits.MaxConcurrentDispatches),

@@ -27,6 +27,7 @@ func documentSpec() Spec {
 		MaxRetryDuration: duration.Of(0),
 	}
 	s.Enqueuers = []string{"serviceAccount:producer@p.iam.gserviceaccount.com"}
+	s.Names = s.PhysicalNames("")
 	return s
 }
 
@@ -35,6 +36,7 @@ func record(t *testing.T, spec Spec) *recorder.Plan {
 	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
 		ws := worker.DefaultSpec()
 		ws.Image = "gcr.io/p/w:1"
+		ws.Names = ws.PhysicalNames("")
 		w, err := worker.New(ctx, "worker", worker.Args{Spec: ws, Project: "p", Region: "asia-northeast1"})
 		if err != nil {
 			return err
@@ -159,5 +161,19 @@ func TestQueueSpecValidation(t *testing.T) {
 			}
 			t.Errorf("want an error at %s, got %v", tc.path, errs)
 		})
+	}
+}
+
+// TestUnresolvedNamesAreRefused: a spec whose physical names were not
+// filled (no stack resolve step) is an error naming it, not a guess.
+func TestUnresolvedNamesAreRefused(t *testing.T) {
+	spec := documentSpec()
+	spec.Names.EnqueuerAccount = ""
+	_, err := recorder.Run(func(ctx *pulumi.Context) error {
+		_, err := New(ctx, "queue", Args{Spec: spec, Project: "p", Location: "asia-northeast1"})
+		return err
+	}, recorder.Options{Project: "asyncjobs", Stack: "test"})
+	if err == nil || !strings.Contains(err.Error(), `queue "sample-queue": physical names not resolved`) {
+		t.Fatalf("got %v, want an error naming the queue's unresolved names", err)
 	}
 }

@@ -62,6 +62,26 @@ type Spec struct {
 	ServiceAccountID string            `json:"serviceAccountId" doc:"runtime service account id (default <name>-run)"`
 	// PushServiceAccountID names the identity only push subscriptions use.
 	PushServiceAccountID string `json:"pushServiceAccountId" doc:"service account id in Pub/Sub push tokens (default <name>-push); created, and checked, only when a subscription pushes"`
+	// Names are the physical names, filled by the stack's resolve step
+	// (PhysicalNames); configuration cannot set them.
+	Names Names `json:"-"`
+}
+
+// Names are the worker's physical names in Google Cloud.
+type Names struct {
+	Service        string
+	RuntimeAccount string
+	PushAccount    string
+}
+
+// PhysicalNames derives the worker's physical names for the stack's name
+// suffix (see gcpname.Physical).
+func (s Spec) PhysicalNames(suffix string) Names {
+	return Names{
+		Service:        gcpname.Physical(s.Name, suffix),
+		RuntimeAccount: gcpname.Physical(s.RuntimeAccountID(), suffix),
+		PushAccount:    gcpname.Physical(s.PushAccountID(), suffix),
+	}
 }
 
 // DefaultSpec returns the defaults: Cloud Run's own, made explicit.
@@ -120,10 +140,11 @@ func (s Spec) CPUMilli() int64 {
 // exists (and so when its id is checked).
 func (s Spec) Validate(path *field.Path, suffix string, push bool) field.ErrorList {
 	var errs field.ErrorList
-	errs = append(errs, gcpname.ValidateRunService(path.Child("name"), gcpname.Physical(s.Name, suffix))...)
-	errs = append(errs, validateAccount(path.Child("serviceAccountId"), s.ServiceAccountID, s.RuntimeAccountID(), suffix)...)
+	names := s.PhysicalNames(suffix)
+	errs = append(errs, gcpname.ValidateRunService(path.Child("name"), names.Service)...)
+	errs = append(errs, validateAccount(path.Child("serviceAccountId"), s.ServiceAccountID, names.RuntimeAccount)...)
 	if push {
-		errs = append(errs, validateAccount(path.Child("pushServiceAccountId"), s.PushServiceAccountID, s.PushAccountID(), suffix)...)
+		errs = append(errs, validateAccount(path.Child("pushServiceAccountId"), s.PushServiceAccountID, names.PushAccount)...)
 	}
 	errs = append(errs, image.Validate(path.Child("image"), s.Image)...)
 	if s.Port < 1 || s.Port > 65535 {
@@ -179,11 +200,11 @@ func (s Spec) Validate(path *field.Path, suffix string, push bool) field.ErrorLi
 	return errs
 }
 
-// validateAccount checks a service account id, set explicitly or derived
-// from the service name; a derived one that does not fit says which key
-// sets it.
-func validateAccount(path *field.Path, set, id, suffix string) field.ErrorList {
-	errs := gcpname.ValidateServiceAccountID(path, gcpname.Physical(id, suffix))
+// validateAccount checks a physical service account id, set explicitly or
+// derived from the service name; a derived one that does not fit says which
+// key sets it.
+func validateAccount(path *field.Path, set, id string) field.ErrorList {
+	errs := gcpname.ValidateServiceAccountID(path, id)
 	if set == "" {
 		for _, e := range errs {
 			e.Detail += fmt.Sprintf(" (derived from the service name; set %s)", path)

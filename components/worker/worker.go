@@ -14,7 +14,6 @@ import (
 
 	"github.com/asyncjobs/asyncjobs/internal/actas"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -25,9 +24,7 @@ type Args struct {
 	Spec    Spec
 	Project string
 	Region  string
-	// Suffix is appended to physical names (see gcpname.Physical).
-	Suffix string
-	Labels map[string]string
+	Labels  map[string]string
 	// PushIdentity creates the identity Pub/Sub push subscriptions put in
 	// their OIDC tokens, allowed to invoke this service only.
 	PushIdentity bool
@@ -71,6 +68,9 @@ type Worker struct {
 // New declares the worker. Invoker grants for identities created elsewhere
 // are made with GrantInvoker.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Worker, error) {
+	if err := args.checkNames(); err != nil {
+		return nil, err
+	}
 	w := &Worker{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, w, opts...); err != nil {
 		return nil, err
@@ -80,7 +80,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	sa, err := serviceaccount.NewAccount(ctx, name+"-runtime", &serviceaccount.AccountArgs{
 		Project:     pulumi.String(args.Project),
-		AccountId:   pulumi.String(gcpname.Physical(spec.RuntimeAccountID(), args.Suffix)),
+		AccountId:   pulumi.String(spec.Names.RuntimeAccount),
 		DisplayName: pulumi.String(fmt.Sprintf("asyncjobs %s runtime", spec.Name)),
 		Description: pulumi.String("Runtime identity of the Cloud Run worker; holds no project roles."),
 	}, child)
@@ -102,7 +102,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	svc, err := cloudrunv2.NewService(ctx, name, &cloudrunv2.ServiceArgs{
 		Project:  pulumi.String(args.Project),
 		Location: pulumi.String(args.Region),
-		Name:     pulumi.String(gcpname.Physical(spec.Name, args.Suffix)),
+		Name:     pulumi.String(spec.Names.Service),
 		Ingress:  pulumi.String(spec.CloudRunIngress()),
 		Labels:   pulumi.ToStringMap(args.Labels),
 		Template: &cloudrunv2.ServiceTemplateArgs{
@@ -150,7 +150,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.PushIdentity {
 		push, err := serviceaccount.NewAccount(ctx, name+"-push", &serviceaccount.AccountArgs{
 			Project:     pulumi.String(args.Project),
-			AccountId:   pulumi.String(gcpname.Physical(spec.PushAccountID(), args.Suffix)),
+			AccountId:   pulumi.String(spec.Names.PushAccount),
 			DisplayName: pulumi.String(fmt.Sprintf("asyncjobs %s push invoker", spec.Name)),
 			Description: pulumi.String("Identity in the OIDC tokens of Pub/Sub push deliveries; may only invoke the worker."),
 		}, child)
@@ -178,6 +178,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	return w, nil
+}
+
+// checkNames refuses a spec whose physical names were not resolved: the
+// stack's resolve step fills them, and a guess here could name resources
+// other than the ones validated and watched.
+func (a Args) checkNames() error {
+	n := a.Spec.Names
+	if n.Service == "" || n.RuntimeAccount == "" || (a.PushIdentity && n.PushAccount == "") {
+		return fmt.Errorf("worker %q: physical names not resolved (Spec.Names is %+v; set it with Spec.PhysicalNames)", a.Spec.Name, n)
+	}
+	return nil
 }
 
 // GrantInvoker grants roles/run.invoker on this service, and nothing wider,

@@ -21,6 +21,14 @@ func documentSpec() Spec {
 	s.Timeout = duration.Of(60 * time.Minute)
 	s.Env = map[string]string{"B": "2", "A": "1"}
 	s.Invokers = []string{"group:ops@example.com"}
+	s.Names = s.PhysicalNames("")
+	return s
+}
+
+// suffixed is documentSpec resolved for a stack with a name suffix.
+func suffixed(suffix string) Spec {
+	s := documentSpec()
+	s.Names = s.PhysicalNames(suffix)
 	return s
 }
 
@@ -37,7 +45,7 @@ func record(t *testing.T, args Args) *recorder.Plan {
 }
 
 func TestWorkerInputs(t *testing.T) {
-	plan := record(t, Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", Suffix: "t1", Labels: map[string]string{"env": "dev"}, Protect: true})
+	plan := record(t, Args{Spec: suffixed("t1"), Project: "p", Region: "asia-northeast1", Labels: map[string]string{"env": "dev"}, Protect: true})
 
 	comp := plantest.Find(t, plan, TypeToken, "worker")
 	if comp.Custom {
@@ -254,6 +262,36 @@ func TestSpecValidation(t *testing.T) {
 				}
 			}
 			t.Errorf("want %s error at %s, got %v", tc.typ, tc.path, errs)
+		})
+	}
+}
+
+// TestUnresolvedNamesAreRefused: a spec whose physical names were not
+// filled (no stack resolve step) is an error naming it, not a guess.
+func TestUnresolvedNamesAreRefused(t *testing.T) {
+	noPush := documentSpec()
+	noPush.Names.PushAccount = ""
+	for _, c := range []struct {
+		name string
+		args Args
+		ok   bool
+	}{
+		{"none", Args{Spec: DefaultSpec()}, false},
+		{"push account missing with push", Args{Spec: noPush, PushIdentity: true}, false},
+		{"push account missing without push", Args{Spec: noPush}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := recorder.Run(func(ctx *pulumi.Context) error {
+				c.args.Project, c.args.Region = "p", "asia-northeast1"
+				_, err := New(ctx, "worker", c.args)
+				return err
+			}, recorder.Options{Project: "asyncjobs", Stack: "test"})
+			if c.ok && err != nil {
+				t.Fatalf("got %v, want no error", err)
+			}
+			if !c.ok && (err == nil || !strings.Contains(err.Error(), `worker "worker": physical names not resolved`)) {
+				t.Fatalf("got %v, want an error naming the worker's unresolved names", err)
+			}
 		})
 	}
 }
