@@ -348,12 +348,7 @@ func TestFormatWarnings(t *testing.T) {
 // logged warnings, and they are exactly the ones make plan prints, in the
 // same order, for every stack file (dev has capacity warnings).
 func TestPreviewLogsWhatPlanPrints(t *testing.T) {
-	files, err := filepath.Glob("../../Pulumi.*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no stack files: %v", err)
-	}
-	for _, f := range files {
-		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+	for _, stack := range stackFiles(t) {
 		t.Run(stack, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			if err := run(context.Background(), []string{"-quiet", "-stack", stack, "-dir", "../..", "-out", t.TempDir()}, nil, &stdout, &stderr); err != nil {
@@ -387,12 +382,7 @@ func TestPreviewLogsWhatPlanPrints(t *testing.T) {
 // -quiet, prints the tree, the grants, the look-ups and the outputs, and
 // prints them the same way twice (the SDK runs invokes on goroutines).
 func TestEveryStackFileFullOutput(t *testing.T) {
-	files, err := filepath.Glob("../../Pulumi.*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no stack files: %v", err)
-	}
-	for _, f := range files {
-		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+	for _, stack := range stackFiles(t) {
 		t.Run(stack, func(t *testing.T) {
 			var outs [2]string
 			dir := t.TempDir()
@@ -413,4 +403,18 @@ func TestEveryStackFileFullOutput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stackFiles names the stack of every Pulumi.<stack>.yaml of the project.
+func stackFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("../../Pulumi.*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no stack files: %v", err)
+	}
+	var stacks []string
+	for _, f := range files {
+		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml"))
+	}
+	return stacks
 }
