@@ -412,9 +412,9 @@ func stackFiles(t *testing.T) []string {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no stack files: %v", err)
 	}
-	var stacks []string
+	var names []string
 	for _, f := range files {
-		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml"))
+		names = append(names, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml"))
 	}
-	return stacks
+	return names
 }
