@@ -14,6 +14,24 @@
 #                   the real pulumi-kubernetes provider plugin, built from the
 #                   Go module proxy at the commit of the release the program's
 #                   SDK is (heavy: about 12 minutes and 4.6 GB on 2 cores)
+#   pulumi-resource-gcp
+#                   the real pulumi-gcp provider plugin, the release the
+#                   program's SDK asks for
+#   pulumi-language-go
+#                   the real Go language host of the CLI's release
+#   mockgcp-server  a server for mockgcp, the fake of Google's APIs that
+#                   Google's Config Connector team maintains
+#
+# The module proxy does not serve the last three. They come from the shared
+# tools folder (ASYNCJOBS_SHARED_TOOLS, by default ../shared/tools beside the
+# repository): xz-compressed binaries with a SHA256SUMS file, rebuilt from
+# their public sources (its README says how). Each is used only when both
+# that file and the checksum pinned below agree with the binary. Without the
+# folder, the gcp plugin comes from the vendor with
+# `pulumi plugin install`, checked against ASYNCJOBS_GCP_PLUGIN_ARCHIVE_SHA256
+# (the release archive's checksum, which you pin), and the language host
+# from a vendor-installed Pulumi CLI of the same release on PATH; mockgcp has
+# no other source.
 #
 # Usage:
 #   scripts/tools.sh path <tool>        print the tool's absolute path (build it first if missing)
@@ -37,8 +55,25 @@ PULUMI_VERSION="${ASYNCJOBS_PULUMI_VERSION:-v3.216.0}"
 # pseudo-version of its commit.
 K8S_PROVIDER_VERSION="${ASYNCJOBS_K8S_PROVIDER_VERSION:-v4.25.0}"
 K8S_PROVIDER_MODULE_VERSION="${ASYNCJOBS_K8S_PROVIDER_MODULE_VERSION:-v4.0.0-20260115033456-f47bc2d6f199}"
+GCP_PROVIDER_VERSION="v7.38.0"
+LANGUAGE_GO_VERSION="$PULUMI_VERSION"
+# The commit of k8s-config-connector the mockgcp server was built from.
+MOCKGCP_VERSION="cdb85ecf17085561"
+# sha256 of each shared tool's uncompressed binary: the shared folder's
+# SHA256SUMS must say the same, and so must the binary.
+declare -A SHARED_SHA256=(
+	[pulumi-resource-gcp]=d5048b492c8abaed133fd5741546faff572929d248945b32b68ef7a4236f0376
+	[pulumi-language-go]=a84823a99dcb083a34d770004c025f9aa171de6e1b60c8b24239f99d49450e08
+	[mockgcp-server]=894e440daafb14f0e5727d3a3232a7caba79f35245085c6ddc96dbc995dd0f37
+)
+# The name of each shared tool's file in the shared folder (plus .xz).
+declare -A SHARED_FILE=(
+	[pulumi-resource-gcp]="pulumi-resource-gcp-${GCP_PROVIDER_VERSION}"
+	[pulumi-language-go]="pulumi-language-go-${LANGUAGE_GO_VERSION}"
+	[mockgcp-server]=mockgcp-server
+)
 GO="${GO:-go}"
-TOOLS=(kube-apiserver etcd pulumi shellcheck golangci-lint pulumi-resource-kubernetes)
+TOOLS=(kube-apiserver etcd pulumi shellcheck golangci-lint pulumi-resource-kubernetes pulumi-resource-gcp pulumi-language-go mockgcp-server)
 
 log() { printf 'tools.sh: %s\n' "$*" >&2; }
 die() {
@@ -51,7 +86,8 @@ usage() {
 usage: scripts/tools.sh path <tool>         print the absolute path of <tool>, building/installing it if missing
        scripts/tools.sh ensure all|<tool>   build/install the tool(s)
        scripts/tools.sh list                print the tool names
-tools: kube-apiserver, etcd, pulumi, shellcheck, golangci-lint, pulumi-resource-kubernetes
+tools: kube-apiserver, etcd, pulumi, shellcheck, golangci-lint, pulumi-resource-kubernetes,
+       pulumi-resource-gcp, pulumi-language-go, mockgcp-server
 EOF
 	exit 2
 }
@@ -86,6 +122,9 @@ tool_version() {
 	golangci-lint) printf '%s\n' "$GOLANGCI_LINT_VERSION" ;;
 	pulumi) printf '%s\n' "$PULUMI_VERSION" ;;
 	pulumi-resource-kubernetes) printf '%s\n' "$K8S_PROVIDER_VERSION" ;;
+	pulumi-resource-gcp) printf '%s\n' "$GCP_PROVIDER_VERSION" ;;
+	pulumi-language-go) printf '%s\n' "$LANGUAGE_GO_VERSION" ;;
+	mockgcp-server) printf '%s\n' "$MOCKGCP_VERSION" ;;
 	*) die "no version for $1" ;;
 	esac
 }
@@ -317,6 +356,104 @@ ensure_built() {
 	log "built $tool $version in ${elapsed}s: $final/$tool"
 }
 
+# The shared tools folder, or nothing when there is none.
+shared_dir() {
+	local dir="${ASYNCJOBS_SHARED_TOOLS:-}"
+	if [[ -z "$dir" ]]; then
+		dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)/../shared/tools"
+	fi
+	[[ -d "$dir" ]] && (cd "$dir" && pwd -P)
+	return 0
+}
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Checks that binary $2 of shared tool $1 has the pinned checksum.
+check_pinned() {
+	local want="${SHARED_SHA256[$1]}" got
+	got="$(sha256_of "$2")"
+	[[ "$got" == "$want" ]] || die "$1: $2 has sha256 $got, want $want (pinned in scripts/tools.sh)"
+}
+
+# Decompresses shared tool $1 from the shared folder $2 into $3/$1 and
+# checks it against SHA256SUMS and the pinned checksum.
+from_shared() {
+	local tool="$1" dir="$2" out="$3" file listed
+	file="${SHARED_FILE[$tool]}"
+	[[ -f "$dir/SHA256SUMS" ]] || die "$dir has no SHA256SUMS"
+	listed="$(awk -v f="$file" '$2 == f || $2 == "*" f { print $1 }' "$dir/SHA256SUMS")"
+	[[ "$listed" == "${SHARED_SHA256[$tool]}" ]] ||
+		die "$tool: $dir/SHA256SUMS lists ${listed:-nothing} for $file, but scripts/tools.sh pins ${SHARED_SHA256[$tool]}"
+	command -v xz >/dev/null 2>&1 || die "xz not found (install the Debian package xz-utils)"
+	xz -dc "$dir/$file.xz" >"$out/$tool" || die "could not decompress $dir/$file.xz"
+	check_pinned "$tool" "$out/$tool"
+	chmod 755 "$out/$tool"
+}
+
+# The vendor's routes, for machines without the shared folder.
+from_vendor() {
+	local tool="$1" work="$2" out="$3" pulumi home bin
+	case "$tool" in
+	pulumi-resource-gcp)
+		[[ -n "${ASYNCJOBS_GCP_PLUGIN_ARCHIVE_SHA256:-}" ]] ||
+			die "pulumi-resource-gcp: no shared tools folder ($(shared_dir_hint)) and no ASYNCJOBS_GCP_PLUGIN_ARCHIVE_SHA256 to check the vendor's ${GCP_PROVIDER_VERSION} archive against: set ASYNCJOBS_SHARED_TOOLS, or pin the archive's sha256 from the release's checksums"
+		ensure_tool pulumi
+		pulumi="$(tool_path pulumi)"
+		home="$work/pulumi-home"
+		PULUMI_HOME="$home" PULUMI_SKIP_UPDATE_CHECK=true "$pulumi" plugin install resource gcp "$GCP_PROVIDER_VERSION" \
+			--checksum "$ASYNCJOBS_GCP_PLUGIN_ARCHIVE_SHA256" >&2 ||
+			die "pulumi plugin install resource gcp ${GCP_PROVIDER_VERSION} failed (is the vendor reachable?)"
+		bin="$home/plugins/resource-gcp-${GCP_PROVIDER_VERSION}/pulumi-resource-gcp"
+		[[ -x "$bin" ]] || die "pulumi plugin install left no $bin"
+		cp "$bin" "$out/$tool"
+		;;
+	pulumi-language-go)
+		# A vendor-installed CLI has the language host beside it.
+		pulumi="$(on_path pulumi)" || pulumi=""
+		bin="${pulumi:+$(dirname "$(readlink -f "$pulumi")")/pulumi-language-go}"
+		[[ -n "$bin" && -x "$bin" ]] ||
+			die "pulumi-language-go: no shared tools folder ($(shared_dir_hint)) and no vendor-installed Pulumi CLI with its Go language host on PATH"
+		"$bin" -version 2>/dev/null | grep -qx "$LANGUAGE_GO_VERSION" ||
+			die "pulumi-language-go: $bin is not ${LANGUAGE_GO_VERSION} (install the Pulumi CLI ${LANGUAGE_GO_VERSION}, or set ASYNCJOBS_SHARED_TOOLS)"
+		cp "$bin" "$out/$tool"
+		;;
+	mockgcp-server)
+		die "mockgcp-server: no shared tools folder ($(shared_dir_hint)); it is built from Config Connector's sources and has no other source: set ASYNCJOBS_SHARED_TOOLS to a folder holding mockgcp-server.xz and SHA256SUMS"
+		;;
+	esac
+}
+
+shared_dir_hint() { printf '%s' "${ASYNCJOBS_SHARED_TOOLS:-../shared/tools beside the repository}"; }
+
+# Installs shared tool $1 into the cache unless it is there already.
+ensure_shared() {
+	local tool="$1" version root final work dir
+	version="$(tool_version "$tool")"
+	root="$(cache_root)"
+	final="$root/$tool-$version"
+	[[ -x "$final/$tool" ]] && return 0
+	take_lock "$root/.$tool-$version.lock"
+	[[ -x "$final/$tool" ]] && return 0
+	rm -rf "$final" "$root/.tmp-$tool-$version."*
+	work="$(mktemp -d "$root/.tmp-$tool-$version.XXXXXX")"
+	# shellcheck disable=SC2064 # expand $work now
+	trap "rm -rf '$work'" EXIT
+	mkdir -p "$work/out"
+	dir="$(shared_dir)"
+	if [[ -n "$dir" && -f "$dir/${SHARED_FILE[$tool]}.xz" ]]; then
+		log "installing $tool $version from $dir"
+		from_shared "$tool" "$dir" "$work/out"
+	else
+		log "installing $tool $version by the vendor's route"
+		from_vendor "$tool" "$work" "$work/out"
+		chmod 755 "$work/out/$tool"
+	fi
+	sha256_of "$work/out/$tool" >"$work/out/SHA256"
+	chmod 755 "$work/out"
+	mv -T "$work/out" "$final"
+	log "installed $tool $version: $final/$tool"
+}
+
 # Tools that come from Debian packages: tool -> package and binary.
 declare -A APT_PACKAGE=([shellcheck]=shellcheck)
 declare -A APT_BIN=([shellcheck]=/usr/bin/shellcheck)
@@ -366,6 +503,7 @@ ensure_tool() {
 	check_tool "$1"
 	case "$1" in
 	shellcheck) (ensure_apt "$1") ;;
+	pulumi-resource-gcp | pulumi-language-go | mockgcp-server) (ensure_shared "$1") ;;
 	*) (ensure_built "$1") ;;
 	esac
 }

@@ -9,6 +9,13 @@
 // Only the standard library is used: the API server is spoken to with
 // net/http. process.go starts, watches and stops the two processes;
 // client.go speaks to the API server (requests, discovery, apply).
+//
+// No kube-controller-manager runs, and the API server's garbage collector is
+// off (a delete does not wait for dependents, whatever propagation policy
+// a client asks for). What a client awaits from a controller has a stand-in a test starts:
+// FinalizeNamespaces (client.go) for the namespace controller, so deleted
+// namespaces go; RollOutDeployments (deployments.go) for the deployment and
+// ReplicaSet controllers, so Deployments become ready.
 package kubeenv
 
 import (

@@ -2,8 +2,10 @@ package kubeenv_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -205,6 +207,28 @@ func TestAPIServer(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
 			t.Errorf("listing namespaces anonymously: status %d, want 401 or 403", resp.StatusCode)
+		}
+	})
+
+	t.Run("Version", func(t *testing.T) {
+		// The Kubernetes provider reads /version: below 1.24 its
+		// ServiceAccount await (untilCoreV1ServiceAccountInitialized) waits
+		// for a token Secret that only kube-controller-manager would add. An
+		// unstamped build answers major "" and would be taken as old.
+		data, err := env.Do(ctx, http.MethodGet, "/version", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Major string `json:"major"`
+			Minor string `json:"minor"`
+		}
+		if err := json.Unmarshal(data, &v); err != nil {
+			t.Fatal(err)
+		}
+		minor, err := strconv.Atoi(strings.TrimSuffix(v.Minor, "+"))
+		if v.Major != "1" || err != nil || minor < 24 {
+			t.Errorf("/version: major %q minor %q, want 1 and at least 24", v.Major, v.Minor)
 		}
 	})
 

@@ -1,6 +1,8 @@
 // Package toolcache gives tests the real tools that scripts/tools.sh
-// provides (kube-apiserver, etcd and the Pulumi CLI built from the module
-// proxy; ShellCheck), cached outside the repository. A tool that cannot
+// provides (kube-apiserver, etcd, the Pulumi CLI and the Kubernetes
+// provider built from the module proxy; the gcp provider, the Go language
+// host and the mockgcp server from the shared tools folder, checksummed;
+// ShellCheck), cached outside the repository. A tool that cannot
 // be provided skips the test, or fails it when CI is "true". Under
 // `go test -short` (`make unit`, the inner loop) no tool is provided and
 // every test that needs one is skipped: `make test` never passes -short.
@@ -25,7 +27,7 @@ var (
 )
 
 // Path returns the absolute path of a tool provided by scripts/tools.sh
-// ("kube-apiserver", "etcd", "pulumi" or "shellcheck"), building or installing it first if
+// (`scripts/tools.sh list` names them), building or installing it first if
 // needed. When the tool cannot be provided the test is skipped, or failed
 // when the environment variable CI is "true". Under -short it is skipped.
 func Path(t testing.TB, tool string) string {
