@@ -428,3 +428,33 @@ func TestStackFilesMatchTheExample(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryResourceProtected: with protect (the default) every resource is
+// protected, not only the data: the engine deletes what is unprotected
+// before it refuses the rest, and a destroy that took the deployer
+// accounts, their grants and the pools would cut every workflow off
+// (the rehearsal's TestBootstrap shows the refused destroy deleting
+// nothing). With protect: false nothing is.
+func TestEveryResourceProtected(t *testing.T) {
+	plan := recordExample(t)
+	n := 0
+	for _, r := range plan.Resources {
+		if !r.Custom {
+			continue
+		}
+		n++
+		if !r.Protect {
+			t.Errorf("%s is not protected", r.URN)
+		}
+	}
+	if n < 40 {
+		t.Errorf("only %d resources in the example's plan", n)
+	}
+	cfg := exampleConfig(t)
+	cfg.Protect = false
+	for _, r := range recordConfig(t, cfg).Resources {
+		if r.Protect {
+			t.Errorf("%s is protected with protect: false", r.URN)
+		}
+	}
+}

@@ -34,7 +34,7 @@ type Config struct {
 	Location     string                 `json:"location" doc:"location of the state bucket and the KMS key ring, e.g. asia-northeast1 (required)"`
 	PoolID       string                 `json:"poolId" doc:"workload identity pool id; protected environments get <poolId>-<environment>"`
 	Environments map[string]Environment `json:"environments" doc:"deployment environments by stack name, e.g. dev and prod (at least one)"`
-	Protect      bool                   `json:"protect" doc:"protect the state bucket, the key ring and the keys from pulumi destroy"`
+	Protect      bool                   `json:"protect" doc:"protect every resource (state buckets, keys, deployer accounts and their grants, pools, metrics) from pulumi destroy and replacement"`
 }
 
 // Environment is one deployment target: a stack name of the main program.

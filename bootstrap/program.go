@@ -16,6 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
+	"github.com/asyncjobs/asyncjobs/internal/protect"
 )
 
 // Role is a predefined role, the reason an identity holds it, and, when
@@ -151,6 +152,15 @@ func EnvironmentCondition(repositoryID, ownerID, environment, branch string) str
 
 // Build declares everything from a validated configuration.
 func Build(ctx *pulumi.Context, cfg Config) error {
+	// Everything, not only the data: a destroy deletes what is not
+	// protected before it meets what is, and losing the deployer accounts,
+	// their grants or a pool (whose id Google keeps for 30 days) cuts every
+	// workflow off.
+	if cfg.Protect {
+		if err := ctx.RegisterStackTransformation(protect.All); err != nil {
+			return err
+		}
+	}
 	host := pulumi.String(cfg.Project)
 	var apis []pulumi.Resource
 	for _, api := range APIs {
@@ -166,7 +176,6 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 		apis = append(apis, s)
 	}
 	afterAPIs := pulumi.DependsOn(apis)
-	protect := pulumi.Protect(cfg.Protect)
 
 	number := organizations.LookupProjectOutput(ctx, organizations.LookupProjectOutputArgs{ProjectId: host}).Number()
 	// The principal set of a pool's tokens from the repository (by id).
@@ -225,13 +234,13 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 				Condition: &storage.BucketLifecycleRuleConditionArgs{DaysSinceNoncurrentTime: pulumi.Int(90)},
 			}},
 			Labels: pulumi.StringMap{"purpose": pulumi.String("pulumi-state"), "environment": pulumi.String(envName)},
-		}, afterAPIs, protect)
+		}, afterAPIs)
 	}
 	ring, err := kms.NewKeyRing(ctx, "secrets", &kms.KeyRingArgs{
 		Project:  host,
 		Name:     pulumi.String(KeyRingName),
 		Location: pulumi.String(cfg.Location),
-	}, afterAPIs, protect)
+	}, afterAPIs)
 	if err != nil {
 		return err
 	}
@@ -255,7 +264,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 			KeyRing:        ring.ID(),
 			Purpose:        pulumi.String("ENCRYPT_DECRYPT"),
 			RotationPeriod: pulumi.String(KeyRotation),
-		}, protect)
+		})
 		if err != nil {
 			return err
 		}
@@ -309,7 +318,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 		}
 	}
 
-	if err := completionsMetrics(ctx, cfg, protect); err != nil {
+	if err := completionsMetrics(ctx, cfg); err != nil {
 		return err
 	}
 
@@ -336,7 +345,7 @@ func (c Config) ClusterProjects() []string {
 // policy on a log-based metric for up to 10 minutes after the metric is
 // created, so an alert declared in the same update as its metric would
 // fail a stack's first up. Made here, it is available long before.
-func completionsMetrics(ctx *pulumi.Context, cfg Config, protect pulumi.ResourceOption) error {
+func completionsMetrics(ctx *pulumi.Context, cfg Config) error {
 	for _, project := range cfg.ClusterProjects() {
 		api, err := projects.NewService(ctx, "api-logging-"+project, &projects.ServiceArgs{
 			Project:                  pulumi.String(project),
@@ -348,7 +357,7 @@ func completionsMetrics(ctx *pulumi.Context, cfg Config, protect pulumi.Resource
 			return err
 		}
 		metric := monitoring.CompletionsMetric(project)
-		if _, err := logging.NewMetric(ctx, "cronjob-completed-"+project, metric.Args(project), pulumi.DependsOn([]pulumi.Resource{api}), protect); err != nil {
+		if _, err := logging.NewMetric(ctx, "cronjob-completed-"+project, metric.Args(project), pulumi.DependsOn([]pulumi.Resource{api})); err != nil {
 			return err
 		}
 	}

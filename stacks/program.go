@@ -18,6 +18,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/components/worker"
 	"github.com/asyncjobs/asyncjobs/internal/actas"
+	"github.com/asyncjobs/asyncjobs/internal/protect"
 )
 
 // APIs are the Google APIs the stack uses.
@@ -358,17 +359,8 @@ func build(ctx *pulumi.Context, cfg Config, gate actas.Gate) error {
 // protectAll protects every resource of a protected stack: its data, and
 // everything serving and alerting depend on (service accounts and grants,
 // the Kubernetes workloads and their provider, alert policies, channels,
-// the dashboard). The engine then refuses a destroy before deleting any of
-// them, and refuses to replace one until it is unprotected (see
-// docs/deploying.md, "Protection").
-// An in-process transformation, so that the offline recorder (the SDK's
-// mock monitor has no stack transforms) records the same option.
-func protectAll(args *pulumi.ResourceTransformationArgs) *pulumi.ResourceTransformationResult {
-	if _, custom := args.Resource.(pulumi.CustomResource); !custom {
-		return nil
-	}
-	return &pulumi.ResourceTransformationResult{Props: args.Props, Opts: append(args.Opts, pulumi.Protect(true))}
-}
+// the dashboard); see docs/deploying.md, "Protection".
+var protectAll = protect.All
 
 // buildMonitoring declares the alert policies, their channels and the
 // dashboard over everything above, by physical names.

@@ -137,6 +137,8 @@ func TestAgainstBackend(t *testing.T) {
 		"PULUMI_BACKEND_URL":       "file://" + filepath.ToSlash(backend),
 		"PULUMI_CONFIG_PASSPHRASE": "test",
 		"PULUMI_SKIP_UPDATE_CHECK": "true",
+		// Plugins come only from pinned files, never from a download.
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
 	}
 
 	code, stdout, stderr := runCmd(t, env, "sweep", "--dir", dir, "--prefix", "pr-", "--dry-run")

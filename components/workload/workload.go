@@ -121,7 +121,7 @@ type PodSpec struct {
 func Template(p PodSpec) *corev1.PodSpecArgs {
 	c := p.Container
 	keys := slices.Sorted(maps.Keys(c.Env))
-	env := corev1.EnvVarArray{}
+	var env corev1.EnvVarArray
 	for _, k := range keys {
 		env = append(env, corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(c.Env[k])})
 	}
@@ -140,9 +140,9 @@ func Template(p PodSpec) *corev1.PodSpecArgs {
 			Name:            pulumi.String(p.Name),
 			Image:           pulumi.String(c.Image),
 			ImagePullPolicy: pulumi.String(c.ImagePullPolicy),
-			Command:         pulumi.ToStringArray(c.Command),
-			Args:            pulumi.ToStringArray(c.Args),
-			Env:             env,
+			Command:         optionalStrings(c.Command),
+			Args:            optionalStrings(c.Args),
+			Env:             optionalEnv(env),
 			Resources: &corev1.ResourceRequirementsArgs{
 				Requests: pulumi.StringMap{"cpu": pulumi.String(c.Resources.Requests.CPU), "memory": pulumi.String(c.Resources.Requests.Memory)},
 				Limits:   pulumi.StringMap{"cpu": pulumi.String(c.Resources.Limits.CPU), "memory": pulumi.String(c.Resources.Limits.Memory)},
@@ -169,6 +169,24 @@ func Template(p PodSpec) *corev1.PodSpecArgs {
 		spec.TerminationGracePeriodSeconds = pulumi.Int(p.TerminationGracePeriodSeconds)
 	}
 	return spec
+}
+
+// optionalStrings leaves an empty list out: the API server drops empty
+// lists, so the Kubernetes provider records none, and the offline plan
+// shows what a deployment records.
+func optionalStrings(v []string) pulumi.StringArrayInput {
+	if len(v) == 0 {
+		return nil
+	}
+	return pulumi.ToStringArray(v)
+}
+
+// optionalEnv leaves an empty environment out, as optionalStrings does.
+func optionalEnv(v corev1.EnvVarArray) corev1.EnvVarArrayInput {
+	if len(v) == 0 {
+		return nil
+	}
+	return v
 }
 
 // Labels are the standard labels of a workload's objects.

@@ -2,56 +2,80 @@ package rehearsal_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
-
 	"github.com/asyncjobs/asyncjobs/internal/rehearsal"
+)
+
+// ungatedMain is main.go with the program's actAs gate left out.
+const ungatedMain = `package main
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
-// TestFirstUpNeedsTheActAsGate: the rehearsal models IAM propagation, so
-// the program without its actAs gate fails its first up where Google would
-// (Cloud Run refuses the service: the deployer's fresh actAs grant on the
-// runtime account has not taken effect); the program as main.go runs it
-// (rehearsal.Program wraps stacks.Program) waits for the grants of a fresh
-// stack, saying so, and comes up.
+func main() {
+	pulumi.Run(stacks.ProgramWith(nil))
+}
+`
+
+// TestFirstUpNeedsTheActAsGate: the fake Google holds the deployer's fresh
+// actAs grants back as real IAM does, so the program without its gate
+// fails its first up where Google would: Cloud Run refuses the service,
+// because the deployer's grant on the runtime account has not taken
+// effect. (TestEveryStackFile shows the program as main.go runs it
+// waiting for exactly those grants and coming up.)
 func TestFirstUpNeedsTheActAsGate(t *testing.T) {
+	t.Parallel()
 	e := rehearsal.Start(t)
 	ctx := context.Background()
-	src := e.Source()
-	src.Program = rehearsal.ProgramOf(stacks.ProgramWith(nil))
-	ungated, err := src.Stack(ctx, "dev")
-	if err != nil {
+	if err := os.WriteFile(filepath.Join(e.Dir, "main.go"), []byte(ungatedMain), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = ungated.Up(ctx, optup.ProgressStreams(e.Log), optup.ErrorProgressStreams(e.Log))
-	if err == nil {
-		t.Fatal("the first up without the gate succeeded: the rehearsal does not model IAM propagation")
+	e.Init(ctx, "dev")
+	r := e.Up(ctx, "dev")
+	if r.Err == nil {
+		t.Fatal("the first up without the gate succeeded: the fake Google does not model IAM propagation")
 	}
-	const refusal = "Error 403: Permission 'iam.serviceaccounts.actAs' denied on service account worker-run@"
-	if !strings.Contains(err.Error(), refusal) {
-		t.Fatalf("the first up without the gate failed, but not with Cloud Run's refusal:\n%v", err)
+	const refusal = "Permission 'iam.serviceaccounts.actAs' denied on service account worker-run@asyncjobs-dev.iam.gserviceaccount.com"
+	if !strings.Contains(r.Output, refusal) {
+		t.Fatalf("the first up without the gate failed, but not with Cloud Run's refusal:\n%v", r.Err)
 	}
+}
 
-	var out rehearsal.SyncBuffer
-	prod := e.Stack(ctx, "prod")
-	if _, err := prod.Up(ctx, optup.ProgressStreams(&out, e.Log), optup.ErrorProgressStreams(e.Log)); err != nil {
-		t.Fatalf("gated up of prod: %v", err)
+// gateSaid finds the accounts the actAs gate said it waited for.
+var gateSaid = regexp.MustCompile(`waiting until .+? may act as ([a-z0-9-]+)@`)
+
+// gatedAccounts are the accounts a stack file's first up waits for: those
+// its deployers are granted actAs on (the worker's runtime account, a push
+// subscription's account, a created cluster's node account).
+var gatedAccounts = map[string][]string{
+	"dev":  {"worker-run"},
+	"prod": {"asyncjobs-prod-nodes", "worker-push", "worker-run"},
+}
+
+// waitedFor checks that an up's output shows the gate waiting for exactly
+// the stack's gated accounts.
+func waitedFor(t *testing.T, stack string, r *rehearsal.Run) {
+	t.Helper()
+	want, ok := gatedAccounts[stack]
+	if !ok {
+		return
 	}
-	// The gate calls the rehearsal's IAM API without credentials, so it
-	// names its identity by that endpoint.
-	said := regexp.MustCompile(`waiting until the caller of http://127\.0\.0\.1:\d+ may act as ([a-z-]+)@asyncjobs-prod\.`)
-	var waited []string
-	for _, m := range said.FindAllStringSubmatch(out.Tail(1000), -1) {
-		if !slices.Contains(waited, m[1]) {
-			waited = append(waited, m[1])
+	var got []string
+	for _, m := range gateSaid.FindAllStringSubmatch(r.Output, -1) {
+		if !slices.Contains(got, m[1]) {
+			got = append(got, m[1])
 		}
 	}
-	if slices.Sort(waited); !slices.Equal(waited, []string{"asyncjobs-prod-nodes", "worker-push", "worker-run"}) {
-		t.Errorf("the gated up waited for %v, want the node, push and runtime accounts", waited)
+	if slices.Sort(got); !slices.Equal(got, want) {
+		t.Errorf("the first up of %s waited for %v, want %v", stack, got, want)
 	}
 }

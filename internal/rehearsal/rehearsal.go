@@ -1,40 +1,43 @@
-// Package rehearsal runs the unmodified program (stacks.Program) through the
-// real Pulumi engine, as close to `pulumi up` as a machine without a cloud
-// account gets: the Pulumi CLI that scripts/tools.sh builds, driven through
-// the Automation API with the program inline, on a file backend in a
-// temporary directory.
+// Package rehearsal runs the project the way its users do, on a machine
+// with no cloud account: the real Pulumi CLI in a copy of the repository,
+// where it reads Pulumi.yaml and the stack files and the Go language host
+// compiles main.go, with `pulumi preview`, `up`, `refresh` and `destroy`
+// on a file backend.
 //
-//   - The Kubernetes half is applied by the real pulumi-kubernetes provider
-//     plugin (built by scripts/tools.sh at the release the program's SDK
-//     asks for) to a real kube-apiserver (internal/kubeenv), reached through
-//     the kubeconfig the program itself generates; a stand-in
-//     gke-gcloud-auth-plugin on PATH answers its exec call with a token the
-//     API server accepts.
-//   - The Google half goes to a stand-in gcp provider plugin (fakegcp) that
-//     keeps a fake project in a directory shared by every stack of one
-//     rehearsal. It starts with what the bootstrap program made (seeded as
-//     made a day earlier): the CronJob completions metric of every stack
-//     file's cluster project.
-//   - IAM propagation is modelled (fakegcp's actAs rule): creating what runs
-//     as a service account fails with Google's 403 unless the deployer's
-//     serviceAccountUser binding on it is Propagation old. The deployer of
-//     a project is the first of asyncjobs:deployers in its stack files. The
-//     program's actAs gate (internal/actas) asks an IAM API served from
-//     the same fake project (actas.EndpointEnv), as in a real `pulumi up`.
+//   - Plugins come only from pinned, checksummed files (scripts/tools.sh):
+//     the real pulumi-gcp provider 7.38.0 and the real pulumi-kubernetes
+//     provider 4.25.0, installed into a PULUMI_HOME of the rehearsal's own,
+//     and the Go language host on PATH. Every command runs with
+//     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true.
+//   - The gcp provider talks to Google's APIs as Config Connector's mockgcp
+//     serves them, behind internal/fakegoogle's layer of the faults the mock
+//     does not model (names taken or reserved, IAM propagation for actAs,
+//     the delay of new log-based metrics, deleted principals), reached
+//     through HTTPS_PROXY as real Google is. Each command's access token
+//     stands for the stack's deployer (the first of asyncjobs:deployers).
+//   - The Kubernetes provider applies, through the kubeconfig the program
+//     builds from the (fake) cluster's endpoint and CA, to a real
+//     kube-apiserver (internal/kubeenv); a stand-in gke-gcloud-auth-plugin
+//     on PATH answers with a token the API server accepts, and kubeenv's
+//     stand-ins for the namespace and deployment controllers finish what
+//     kube-controller-manager would.
+//   - What the bootstrap program makes before any stack (the CronJob
+//     completions metric of every cluster project, created long enough ago
+//     for Cloud Monitoring), and the existing clusters stack files read, are
+//     created in the fake Google first.
 //
-// The only thing the harness adds to the program is a transformation that
-// marks Deployments pulumi.com/skipAwait: no controller runs that would make
-// them ready. Namespaces are finalized by kubeenv.FinalizeNamespaces, which
-// stands in for the namespace controller.
+// Nothing of the program is changed: the copy is the repository's tracked
+// (and untracked, not ignored) files, and tests edit only its stack files.
 package rehearsal
 
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http/httptest"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,32 +47,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-
 	"github.com/asyncjobs/asyncjobs/components/gke"
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
-	"github.com/asyncjobs/asyncjobs/internal/actas"
+	"github.com/asyncjobs/asyncjobs/internal/fakegoogle"
 	"github.com/asyncjobs/asyncjobs/internal/kubeenv"
 	"github.com/asyncjobs/asyncjobs/internal/pulumicli"
-	"github.com/asyncjobs/asyncjobs/internal/rehearsal/fakegcp"
 	"github.com/asyncjobs/asyncjobs/internal/stackfile"
-	"github.com/asyncjobs/asyncjobs/internal/teststack"
 	"github.com/asyncjobs/asyncjobs/internal/toolcache"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
-// Propagation is how long an IAM binding takes to take effect in a
-// rehearsal (Google documents up to 7 minutes; 2 s is enough to show the
-// race and keeps rehearsals quick).
-const Propagation = 2 * time.Second
+// Propagation is how long an IAM grant takes to take effect in a
+// rehearsal. Google documents up to 7 minutes; 10 s keeps rehearsals quick
+// and still shows the race: the real gcp provider takes about 3 s to
+// create a grant (it reads the policy back), and the resource that needs
+// it follows at once.
+const Propagation = 10 * time.Second
 
 // Plugin versions the program's SDKs ask the engine for (go.mod).
 const (
@@ -77,126 +70,209 @@ const (
 	KubernetesPluginVersion = "4.25.0"
 )
 
-// Env is one rehearsal: a kube-apiserver, a file backend, a PULUMI_HOME with
-// both provider plugins, the fake Google project and a scratch copy of the
-// project's Pulumi.yaml and stack files (stack files are edited and written
-// there, never in the repository).
+// Owner is the identity the rehearsal acts as where no deployer is
+// configured (the bootstrap, which a person runs with their own
+// credentials, and the setting up of the fake Google).
+const Owner = "user:owner@example.com"
+
+// BootstrapProject is the host project of the bootstrap's example stack.
+const BootstrapProject = "asyncjobs-ci"
+
+// Env is one rehearsal: a copy of the repository, a file backend, a
+// kube-apiserver and a fake Google of its own.
 type Env struct {
 	t *testing.T
-	// Kube is the API server the Kubernetes provider applies to.
-	Kube *kubeenv.Env
-	// ProjectDir holds Pulumi.yaml and the Pulumi.<stack>.yaml files.
-	ProjectDir string
-	// StoreDir is the fake Google project (fakegcp.LoadStore).
-	StoreDir string
+	// Dir is the copy of the repository the CLI runs in.
+	Dir string
 	// BackendDir is the file backend: the stacks' checkpoints as written.
 	BackendDir string
-	// Log holds the engine's output of every operation.
+	// Kube is the API server the Kubernetes provider applies to.
+	Kube *kubeenv.Env
+	// Google is the fake Google the gcp provider talks to.
+	Google *fakegoogle.Google
+	// Log holds the output of every command.
 	Log *SyncBuffer
 
-	opts []auto.LocalWorkspaceOption
 	cli  string
-	vars map[string]string
+	bin  string
+	vars []string
+}
+
+var (
+	setupOnce sync.Once
+	setup     struct {
+		home, tree string
+		err        error
+	}
+)
+
+// shared installs the plugins into a PULUMI_HOME and copies the repository
+// once per test binary. Call Cleanup from TestMain to remove them.
+func shared(t *testing.T, cli string) (home, tree string) {
+	t.Helper()
+	gcp := toolcache.Path(t, "pulumi-resource-gcp")
+	k8s := toolcache.Path(t, "pulumi-resource-kubernetes")
+	setupOnce.Do(func() {
+		setup.home, setup.err = installPlugins(cli, map[string]string{"gcp": gcp, "kubernetes": k8s})
+		if setup.err == nil {
+			setup.tree, setup.err = copyRepository()
+		}
+	})
+	if setup.err != nil {
+		t.Fatalf("rehearsal: %v", setup.err)
+	}
+	return setup.home, setup.tree
+}
+
+// Cleanup removes what the rehearsals of this test binary shared.
+func Cleanup() {
+	for _, d := range []string{setup.home, setup.tree} {
+		if d != "" {
+			_ = os.RemoveAll(d)
+		}
+	}
+}
+
+// installPlugins installs each provider plugin file as the version the
+// program asks for, the way a user installs a pinned plugin.
+func installPlugins(cli string, files map[string]string) (string, error) {
+	home, err := os.MkdirTemp("", "rehearsal-home-")
+	if err != nil {
+		return "", err
+	}
+	versions := map[string]string{"gcp": GCPPluginVersion, "kubernetes": KubernetesPluginVersion}
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range files {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		cmd := exec.Command(cli, "plugin", "install", "resource", name, "v"+versions[name], "--file", files[name])
+		cmd.Env = append(os.Environ(), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("pulumi plugin install %s: %v\n%s", name, err, out)
+		}
+	}
+	return home, nil
+}
+
+// copyRepository copies the repository's files (tracked, and untracked but
+// not ignored: what a commit of the work tree would hold) into a new
+// directory.
+func copyRepository() (string, error) {
+	root, err := toolcache.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	ls := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	ls.Dir = root
+	out, err := ls.Output()
+	if err != nil {
+		return "", fmt.Errorf("git ls-files: %w", err)
+	}
+	dst, err := os.MkdirTemp("", "rehearsal-tree-")
+	if err != nil {
+		return "", err
+	}
+	for _, rel := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		src := filepath.Join(root, rel)
+		fi, err := os.Lstat(src)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // deleted in the work tree
+		}
+		if err != nil {
+			return "", err
+		}
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		if err := copyFile(src, filepath.Join(dst, rel), fi.Mode().Perm()); err != nil {
+			return "", err
+		}
+	}
+	return dst, nil
+}
+
+func copyFile(src, dst string, perm os.FileMode) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, perm)
+}
+
+// copyTree copies directory src to dst.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return copyFile(p, filepath.Join(dst, rel), fi.Mode().Perm())
+	})
 }
 
 // RepoRoot is the directory with the project's go.mod.
 func RepoRoot() (string, error) { return toolcache.RepoRoot() }
 
-var (
-	homeOnce sync.Once
-	homeDir  string
-	homeErr  error
-)
-
-// pulumiHome returns a PULUMI_HOME with the stand-in gcp plugin and the real
-// Kubernetes plugin installed, made once per test binary (the Kubernetes
-// plugin is a large copy). Call Cleanup from TestMain to remove it.
-func pulumiHome(t *testing.T, cli string) string {
-	t.Helper()
-	k8s := toolcache.Path(t, "pulumi-resource-kubernetes")
-	homeOnce.Do(func() { homeDir, homeErr = installPlugins(cli, k8s) })
-	if homeErr != nil {
-		t.Fatalf("rehearsal: %v", homeErr)
-	}
-	return homeDir
+// Options change what a rehearsal starts from.
+type Options struct {
+	// NotBootstrapped leaves out what the bootstrap program makes (the
+	// CronJob completions metrics), for a rehearsal that runs the
+	// bootstrap itself.
+	NotBootstrapped bool
 }
 
-// Cleanup removes what the rehearsals of this test binary shared.
-func Cleanup() {
-	if homeDir != "" {
-		_ = os.RemoveAll(homeDir)
-	}
-}
-
-func installPlugins(cli, k8s string) (string, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	home, err := os.MkdirTemp("", "rehearsal-home-")
-	if err != nil {
-		return "", err
-	}
-	gcp := filepath.Join(home, "build", "pulumi-resource-gcp")
-	build := exec.Command("go", "build", "-o", gcp, "./internal/rehearsal/fakegcp/cmd/pulumi-resource-gcp")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the stand-in gcp plugin: %v\n%s", err, out)
-	}
-	for _, p := range []struct{ name, version, file string }{
-		{"gcp", GCPPluginVersion, gcp},
-		{"kubernetes", KubernetesPluginVersion, k8s},
-	} {
-		cmd := exec.Command(cli, "plugin", "install", "resource", p.name, "v"+p.version, "--file", p.file)
-		cmd.Env = append(os.Environ(), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("pulumi plugin install %s %s: %v\n%s", p.name, p.version, err, out)
-		}
-	}
-	return home, os.RemoveAll(filepath.Join(home, "build"))
-}
-
-// Start sets up a rehearsal. Everything it starts stops when the test ends.
+// Start sets up a rehearsal whose fake Google holds what the bootstrap
+// made long ago. Everything it starts stops when the test ends.
 func Start(t *testing.T) *Env {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith sets up a rehearsal with options.
+func StartWith(t *testing.T, o Options) *Env {
+	t.Helper()
 	cli := pulumicli.Path(t)
-	home := pulumiHome(t, cli)
+	langGo := toolcache.Path(t, "pulumi-language-go")
+	home, tree := shared(t, cli)
 	kube := kubeenv.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	kube.FinalizeNamespaces(ctx)
+	kube.RollOutDeployments(ctx)
 
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	base := t.TempDir()
-	e := &Env{t: t, Kube: kube, ProjectDir: filepath.Join(base, "project"), StoreDir: filepath.Join(base, "google"), Log: &SyncBuffer{}}
-	bin := filepath.Join(base, "bin")
-	backend := filepath.Join(base, "backend")
-	e.BackendDir = backend
-	for _, d := range []string{e.ProjectDir, e.StoreDir, bin, backend} {
+	e := &Env{t: t, Dir: filepath.Join(base, "repo"), BackendDir: filepath.Join(base, "backend"), Kube: kube, Log: &SyncBuffer{}, cli: cli, bin: filepath.Join(base, "bin")}
+	for _, d := range []string{e.BackendDir, e.bin} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	files, err := filepath.Glob(filepath.Join(root, "Pulumi*.yaml"))
-	if err != nil || len(files) < 3 {
-		t.Fatalf("project files %v: %v", files, err)
+	if err := copyTree(tree, e.Dir); err != nil {
+		t.Fatalf("rehearsal: copying the repository: %v", err)
 	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(e.ProjectDir, filepath.Base(f)), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	if err := seedBootstrap(e.ProjectDir, e.StoreDir); err != nil {
+	projects, err := e.projects()
+	if err != nil {
 		t.Fatalf("rehearsal: %v", err)
 	}
+	e.Google = fakegoogle.Start(t, fakegoogle.Options{
+		Projects:        projects,
+		ClusterEndpoint: strings.TrimPrefix(kube.URL, "https://"),
+		ClusterCAFile:   kube.CAFile,
+		Propagation:     Propagation,
+	})
 
 	// The stand-in for gke-gcloud-auth-plugin: the kubeconfig the program
 	// writes runs it, and it answers with the API server's admin token.
@@ -209,347 +285,195 @@ func Start(t *testing.T) *Env {
 		t.Fatal(err)
 	}
 	script := "#!/bin/sh\n# stand-in for " + gke.AuthPlugin + " (rehearsal)\ncat <<'EOF'\n" + string(cred) + "\nEOF\n"
-	if err := os.WriteFile(filepath.Join(bin, gke.AuthPlugin), []byte(script), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(e.bin, gke.AuthPlugin), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(cli, filepath.Join(bin, "pulumi")); err != nil {
-		t.Fatal(err)
+	// The CLI finds the language host on PATH (`pulumi plugin install`
+	// refuses it: release builds bundle it beside the CLI); the Automation
+	// API of the teststack command finds the CLI on PATH.
+	for name, target := range map[string]string{"pulumi-language-go": langGo, "pulumi": cli} {
+		if err := os.Symlink(target, filepath.Join(e.bin, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: base})
-	if err != nil {
-		t.Fatalf("pulumi command: %v", err)
+	e.vars = append(cleanEnviron(),
+		"PATH="+e.bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PULUMI_HOME="+home,
+		"PULUMI_BACKEND_URL=file://"+filepath.ToSlash(e.BackendDir),
+		"PULUMI_CONFIG_PASSPHRASE=rehearsal",
+		"PULUMI_SKIP_UPDATE_CHECK=true",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
+		// --event-log, which the Automation API uses too.
+		"PULUMI_DEBUG_COMMANDS=true",
+		// The language host's go build uses the module cache only: no
+		// module download goes through the fake Google's proxy.
+		"GOPROXY=off",
+		// Each rehearsal compiles its own copy of the repository: without
+		// -trimpath the compiled packages would carry the copy's path and
+		// none would come from the build cache.
+		"GOFLAGS=-mod=readonly -trimpath",
+		// The program's actAs gate checks every 250 ms instead of 5 s.
+		"ASYNCJOBS_IAM_POLL_INTERVAL=250ms",
+	)
+	e.vars = append(e.vars, e.Google.Env()...)
+
+	if err := e.seedGoogle(!o.NotBootstrapped); err != nil {
+		t.Fatalf("rehearsal: %v", err)
 	}
-	ca, err := os.ReadFile(kube.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cli = cli
-	e.vars = map[string]string{
-		"PULUMI_HOME":                                 home,
-		"PULUMI_BACKEND_URL":                          "file://" + filepath.ToSlash(backend),
-		"PULUMI_CONFIG_PASSPHRASE":                    "rehearsal",
-		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
-		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-		"PATH":                               bin + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"ASYNCJOBS_FAKEGCP_STATE_DIR":        e.StoreDir,
-		"ASYNCJOBS_FAKEGCP_CLUSTER_ENDPOINT": strings.TrimPrefix(kube.URL, "https://"),
-		"ASYNCJOBS_FAKEGCP_CLUSTER_CA":       base64.StdEncoding.EncodeToString(ca),
-	}
-	e.modelIAMPropagation()
-	e.opts = []auto.LocalWorkspaceOption{auto.Pulumi(cmd), auto.PulumiHome(home), auto.EnvVars(e.vars)}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("engine output:\n%s", e.Log.Tail(400))
+			t.Logf("command output:\n%s", e.Log.Tail(300))
 		}
 	})
 	return e
 }
 
-// seedBootstrap puts into the fake Google what the bootstrap program made
-// long before any stack's up and what the stacks read: the CronJob
-// completions metric of every stack file's cluster project (made more than
-// Cloud Monitoring's delay ago, so the overdue alerts can be created).
-func seedBootstrap(projectDir, storeDir string) error {
-	names, err := stackfile.Stacks(projectDir)
+// cleanEnviron is the process environment without what would reach a real
+// cloud or change how the CLI and Go behave.
+func cleanEnviron() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "PULUMI_"), strings.HasPrefix(k, "GOOGLE_"), strings.HasPrefix(k, "CLOUDSDK_"),
+			strings.HasPrefix(k, "ASYNCJOBS_"), strings.HasPrefix(k, "KUBE"),
+			k == "HTTPS_PROXY", k == "https_proxy", k == "HTTP_PROXY", k == "http_proxy", k == "NO_PROXY", k == "no_proxy",
+			k == "SSL_CERT_FILE", k == "SSL_CERT_DIR", k == "GOFLAGS", k == "GOPROXY":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// stackConfig loads a stack file of the copy as the program resolves it.
+func (e *Env) stackConfig(stack string) (stacks.Config, error) {
+	st, err := stackfile.Load(e.Dir, stack)
+	if err != nil {
+		return stacks.Config{}, err
+	}
+	cfg, err := stacks.LoadStack(stack, stacks.Source(st.Config))
+	if err != nil {
+		return stacks.Config{}, fmt.Errorf("stack file Pulumi.%s.yaml: %w", stack, err)
+	}
+	return cfg, nil
+}
+
+// projects lists the Google projects the stack files and the bootstrap's
+// example stack name: they exist before anything is deployed.
+func (e *Env) projects() ([]string, error) {
+	names, err := stackfile.Stacks(e.Dir)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{BootstrapProject: true}
+	for _, name := range names {
+		cfg, err := e.stackConfig(name)
+		if err != nil {
+			return nil, err
+		}
+		set[cfg.Project] = true
+		set[cfg.ClusterProject()] = true
+	}
+	return slices.Sorted(func(yield func(string) bool) {
+		for p := range set {
+			if !yield(p) {
+				return
+			}
+		}
+	}), nil
+}
+
+// seedGoogle creates what exists before any stack's first up: the CronJob
+// completions metric of every cluster project (the bootstrap's, made long
+// before), and every cluster a stack file uses without creating it.
+func (e *Env) seedGoogle(bootstrapped bool) error {
+	names, err := stackfile.Stacks(e.Dir)
 	if err != nil {
 		return err
 	}
-	seeded := map[string]bool{}
+	done := map[string]bool{}
 	for _, name := range names {
-		st, err := stackfile.Load(projectDir, name)
+		cfg, err := e.stackConfig(name)
 		if err != nil {
 			return err
 		}
-		cfg, err := stacks.LoadStack(name, stacks.Source(st.Config))
-		if err != nil {
-			return fmt.Errorf("stack file Pulumi.%s.yaml: %w", name, err)
+		if project := cfg.ClusterProject(); bootstrapped && !done["metric "+project] {
+			done["metric "+project] = true
+			m := monitoring.CompletionsMetric(project)
+			if err := e.GoogleDo(http.MethodPost, "logging.googleapis.com/v2/projects/"+project+"/metrics", metricBody(m), nil); err != nil {
+				return fmt.Errorf("seeding the completions metric of %s: %w", project, err)
+			}
+			e.Google.Backdate(project, m.Name)
 		}
-		project := cfg.ClusterProject()
-		if seeded[project] {
+		if cfg.GKE.Name == "" || cfg.GKE.Create {
 			continue
 		}
-		seeded[project] = true
-		m := monitoring.CompletionsMetric(project)
-		inputs := map[string]any{"description": m.Description, "filter": m.Filter}
-		if err := fakegcp.SeedMetric(storeDir, project, m.Name, inputs, time.Now().Add(-24*time.Hour)); err != nil {
-			return err
+		path := fmt.Sprintf("container.googleapis.com/v1beta1/projects/%s/locations/%s/clusters", cfg.ClusterProject(), cfg.GKE.Location)
+		if key := path + "/" + cfg.GKE.Name; !done[key] {
+			done[key] = true
+			body := map[string]any{"cluster": map[string]any{"name": cfg.GKE.Name}}
+			if err := e.GoogleDo(http.MethodPost, path, body, nil); err != nil {
+				return fmt.Errorf("creating the existing cluster of Pulumi.%s.yaml: %w", name, err)
+			}
+			// Read back, so that it is in the request log from the start.
+			if err := e.GoogleDo(http.MethodGet, key, nil, nil); err != nil {
+				return fmt.Errorf("reading the existing cluster of Pulumi.%s.yaml: %w", name, err)
+			}
 		}
 	}
 	return nil
 }
 
-// modelIAMPropagation turns the stand-in's actAs rule on, with each
-// project's deployer as its caller, and points the program's actAs gate at
-// an IAM API answered from the fake project with the same rule. The inline
-// program runs in this process, so the gate's variables are set here.
-func (e *Env) modelIAMPropagation() {
-	e.t.Helper()
-	names, err := stackfile.Stacks(e.ProjectDir)
-	if err != nil {
-		e.t.Fatal(err)
+// metricBody is the Logging API's LogMetric of m.
+func metricBody(m monitoring.LogMetric) map[string]any {
+	var labels []map[string]any
+	for _, l := range m.Labels {
+		labels = append(labels, map[string]any{"key": l.Key, "valueType": "STRING", "description": l.Description})
 	}
-	callers := map[string]string{}
-	for _, name := range names {
-		st, err := stackfile.Load(e.ProjectDir, name)
+	return map[string]any{
+		"name": m.Name, "description": m.Description, "filter": m.Filter,
+		"metricDescriptor": map[string]any{"metricKind": "DELTA", "valueType": "INT64", "unit": "1", "labels": labels},
+		"labelExtractors":  m.Extractors,
+	}
+}
+
+// GoogleDo sends one request to the fake Google as Owner: path is
+// "<host>/<path>", body (when not nil) is sent as JSON and the answer is
+// decoded into out (when not nil). A status other than 2xx is an error.
+func (e *Env) GoogleDo(method, path string, body, out any) error {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
 		if err != nil {
-			e.t.Fatal(err)
+			return err
 		}
-		var deployers []string
-		if v := st.Config[stacks.Namespace+":deployers"]; v != "" {
-			if err := json.Unmarshal([]byte(v), &deployers); err != nil {
-				e.t.Fatalf("Pulumi.%s.yaml: deployers: %v", name, err)
-			}
-		}
-		project := st.Config[stacks.ProjectKey]
-		if len(deployers) == 0 || project == "" {
-			continue
-		}
-		if prev, ok := callers[project]; ok && prev != deployers[0] {
-			e.t.Fatalf("project %s is deployed by %s and %s: a rehearsal has one caller per project", project, prev, deployers[0])
-		}
-		callers[project] = deployers[0]
+		r = bytes.NewReader(b)
 	}
-	rule := &fakegcp.ActAs{Callers: callers, Propagation: Propagation}
-	raw, err := json.Marshal(callers)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.vars[fakegcp.CallersEnv] = string(raw)
-	e.vars[fakegcp.PropagationEnv] = Propagation.String()
-	srv := httptest.NewServer(fakegcp.IAMHandler(e.StoreDir, rule, time.Now))
-	e.t.Cleanup(srv.Close)
-	e.t.Setenv(actas.EndpointEnv, srv.URL)
-	e.t.Setenv(actas.IntervalEnv, "250ms")
-}
-
-// CLI runs the Pulumi CLI in the scratch project with the rehearsal's
-// environment, for commands the Automation API lacks (pulumi state ...).
-func (e *Env) CLI(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, e.cli, args...)
-	cmd.Dir = e.ProjectDir
-	cmd.Env = os.Environ()
-	for k, v := range e.vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, err := cmd.CombinedOutput()
-	_, _ = e.Log.Write(out)
-	if err != nil {
-		return string(out), fmt.Errorf("pulumi %s: %w\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out), nil
-}
-
-// Source is the project as the test-stack code sees it: the scratch project
-// directory, with Program run inline.
-func (e *Env) Source() teststack.InlineSource {
-	return teststack.InlineSource{ProjectDir: e.ProjectDir, Project: stacks.Namespace, Program: Program, Options: e.opts}
-}
-
-// Stack creates or selects the named stack of the scratch project.
-func (e *Env) Stack(ctx context.Context, name string) auto.Stack {
-	e.t.Helper()
-	s, err := e.Source().Stack(ctx, name)
-	if err != nil {
-		e.t.Fatalf("stack %s: %v", name, err)
-	}
-	return s
-}
-
-// Manager runs the test-stack lifecycle as `teststack` does, on the scratch
-// project.
-func (e *Env) Manager() *teststack.Manager {
-	return &teststack.Manager{
-		Source:    e.Source(),
-		SuffixKey: stacks.SuffixKey,
-		Overrides: stacks.TestStackOverrides(),
-		Protected: []string{"dev", "prod"},
-		Log:       e.Log,
-	}
-}
-
-// Edit replaces old by new in the scratch Pulumi.<stack>.yaml, which must
-// hold old exactly once.
-func (e *Env) Edit(stack, old, new string) {
-	e.t.Helper()
-	p := filepath.Join(e.ProjectDir, "Pulumi."+stack+".yaml")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if n := strings.Count(string(data), old); n != 1 {
-		e.t.Fatalf("Pulumi.%s.yaml holds %q %d times, want once", stack, old, n)
-	}
-	if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-// StackConfig reads the scratch stack file as the engine will see it: the
-// project's declared defaults applied, values as the program gets them.
-func (e *Env) StackConfig(stack string) map[string]string {
-	e.t.Helper()
-	proj, err := workspace.LoadProject(filepath.Join(e.ProjectDir, "Pulumi.yaml"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ps, err := workspace.LoadProjectStack(nil, proj, filepath.Join(e.ProjectDir, "Pulumi."+stack+".yaml"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	out := map[string]string{}
-	for k, v := range ps.Config {
-		s, err := v.Value(config.NopDecrypter)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		out[k.String()] = s
-	}
-	return out
-}
-
-// Program is stacks.Program as the rehearsal runs it: Deployments are not
-// awaited, since no controller makes them ready.
-func Program(ctx *pulumi.Context) error { return ProgramOf(stacks.Program)(ctx) }
-
-// ProgramOf is program (stacks.Program or a variant of it) as the rehearsal
-// runs it (see Program).
-func ProgramOf(program pulumi.RunFunc) pulumi.RunFunc {
-	return func(ctx *pulumi.Context) error { return rehearse(ctx, program) }
-}
-
-func rehearse(ctx *pulumi.Context, program pulumi.RunFunc) error {
-	var bad error
-	err := ctx.RegisterStackTransformation(func(args *pulumi.ResourceTransformationArgs) *pulumi.ResourceTransformationResult {
-		if args.Type != "kubernetes:apps/v1:Deployment" {
-			return nil
-		}
-		dep, ok := args.Props.(*appsv1.DeploymentArgs)
-		meta, ok2 := (*metav1.ObjectMetaArgs)(nil), false
-		if ok && dep != nil {
-			meta, ok2 = dep.Metadata.(*metav1.ObjectMetaArgs)
-		}
-		if !ok2 || meta == nil {
-			bad = fmt.Errorf("rehearsal: Deployment %s: cannot add skipAwait to %T", args.Name, args.Props)
-			return nil
-		}
-		annotations := pulumi.StringMap{}
-		if meta.Annotations != nil {
-			m, ok := meta.Annotations.(pulumi.StringMap)
-			if !ok {
-				bad = fmt.Errorf("rehearsal: Deployment %s: annotations are %T", args.Name, meta.Annotations)
-				return nil
-			}
-			for k, v := range m {
-				annotations[k] = v
-			}
-		}
-		annotations["pulumi.com/skipAwait"] = pulumi.String("true")
-		m := *meta
-		m.Annotations = annotations
-		d := *dep
-		d.Metadata = &m
-		return &pulumi.ResourceTransformationResult{Props: &d, Opts: args.Opts}
-	})
+	req, err := http.NewRequest(method, "https://"+path, r)
 	if err != nil {
 		return err
 	}
-	if err := program(ctx); err != nil {
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.Google.Client(Owner).Do(req)
+	if err != nil {
 		return err
 	}
-	return bad
-}
-
-// Step is one step the engine took or would take for a resource.
-type Step struct {
-	Op    apitype.OpType
-	URN   string
-	Type  string
-	Diffs []string
-	// Detailed holds the property paths of the detailed diff and their kinds.
-	Detailed map[string]apitype.DiffKind
-}
-
-// Steps collects the engine's resource steps from its event stream.
-type Steps struct {
-	mu    sync.Mutex
-	steps []Step
-	done  chan struct{}
-}
-
-// NewSteps returns a collector and the channel to hand the engine
-// (optpreview.EventStreams, optup.EventStreams, ...).
-func NewSteps() (*Steps, chan events.EngineEvent) {
-	ch := make(chan events.EngineEvent)
-	s := &Steps{done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		for ev := range ch {
-			if ev.ResourcePreEvent == nil {
-				continue
-			}
-			md := ev.ResourcePreEvent.Metadata
-			st := Step{Op: md.Op, URN: md.URN, Type: md.Type, Diffs: md.Diffs, Detailed: map[string]apitype.DiffKind{}}
-			for k, d := range md.DetailedDiff {
-				st.Detailed[k] = d.Kind
-			}
-			s.mu.Lock()
-			s.steps = append(s.steps, st)
-			s.mu.Unlock()
-		}
-	}()
-	return s, ch
-}
-
-// All returns the steps once the engine has closed the stream.
-func (s *Steps) All() []Step {
-	<-s.done
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.steps)
-}
-
-// Changed returns, by URN, the ops of every step that is not "same" (nor a
-// read of a data source or a refresh).
-func (s *Steps) Changed() map[string][]apitype.OpType {
-	out := map[string][]apitype.OpType{}
-	for _, st := range s.All() {
-		switch st.Op {
-		case apitype.OpSame, apitype.OpRead, apitype.OpRefresh:
-			continue
-		}
-		out[st.URN] = append(out[st.URN], st.Op)
-	}
-	return out
-}
-
-// Resource is a resource of a stack's state, as the engine recorded it.
-type Resource struct {
-	URN     string         `json:"urn"`
-	Type    string         `json:"type"`
-	Custom  bool           `json:"custom"`
-	ID      string         `json:"id"`
-	Parent  string         `json:"parent"`
-	Protect bool           `json:"protect"`
-	Inputs  map[string]any `json:"inputs"`
-	Outputs map[string]any `json:"outputs"`
-}
-
-// State exports the stack's state.
-func State(ctx context.Context, s auto.Stack) ([]Resource, error) {
-	dep, err := s.Export(ctx)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var d struct {
-		Resources []Resource `json:"resources"`
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data))
 	}
-	if err := json.Unmarshal(dep.Deployment, &d); err != nil {
-		return nil, err
+	if out != nil {
+		return json.Unmarshal(data, out)
 	}
-	return d.Resources, nil
+	return nil
 }
 
-// SyncBuffer is a bytes.Buffer safe for the engine's concurrent writers.
+// SyncBuffer is a bytes.Buffer safe for concurrent writers.
 type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -559,6 +483,13 @@ func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
+}
+
+// String returns what was written.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // Tail returns the last n lines.

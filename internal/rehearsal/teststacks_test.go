@@ -5,60 +5,72 @@ import (
 	"maps"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 
 	"github.com/asyncjobs/asyncjobs/internal/rehearsal"
-	"github.com/asyncjobs/asyncjobs/internal/teststack"
 )
 
-// TestTestStacksShareNothing: two test stacks made from dev by the code
-// `teststack up` runs, next to dev, in one API server and one Google
-// project: all three come up; no test stack adopts or touches an object
-// of another stack; destroying one leaves dev's and the other's objects
-// (Kubernetes and Google) exactly as they were.
+// TestTestStacksShareNothing: two test stacks made from dev by the
+// teststack command, as the test-stacks workflow runs it, next to dev, in
+// one API server and one Google project: all three come up; no test stack
+// adopts or touches an object of another stack; destroying one with the
+// command leaves dev's and the other's objects (Kubernetes and Google)
+// exactly as they were; the last one goes too, and dev's destroy leaves
+// nothing.
 func TestTestStacksShareNothing(t *testing.T) {
+	t.Parallel()
 	e := rehearsal.Start(t)
 	ctx := context.Background()
-	dev := e.Stack(ctx, "dev")
-	up(t, e, dev)
+	teststack := e.Build(ctx, "./cmd/teststack")
+	start := inventory(t, e)
+	e.Init(ctx, "dev")
+	if r := e.Up(ctx, "dev"); r.Err != nil {
+		t.Fatal(r.Err)
+	}
 	devNS := namespaceOf(t, config(t, e, "dev").Config)
 	devObjs := inNamespace(kubeObjects(t, e), devNS)
-	devGoogle := google(t, e)
+	devGoogle := inventory(t, e)
 	if len(devObjs) < 6 {
 		t.Fatalf("dev has only %d Kubernetes objects: %v", len(devObjs), devObjs)
 	}
 
-	m := e.Manager()
-	var names [2]string
-	var namespaces [2]string
-	for i, name := range []string{"pr-1", "pr-2"} {
-		res, err := m.Up(ctx, teststack.UpOptions{Name: name, From: "dev", TTL: time.Hour, Owner: "rehearsal"})
-		if err != nil {
-			t.Fatalf("teststack up %s: %v", name, err)
+	names := []string{"pr-1", "pr-2"}
+	var namespaces []string
+	owned := map[string]map[string]string{} // test stack -> the Google objects it added
+	for _, name := range names {
+		prev := inventory(t, e)
+		r := e.Command(ctx, "", "dev", teststack, "up", "--name", name, "--from", "dev", "--ttl", "1h", "--owner", "rehearsal")
+		if r.Err != nil {
+			t.Fatal(r.Err)
 		}
-		names[i] = name
-		namespaces[i] = devNS + "-" + res.Meta.Suffix
+		namespaces = append(namespaces, namespaceOf(t, config(t, e, name).Config))
+		if name == names[0] {
+			// A test stack settles like the stack files do.
+			noChanges(t, e, "", name)
+		}
 		// Nothing of dev's was touched: same objects, same versions (a
 		// server-side apply over an existing object would bump them).
 		if got := inNamespace(kubeObjects(t, e), devNS); !maps.Equal(got, devObjs) {
 			t.Fatalf("teststack up %s changed dev's Kubernetes objects:\nbefore %v\nafter  %v", name, devObjs, got)
 		}
-		for k, holders := range devGoogle {
-			now := google(t, e)[k]
-			// Enabling an API is the one thing stacks of a project share:
-			// it is enabled once, and no stack disables it on destroy.
-			if strings.HasPrefix(k, "gcp:projects/service:Service ") && strings.HasPrefix(now, holders) {
-				continue
-			}
-			if now != holders {
-				t.Errorf("teststack up %s: dev's %s now held by %q (was %q)", name, k, now, holders)
+		now := inventory(t, e)
+		added := map[string]string{}
+		for k, v := range now {
+			if _, ok := prev[k]; !ok {
+				added[k] = v
+			} else if v != prev[k] && !strings.HasPrefix(k, "project ") {
+				t.Errorf("teststack up %s changed %s: %q -> %q", name, k, prev[k], v)
 			}
 		}
+		if len(added) < 10 {
+			t.Errorf("teststack up %s added only %v to the fake Google", name, added)
+		}
+		owned[name] = added
 	}
 	all := kubeObjects(t, e)
 	pr1, pr2 := inNamespace(all, namespaces[0]), inNamespace(all, namespaces[1])
+	if namespaces[0] == devNS || namespaces[1] == devNS || namespaces[0] == namespaces[1] {
+		t.Fatalf("namespaces %v and dev's %s are not all different", namespaces, devNS)
+	}
 	if len(pr1) != len(devObjs) || len(pr2) != len(devObjs) {
 		t.Fatalf("test stacks' objects: %d in %s, %d in %s, want %d each like dev", len(pr1), namespaces[0], len(pr2), namespaces[1], len(devObjs))
 	}
@@ -75,9 +87,9 @@ func TestTestStacksShareNothing(t *testing.T) {
 		uids[uid] = k
 	}
 
-	beforeGoogle := google(t, e)
-	if _, err := m.Destroy(ctx, names[0], false); err != nil {
-		t.Fatalf("teststack destroy %s: %v", names[0], err)
+	before := inventory(t, e)
+	if r := e.Command(ctx, "", "dev", teststack, "destroy", "--name", names[0]); r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	after := kubeObjects(t, e)
 	if got := inNamespace(after, devNS); !maps.Equal(got, devObjs) {
@@ -89,27 +101,32 @@ func TestTestStacksShareNothing(t *testing.T) {
 	if got := inNamespace(after, namespaces[0]); len(got) > 0 {
 		t.Errorf("destroying %s left %v", names[0], got)
 	}
-	afterGoogle := google(t, e)
-	for k, holders := range beforeGoogle {
-		if strings.Contains(holders, "urn:pulumi:dev::") || strings.Contains(holders, "urn:pulumi:"+names[1]+"::") {
-			if _, ok := afterGoogle[k]; !ok {
-				t.Errorf("destroying %s deleted %s, which %s holds", names[0], k, holders)
-			}
+	afterGoogle := inventory(t, e)
+	for k, v := range before {
+		_, mine := owned[names[0]][k]
+		switch got, ok := afterGoogle[k]; {
+		case mine && ok:
+			t.Errorf("destroying %s left %s", names[0], k)
+		case !mine && !ok:
+			t.Errorf("destroying %s deleted %s, which is not its own", names[0], k)
+		case !mine && got != v && !strings.HasPrefix(k, "project "):
+			t.Errorf("destroying %s changed %s: %q -> %q", names[0], k, v, got)
 		}
 	}
-	for k, holders := range afterGoogle {
-		if strings.Contains(holders, "urn:pulumi:"+names[0]+"::") {
-			t.Errorf("after destroying %s, it still holds %s", names[0], k)
+	for k := range devGoogle {
+		if _, ok := afterGoogle[k]; !ok {
+			t.Errorf("dev's %s is gone", k)
 		}
 	}
 
-	if _, err := m.Destroy(ctx, names[1], false); err != nil {
-		t.Fatalf("teststack destroy %s: %v", names[1], err)
+	if r := e.Command(ctx, "", "dev", teststack, "destroy", "--name", names[1]); r.Err != nil {
+		t.Fatal(r.Err)
 	}
-	if _, err := dev.Destroy(ctx, optdestroy.Remove()); err != nil {
-		t.Fatalf("destroy dev: %v", err)
-	}
+	e.Must(ctx, "", "dev", "destroy", "--stack", "dev", "--non-interactive", "--yes", "--skip-preview")
 	if left := kubeObjects(t, e); len(left) > 0 {
 		t.Errorf("left in the API server: %v", left)
+	}
+	if end := inventory(t, e); !maps.Equal(start, end) {
+		t.Errorf("the fake Google after every destroy is not as before:\n%s", mapDiff(start, end))
 	}
 }
