@@ -262,7 +262,7 @@ build_pulumi() {
 	CGO_ENABLED=0 "$GO" build -trimpath \
 		-ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${PULUMI_VERSION}" \
 		-o "$out/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-	PULUMI_SKIP_UPDATE_CHECK=true PULUMI_HOME="$1/pulumi-home" "$out/pulumi" version
+	PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_HOME="$1/pulumi-home" "$out/pulumi" version
 }
 
 build_kubernetes_provider() {
@@ -400,7 +400,7 @@ from_vendor() {
 		ensure_tool pulumi
 		pulumi="$(tool_path pulumi)"
 		home="$work/pulumi-home"
-		PULUMI_HOME="$home" PULUMI_SKIP_UPDATE_CHECK=true "$pulumi" plugin install resource gcp "$GCP_PROVIDER_VERSION" \
+		PULUMI_HOME="$home" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true "$pulumi" plugin install resource gcp "$GCP_PROVIDER_VERSION" \
 			--checksum "$ASYNCJOBS_GCP_PLUGIN_ARCHIVE_SHA256" >&2 ||
 			die "pulumi plugin install resource gcp ${GCP_PROVIDER_VERSION} failed (is the vendor reachable?)"
 		bin="$home/plugins/resource-gcp-${GCP_PROVIDER_VERSION}/pulumi-resource-gcp"

@@ -2,6 +2,8 @@ package rehearsal_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,7 +33,8 @@ func main() {
 // fails its first up where Google would: Cloud Run refuses the service,
 // because the deployer's grant on the runtime account has not taken
 // effect. (TestEveryStackFile shows the program as main.go runs it
-// waiting for exactly those grants and coming up.)
+// waiting for exactly those grants and coming up.) The stack is dev's
+// worker alone.
 func TestFirstUpNeedsTheActAsGate(t *testing.T) {
 	t.Parallel()
 	e := rehearsal.Start(t)
@@ -39,8 +42,25 @@ func TestFirstUpNeedsTheActAsGate(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(e.Dir, "main.go"), []byte(ungatedMain), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e.Init(ctx, "dev")
-	r := e.Up(ctx, "dev")
+	dev := config(t, e, "dev").Config
+	var file strings.Builder
+	file.WriteString("config:\n")
+	for _, k := range []string{"gcp:project", "asyncjobs:region", "asyncjobs:deployers", "asyncjobs:worker"} {
+		v := dev[k]
+		if !strings.HasPrefix(v, "{") && !strings.HasPrefix(v, "[") {
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v = string(b)
+		}
+		fmt.Fprintf(&file, "  %s: %s\n", k, v) // JSON is YAML
+	}
+	if err := os.WriteFile(filepath.Join(e.Dir, "Pulumi.worker.yaml"), []byte(file.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.Init(ctx, "worker")
+	r := e.Up(ctx, "worker")
 	if r.Err == nil {
 		t.Fatal("the first up without the gate succeeded: the fake Google does not model IAM propagation")
 	}

@@ -69,7 +69,10 @@ func hasKind(objs map[string]string, kind string) bool {
 // scenarios are what a stack file's rehearsal does between its first up
 // and its destroy, beyond what every stack file gets.
 var scenarios = map[string]func(t *testing.T, e *rehearsal.Env){
-	"dev":  devChanges,
+	"dev": func(t *testing.T, e *rehearsal.Env) {
+		devChanges(t, e)
+		t.Run("test stack", func(t *testing.T) { testStackBesideDev(t, e) })
+	},
 	"prod": prodReplacementUnderProtection,
 }
 
@@ -78,11 +81,12 @@ var scenarios = map[string]func(t *testing.T, e *rehearsal.Env){
 // preview, a refresh and a preview that find nothing to do; up recorded
 // exactly the resources and inputs make plan shows, the kubeconfig stays
 // secret, the workloads are in the API server. Then the stack's own
-// scenarios (dev: updates and a replacement; prod: a replacement under
-// protection). Last, destroy: a protected stack refuses it and changes
+// scenarios (dev: updates, a replacement, a test stack beside it; prod: a
+// replacement under protection). Last, destroy: a protected stack refuses it and changes
 // nothing; any other is destroyed and removed, leaving nothing in the API
 // server or the fake Google.
 func TestEveryStackFile(t *testing.T) {
+	t.Parallel() // with the other rehearsals, as well as its own stack files
 	for _, name := range stackNames(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
