@@ -176,10 +176,16 @@ var replaceable = map[string]bool{
 	"gcp:cloudrunv2/service:Service":       true,
 }
 
-// TestGrantsFollowTheirResources: every grant is re-created when the
-// resource it sits on, or the account it names, is replaced. Without
-// replaceWith the grant's inputs (the same name, the same e-mail) would not
-// change, the engine would keep it, and the grant would be gone at Google.
+// TestGrantsFollowTheirResources: every grant says it is re-created when
+// the resource it sits on, or the account it names, is replaced. Replacing
+// a resource whose name is fixed deletes it first, and Google drops the
+// grants on it (or rewrites those naming a deleted account). The engine
+// re-creates a grant whose inputs come from such a resource by itself (for
+// a delete-before-replace it replaces every dependent whose
+// replacement-forcing input comes from the deleted resource; the
+// rehearsal's dev scenario showed it with replaceWith taken off a grant),
+// so replaceWith states the rule rather than enforce it: it keeps a grant
+// following its resource whichever way its inputs are later wired.
 func TestGrantsFollowTheirResources(t *testing.T) {
 	everyStackPlan(t, func(t *testing.T, plan *recorder.Plan) {
 		types := map[string]string{}

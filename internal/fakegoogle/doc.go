@@ -23,6 +23,10 @@
 //   - queue-name-reserved (queues.go): a Cloud Tasks queue name cannot be
 //     created again for 7 days after its queue is deleted: 400
 //     FAILED_PRECONDITION. https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues/delete
+//   - queue-update-mask (queues.go): a queue patch whose updateMask names
+//     a message (retryConfig, rateLimits), as the provider sends it, updates
+//     that message's fields; the mock knows leaf paths only.
+//     https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues/patch
 //   - workload-identity (pools.go): IAM's workload identity pools and
 //     providers, which the mock does not serve: create as a done
 //     operation, get, list, patch by mask, soft delete (state DELETED, ID
@@ -54,6 +58,10 @@
 //     serviceAccount:EMAIL in every policy into
 //     deleted:serviceAccount:EMAIL?uid=UNIQUE_ID, and drops the account's
 //     own policy. https://cloud.google.com/iam/docs/principal-identifiers
+//   - resource-policy (resourcepolicy.go): deleting a resource deletes its
+//     allow policy, so a resource created again under its name starts with
+//     no grants (the mock would hand it the old ones).
+//     https://cloud.google.com/iam/docs/allow-policies
 //   - iam-grants (iam.go): bookkeeping for the two above (when each
 //     binding was added), and one policy per service account whether it is
 //     named by its project or by "-" (the mock keeps two).
