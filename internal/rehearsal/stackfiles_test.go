@@ -117,6 +117,12 @@ func TestEveryStackFile(t *testing.T) {
 				}
 			}
 
+			// The inventory sees what up made, so that "as before" after a
+			// destroy means something.
+			if up := inventory(t, e); len(up) < len(before)+20 {
+				t.Errorf("the fake Google holds %d objects after up, %d before: the inventory does not see the stack", len(up), len(before))
+			}
+
 			if s := scenarios[name]; s != nil && !t.Failed() {
 				s(t, e)
 			}
