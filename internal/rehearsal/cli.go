@@ -127,10 +127,10 @@ func (e *Env) Must(ctx context.Context, dir, stack string, args ...string) *Run 
 // deployer is who runs the CLI for a stack: the first of its
 // asyncjobs:deployers, else Owner.
 func (e *Env) deployer(dir, stack string) string {
-	if dir != "" || stack == "" {
+	if stack == "" {
 		return Owner
 	}
-	st, err := stackfile.Load(e.Dir, stack)
+	st, err := stackfile.Load(filepath.Join(e.Dir, dir), stack)
 	if err != nil {
 		return Owner
 	}

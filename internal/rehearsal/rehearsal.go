@@ -96,6 +96,8 @@ type Env struct {
 	cli  string
 	bin  string
 	vars []string
+	// files are the copy's files that its checkout made (Checkout).
+	files []string
 }
 
 var (
@@ -205,9 +207,10 @@ func copyFile(src, dst string, perm os.FileMode) error {
 	return os.WriteFile(dst, data, perm)
 }
 
-// copyTree copies directory src to dst.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+// copyTree copies directory src to dst and lists the files it copied.
+func copyTree(src, dst string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -219,8 +222,10 @@ func copyTree(src, dst string) error {
 		if err != nil {
 			return err
 		}
+		files = append(files, rel)
 		return copyFile(p, filepath.Join(dst, rel), fi.Mode().Perm())
 	})
+	return files, err
 }
 
 // RepoRoot is the directory with the project's go.mod.
@@ -260,9 +265,11 @@ func StartWith(t *testing.T, o Options) *Env {
 			t.Fatal(err)
 		}
 	}
-	if err := copyTree(tree, e.Dir); err != nil {
+	files, err := copyTree(tree, e.Dir)
+	if err != nil {
 		t.Fatalf("rehearsal: copying the repository: %v", err)
 	}
+	e.files = files
 	projects, err := e.projects()
 	if err != nil {
 		t.Fatalf("rehearsal: %v", err)
@@ -501,4 +508,63 @@ func (s *SyncBuffer) Tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Checkout makes the copy hold the repository as it is at a git revision
+// (a release tag), as `git checkout` in a user's clone would: the files of
+// the current checkout go, the revision's come, and what the user made
+// there (the stack files of test stacks, build/) stays.
+func (e *Env) Checkout(ctx context.Context, rev string) {
+	e.t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ls := exec.CommandContext(ctx, "git", "-C", root, "ls-tree", "-r", "-z", "--name-only", rev+"^{commit}")
+	out, err := ls.Output()
+	if err != nil {
+		e.t.Fatalf("git ls-tree %s: %v (a shallow clone lacks it: git fetch --tags --unshallow)", rev, err)
+	}
+	e.removeCheckout()
+	archive := exec.CommandContext(ctx, "git", "-C", root, "archive", "--format=tar", rev+"^{commit}")
+	extract := exec.CommandContext(ctx, "tar", "-x", "-C", e.Dir)
+	var stderr bytes.Buffer
+	archive.Stderr = &stderr
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	extract.Stdin = pipe
+	if err := extract.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := archive.Run(); err != nil {
+		e.t.Fatalf("git archive %s: %v\n%s", rev, err, stderr.String())
+	}
+	if err := extract.Wait(); err != nil {
+		e.t.Fatalf("extracting %s: %v", rev, err)
+	}
+	e.files = strings.Split(strings.TrimRight(string(out), "\x00"), "\x00")
+}
+
+// CheckoutCurrent makes the copy hold the working tree's files again.
+func (e *Env) CheckoutCurrent() {
+	e.t.Helper()
+	e.removeCheckout()
+	files, err := copyTree(setup.tree, e.Dir)
+	if err != nil {
+		e.t.Fatalf("rehearsal: copying the repository: %v", err)
+	}
+	e.files = files
+}
+
+// removeCheckout removes the files of the current checkout.
+func (e *Env) removeCheckout() {
+	e.t.Helper()
+	for _, rel := range e.files {
+		if err := os.Remove(filepath.Join(e.Dir, rel)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			e.t.Fatal(err)
+		}
+	}
+	e.files = nil
 }
