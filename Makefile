@@ -18,8 +18,9 @@ plan:
 plans:
 	@for f in Pulumi.*.yaml; do s=$${f#Pulumi.}; s=$${s%.yaml}; $(GO) run ./cmd/plan -quiet -stack $$s || exit 1; done
 
-## plan-diff: what this change does to STACK's plan compared with BASE (default origin/main); FAIL_ON_CHANGE=1 exits 1 on any change
+## plan-diff: what this change does to STACK's plan compared with BASE (default origin/main), each change as the real gcp and Kubernetes provider plugins decide (provided first by scripts/tools.sh); FAIL_ON_CHANGE=1 exits 1 on any change
 plan-diff:
+	@scripts/tools.sh ensure pulumi-resource-gcp && scripts/tools.sh ensure pulumi-resource-kubernetes
 	@$(GO) run ./cmd/plandiff -base '$(BASE)' -stack '$(STACK)' $(if $(filter 1 true yes,$(FAIL_ON_CHANGE)),-fail-on-change)
 
 ## policy: the security and reliability rules over PLAN (default build/$(STACK)/plan.json, planned first) and its manifests

@@ -2,15 +2,21 @@
 // the stack at a base git revision (checked out with `git worktree add` into
 // a temporary directory and planned there with that revision's own
 // `cmd/plan`, built with -trimpath) and in the working tree, and prints the resources
-// added, removed and changed, property by property, as Markdown. Secrets are
-// never printed. Ctrl-C stops it and removes the base worktree.
+// added, removed and changed, property by property, as Markdown, each with
+// what the engine will do: create, update, replace (delete-before-replace or
+// create-before-delete) or delete, as the real provider plugins decide
+// (internal/providerdiff; scripts/tools.sh provides them, or -plugin names
+// them), and above it all every replacement or deletion of a resource that
+// holds data or identity. Secrets are never printed. Ctrl-C stops it and
+// removes the base worktree.
 //
 //	plandiff -base origin/main [-stack dev] [-fail-on-change]
-//	plandiff -base-plan old.json -head-plan new.json
+//	plandiff -base-plan old.json -head-plan new.json [-plugin gcp=PATH]
 //
 // Exit status: 0 when the plans are the same (or differ without
 // -fail-on-change), 1 when they differ and -fail-on-change is set, 2 on
-// errors (also reported as Markdown on stdout, so a workflow can post them).
+// errors, a provider plugin that is needed but not installed included (also
+// reported as Markdown on stdout, so a workflow can post them).
 package main
 
 import (
@@ -27,7 +33,9 @@ import (
 
 	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/plandiff"
+	"github.com/asyncjobs/asyncjobs/internal/providerdiff"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/toolcache"
 )
 
 // Exit codes, as diff(1) has them.
@@ -44,6 +52,9 @@ type options struct {
 	basePlan, headPlan      string
 	failOnChange            bool
 	mask                    string
+	// plugins are provider plugin binaries by package; the others come
+	// from the tool cache.
+	plugins map[string]string
 }
 
 func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -58,6 +69,15 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	fs.StringVar(&o.headPlan, "head-plan", "", "compare with this plan.json instead of planning the working tree")
 	fs.BoolVar(&o.failOnChange, "fail-on-change", false, "exit 1 when anything changed")
 	fs.StringVar(&o.mask, "mask", strings.Join(plandiff.DefaultSecretKeys, ","), "comma-separated property names whose values are always masked")
+	o.plugins = map[string]string{}
+	fs.Func("plugin", "`package=path` of a provider plugin binary (repeatable; default: pulumi-resource-<package> from scripts/tools.sh's cache)", func(v string) error {
+		pkg, path, ok := strings.Cut(v, "=")
+		if !ok || pkg == "" || path == "" {
+			return errors.New("want package=path")
+		}
+		o.plugins[pkg] = path
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return cli.Exit(exitError) // the flag package has said why (-h included)
 	}
@@ -122,7 +142,55 @@ func compute(ctx context.Context, o options, stderr io.Writer) (*plandiff.Diff, 
 	if d.Stack == "" {
 		d.Stack = o.stack
 	}
+	set := providerdiff.New(providerdiff.Options{
+		Binary: func(pkg string) (string, error) {
+			if p, ok := o.plugins[pkg]; ok {
+				return p, nil
+			}
+			p, err := toolcache.Installed("pulumi-resource-" + pkg)
+			if err != nil {
+				return "", fmt.Errorf("the %s provider plugin decides what the engine does with this change: %w (make plan-diff does this first)", pkg, err)
+			}
+			return p, nil
+		},
+		Config:       map[string]map[string]string{"gcp": {"project": gcpProject(head, base), "accessToken": "offline"}},
+		Placeholders: []string{recorder.Computed, recorder.Secret, plandiff.Blinded},
+	})
+	defer set.Close()
+	if err := d.Classify(ctx, base, head, providers{set}); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// providers asks the real provider plugins.
+type providers struct{ set *providerdiff.Set }
+
+func (p providers) Diff(ctx context.Context, c plandiff.ProviderChange) (plandiff.ProviderDecision, error) {
+	r, err := p.set.Diff(ctx, providerdiff.Change{URN: c.URN, Olds: c.Olds, News: c.News, Unknown: c.Unknown})
+	return plandiff.ProviderDecision{Changed: r.Changed, Replaces: r.Replaces, DeleteBeforeReplace: r.DeleteBeforeReplace}, err
+}
+
+// gcpProject is the project the plans' Google resources name most often,
+// as the gcp provider's configuration: the stack's gcp:project. Only
+// resources that name none use it, on both sides alike.
+func gcpProject(plans ...*recorder.Plan) string {
+	count := map[string]int{}
+	best := "offline"
+	for _, p := range plans {
+		if p == nil {
+			continue
+		}
+		for _, r := range p.Resources {
+			if v, ok := r.Inputs["project"].(string); ok && strings.HasPrefix(r.Type, "gcp:") && v != recorder.Computed {
+				count[v]++
+				if count[v] > count[best] {
+					best = v
+				}
+			}
+		}
+	}
+	return best
 }
 
 // planAt plans the stack as it is at revision o.base, in a temporary

@@ -33,23 +33,27 @@ func writePlan(t *testing.T, path string, p *recorder.Plan) {
 	}
 }
 
+// workerPlan is a plan of one Cloud Run service.
+func workerPlan(image string, protect bool) *recorder.Plan {
+	return &recorder.Plan{Project: "asyncjobs", Stack: "dev", Resources: []*recorder.Resource{{
+		URN:  "urn:pulumi:dev::asyncjobs::gcp:cloudrunv2/service:Service::worker",
+		Type: "gcp:cloudrunv2/service:Service", Name: "worker", Custom: true, Protect: protect,
+		Inputs: map[string]any{"template": map[string]any{"containers": []any{map[string]any{"image": image}}}},
+	}}, Outputs: map[string]any{}}
+}
+
 // TestPlanFiles: two plan.json files, the exit status with and without
-// -fail-on-change, and bad invocations.
+// -fail-on-change, and bad invocations. Only the resource's options change,
+// so no provider plugin is asked.
 func TestPlanFiles(t *testing.T) {
 	dir := t.TempDir()
-	plan := func(image string) *recorder.Plan {
-		return &recorder.Plan{Project: "asyncjobs", Stack: "dev", Resources: []*recorder.Resource{{
-			URN:  "urn:pulumi:dev::asyncjobs::gcp:cloudrunv2/service:Service::worker",
-			Type: "gcp:cloudrunv2/service:Service", Name: "worker", Custom: true,
-			Inputs: map[string]any{"template": map[string]any{"containers": []any{map[string]any{"image": image}}}},
-		}}, Outputs: map[string]any{}}
-	}
 	a, b := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
-	writePlan(t, a, plan("img:v1"))
-	writePlan(t, b, plan("img:v2"))
+	writePlan(t, a, workerPlan("img:v1", false))
+	writePlan(t, b, workerPlan("img:v1", true))
 
 	code, stdout, _ := runCmd(t, "-base-plan", a, "-head-plan", b)
-	if code != exitSame || !strings.Contains(stdout, "| `template.containers.0.image` | `\"img:v1\"` | `\"img:v2\"` |") {
+	if code != exitSame || !strings.Contains(stdout, "| `(protect)` | _(absent)_ | `true` |") ||
+		!strings.Contains(stdout, "**worker**: **same**: only options or relations change") {
 		t.Errorf("changed plans without -fail-on-change: exit %d\n%s", code, stdout)
 	}
 	if code, _, _ := runCmd(t, "-base-plan", a, "-head-plan", b, "-fail-on-change"); code != exitChanged {
@@ -64,6 +68,7 @@ func TestPlanFiles(t *testing.T) {
 		{"-base", "HEAD", "-base-plan", a},
 		{"-base-plan", a, "extra"},
 		{"-base-plan", filepath.Join(dir, "missing.json"), "-head-plan", b},
+		{"-base-plan", a, "-head-plan", b, "-plugin", "gcp"},
 	} {
 		if code, _, _ := runCmd(t, args...); code != exitError {
 			t.Errorf("%q: exit %d, want %d", args, code, exitError)
@@ -94,12 +99,14 @@ func TestGitWorktree(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, stdout, stderr := runCmd(t, "-dir", repo, "-base", "HEAD", "-stack", "dev", "-fail-on-change")
+	plugins := pluginArgs(t)
+	code, stdout, stderr := runCmd(t, append([]string{"-dir", repo, "-base", "HEAD", "-stack", "dev", "-fail-on-change"}, plugins...)...)
 	if code != exitChanged {
 		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitChanged, stdout, stderr)
 	}
 	for _, want := range []string{
 		"**0 to add, 0 to remove, 1 to change**",
+		"`gcp:cloudrunv2/service:Service` **worker**: **update**",
 		"| `template.scaling.maxInstanceCount` | `1` | `4` |",
 		"Base: `HEAD` (`",
 		"with uncommitted changes",

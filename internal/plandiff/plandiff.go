@@ -2,7 +2,10 @@
 // written by cmd/plan) and renders what is added, removed and changed,
 // property by property, as Markdown that reads well in a terminal and in a
 // pull-request comment. Resources are matched by URN; nested inputs are
-// flattened to dotted paths; secrets are never printed.
+// flattened to dotted paths; secrets are never printed. Classify records
+// what the engine does with each resource (create, update, replace,
+// delete), its providers answering through a Differ, and HoldsData says
+// which replacements and deletions lose data or identity.
 package plandiff
 
 import (
@@ -49,6 +52,23 @@ type Property struct {
 type Resource struct {
 	URN, Type, Name string
 	Properties      []Property
+
+	// What the engine does with it, once classified (Diff.Classify).
+	Action Action
+	// Because says why, when the properties do not: what forces a
+	// replacement, or why nothing happens.
+	Because string
+	// DeleteBeforeReplace: a replacement deletes the old resource first;
+	// otherwise the replacement is created first.
+	DeleteBeforeReplace bool
+	// Refused: the resource is protected, so the engine refuses to
+	// replace or delete it.
+	Refused bool
+	// Retained: retainOnDelete; the engine leaves the old resource in the
+	// cloud.
+	Retained bool
+	// Holds is what a replacement or deletion loses (HoldsData).
+	Holds string
 }
 
 // Diff is the difference between two plans.
@@ -60,6 +80,8 @@ type Diff struct {
 	Outputs                 []Property
 	// BaseMissing is set when the base has no such stack (all resources are new).
 	BaseMissing bool
+	// Classified is set once Classify has recorded every resource's action.
+	Classified bool
 }
 
 // HasChanges reports whether anything differs.
@@ -339,6 +361,9 @@ func (d *Diff) WriteMarkdown(w io.Writer) error {
 	if d.BaseMissing {
 		b.WriteString("The base revision has no such stack: everything is new.\n\n")
 	}
+	if d.Classified && d.HasChanges() {
+		d.writeAtRisk(&b)
+	}
 	if !d.HasChanges() {
 		fmt.Fprintf(&b, "**No changes** (%d resources, stack outputs unchanged).\n", d.Unchanged)
 		_, err := io.WriteString(w, b.String())
@@ -348,7 +373,17 @@ func (d *Diff) WriteMarkdown(w io.Writer) error {
 	if len(d.Outputs) > 0 {
 		fmt.Fprintf(&b, "; %d stack output values differ", len(d.Outputs))
 	}
-	b.WriteString(".\n\nRecorded offline (`make plan`): values known only after deployment show as _(computed)_, secrets as _(secret)_.\n")
+	b.WriteString(".")
+	if d.Classified {
+		n := d.Count()
+		fmt.Fprintf(&b, " As the providers decide: **%d to create, %d to update, %d to replace, %d to delete**, %d the same",
+			n[Create], n[Update], n[Replace], n[Delete], n[Same])
+		if n[Same] > 0 {
+			b.WriteString(" (only options or relations change, or the provider sees no change)")
+		}
+		b.WriteString(".")
+	}
+	b.WriteString("\n\nRecorded offline (`make plan`): values known only after deployment show as _(computed)_, secrets as _(secret)_.\n")
 
 	section := func(title string, rs []Resource, one func(Property) []string, header string) {
 		if len(rs) == 0 {
@@ -356,7 +391,11 @@ func (d *Diff) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "\n#### %s (%d)\n", title, len(rs))
 		for _, r := range rs {
-			fmt.Fprintf(&b, "\n<details><summary><code>%s</code> <b>%s</b></summary>\n\n", html(r.Type), html(r.Name))
+			verdict := ""
+			if r.Action != "" {
+				verdict = ": " + html(r.Verdict())
+			}
+			fmt.Fprintf(&b, "\n<details><summary><code>%s</code> <b>%s</b>%s</summary>\n\n", html(r.Type), html(r.Name), verdict)
 			fmt.Fprintf(&b, "URN: %s\n\n%s\n", code(r.URN), header)
 			for _, p := range r.Properties {
 				b.WriteString("| " + strings.Join(one(p), " | ") + " |\n")
@@ -372,7 +411,16 @@ func (d *Diff) WriteMarkdown(w io.Writer) error {
 	if len(d.Changed) > 0 {
 		fmt.Fprintf(&b, "\n#### Changed (%d)\n", len(d.Changed))
 		for _, r := range d.Changed {
-			fmt.Fprintf(&b, "\n`%s` **%s**  \nURN: %s\n\n| property | base | head |\n|---|---|---|\n", r.Type, escapeText(r.Name), code(r.URN))
+			fmt.Fprintf(&b, "\n`%s` **%s**", r.Type, escapeText(r.Name))
+			if r.Action != "" {
+				b.WriteString(": " + markdownVerdict(r))
+			}
+			fmt.Fprintf(&b, "  \nURN: %s\n\n", code(r.URN))
+			if len(r.Properties) == 0 {
+				b.WriteString("None of its own inputs or options change.\n")
+				continue
+			}
+			b.WriteString("| property | base | head |\n|---|---|---|\n")
 			for _, p := range r.Properties {
 				fmt.Fprintf(&b, "| %s | %s | %s |\n", code(p.Path), side(p.Old, p.HasOld), side(p.New, p.HasNew))
 			}
@@ -386,6 +434,30 @@ func (d *Diff) WriteMarkdown(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeAtRisk opens a classified diff with what a reviewer must not miss:
+// every replacement or deletion of a resource that holds data or identity.
+func (d *Diff) writeAtRisk(b *strings.Builder) {
+	risky := d.AtRisk()
+	if len(risky) == 0 {
+		b.WriteString("No resource that holds data or identity is replaced or deleted.\n\n")
+		return
+	}
+	fmt.Fprintf(b, "#### Replaced or deleted, holding data or identity (%d)\n\n", len(risky))
+	for _, r := range risky {
+		fmt.Fprintf(b, "- `%s` **%s** (%s): %s\n", r.Type, escapeText(r.Name), escapeText(r.Holds), markdownVerdict(r))
+	}
+	b.WriteString("\n")
+}
+
+// markdownVerdict is the action in bold, its manner, and why.
+func markdownVerdict(r Resource) string {
+	s := "**" + string(r.Action) + "**" + r.manner()
+	if r.Because != "" {
+		s += ": " + r.Because
+	}
+	return s
 }
 
 func side(v string, has bool) string {

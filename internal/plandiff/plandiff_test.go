@@ -19,12 +19,19 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // project, the way cmd/plan does.
 func record(t *testing.T, fixture string) *recorder.Plan {
 	t.Helper()
+	return recordFile(t, filepath.Join("testdata", fixture))
+}
+
+// recordFile plans the stack file at path as stack "test".
+func recordFile(t *testing.T, path string) *recorder.Plan {
+	t.Helper()
+	fixture := filepath.Base(path)
 	dir := t.TempDir()
 	project, err := os.ReadFile("../../Pulumi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	stackFile, err := os.ReadFile(filepath.Join("testdata", fixture))
+	stackFile, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
 	"github.com/asyncjobs/asyncjobs/internal/fakegoogle"
+	"github.com/asyncjobs/asyncjobs/internal/plandiff"
 	"github.com/asyncjobs/asyncjobs/internal/rehearsal"
 	"github.com/asyncjobs/asyncjobs/internal/upgrade"
 )
@@ -29,7 +30,7 @@ var losing = []apitype.OpType{
 func lost(steps rehearsal.Steps) []string {
 	var out []string
 	for _, s := range steps {
-		if what, ok := holdsData(s.Type); ok && slices.Contains(losing, s.Op) {
+		if what, ok := plandiff.HoldsData(s.Type); ok && slices.Contains(losing, s.Op) {
 			out = append(out, fmt.Sprintf("%s %s (%s)", s.Op, short(s.URN), what))
 		}
 	}
@@ -264,21 +265,4 @@ func backdateMetrics(t *testing.T, e *rehearsal.Env, stack string) {
 		name, _ := r.Inputs["name"].(string)
 		e.Google.Backdate(project, name)
 	}
-}
-
-// holdsData: TEMPORARY until plandiff.HoldsData lands.
-func holdsData(typ string) (string, bool) {
-	switch typ {
-	case "gcp:pubsub/topic:Topic", "gcp:pubsub/subscription:Subscription":
-		return "messages", true
-	case "gcp:cloudtasks/queue:Queue":
-		return "tasks", true
-	case "gcp:serviceaccount/account:Account":
-		return "identity", true
-	case "gcp:container/cluster:Cluster", "kubernetes:core/v1:Namespace":
-		return "workloads", true
-	case "gcp:logging/metric:Metric":
-		return "history", true
-	}
-	return "", false
 }

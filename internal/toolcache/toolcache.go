@@ -6,6 +6,7 @@
 // be provided skips the test, or fails it when CI is "true". Under
 // `go test -short` (`make unit`, the inner loop) no tool is provided and
 // every test that needs one is skipped: `make test` never passes -short.
+// Commands find a tool already provided with Installed.
 package toolcache
 
 import (
@@ -78,6 +79,38 @@ func runTools(tool string) (string, error) {
 	}
 	if _, err := os.Stat(p); err != nil {
 		return "", err
+	}
+	return p, nil
+}
+
+// Installed returns the absolute path of a tool scripts/tools.sh has already
+// provided, for commands (not tests): unlike Path it never builds or
+// installs anything, since a build can take many minutes. A missing tool is
+// an error that names the command providing it. The path is the one
+// scripts/tools.sh itself computes (its cache root and the tool's version),
+// read by sourcing the script; TestInstalledIsPath keeps the two in step.
+func Installed(tool string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		return "", err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bash, "-c", `source "$0" list >/dev/null && tool_path "$1"`, filepath.Join(root, "scripts", "tools.sh"), tool)
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s: scripts/tools.sh: %v: %s", tool, err, strings.TrimSpace(stderr.String()))
+	}
+	p := strings.TrimSpace(stdout.String())
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("%s: scripts/tools.sh gave %q, not an absolute path", tool, p)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("%s is not installed (no %s): run `scripts/tools.sh ensure %s`", tool, p, tool)
 	}
 	return p, nil
 }
