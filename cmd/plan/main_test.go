@@ -276,15 +276,6 @@ func TestStackFileMistakes(t *testing.T) {
 		}
 		return strings.Replace(string(dev), old, new, 1)
 	}
-	lineOf := func(s, text string) string {
-		for i, l := range strings.Split(s, "\n") {
-			if l == text {
-				return fmt.Sprintf("line %d:", i+1)
-			}
-		}
-		t.Fatalf("no line %q", text)
-		return ""
-	}
 	underIndented := edit("    cpu: 1000m\n", "   cpu: 1000m\n")
 	overIndented := edit("    concurrency: 80\n", "     concurrency: 80\n")
 	tabbed := edit("    timeout: 60m\n", "\ttimeout: 60m\n")
@@ -302,9 +293,9 @@ func TestStackFileMistakes(t *testing.T) {
 		{"missing required key with a program error",
 			strings.Replace(edit("  asyncjobs:region: asia-northeast1\n", ""), "    port: 8080\n", "    port: 70000\n", 1),
 			[]string{"asyncjobs:region: Required value", "asyncjobs:worker.port: Invalid value: 70000"}},
-		{"YAML: a key indented too little", underIndented, []string{lineOf(underIndented, "   cpu: 1000m")}},
-		{"YAML: a key indented too much", overIndented, []string{lineOf(overIndented, "     concurrency: 80")}},
-		{"YAML: a tab", tabbed, []string{lineOf(tabbed, "\ttimeout: 60m")}},
+		{"YAML: a key indented too little", underIndented, []string{lineOf(t, underIndented, "   cpu: 1000m")}},
+		{"YAML: a key indented too much", overIndented, []string{lineOf(t, overIndented, "     concurrency: 80")}},
+		{"YAML: a tab", tabbed, []string{lineOf(t, tabbed, "\ttimeout: 60m")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, out := t.TempDir(), t.TempDir()

@@ -20,6 +20,10 @@ import (
 // to name its Jobs, which are limited to 63.
 const MaxName = 52
 
+// MaxIndexed is the most completions, and pods at once, an Indexed Job may
+// have: Kubernetes refuses more (batch/v1 Job validation, 10^5).
+const MaxIndexed = 100000
+
 // Values Kubernetes accepts.
 var (
 	concurrencyPolicies = []string{"Allow", "Forbid", "Replace"}
@@ -152,6 +156,15 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 	}
 	if s.CompletionMode == "Indexed" && s.Completions == 0 {
 		errs = append(errs, field.Required(path.Child("completions"), "when completionMode is Indexed"))
+	}
+	if s.CompletionMode == "Indexed" {
+		// Kubernetes' Job validation caps both for Indexed Jobs.
+		if s.Completions > MaxIndexed {
+			errs = append(errs, field.Invalid(path.Child("completions"), s.Completions, fmt.Sprintf("must be <= %d when completionMode is Indexed (Kubernetes' limit)", MaxIndexed)))
+		}
+		if s.Parallelism > MaxIndexed {
+			errs = append(errs, field.Invalid(path.Child("parallelism"), s.Parallelism, fmt.Sprintf("must be <= %d when completionMode is Indexed (Kubernetes' limit)", MaxIndexed)))
+		}
 	}
 	if s.Completions > 0 && s.Parallelism > s.Completions {
 		errs = append(errs, field.Invalid(path.Child("parallelism"), s.Parallelism, fmt.Sprintf("must be <= completions (%d)", s.Completions)))

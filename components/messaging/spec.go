@@ -92,7 +92,8 @@ type RetryPolicy struct {
 
 // DeadLetterSpec configures the dead-letter topic and its subscription.
 type DeadLetterSpec struct {
-	MaxDeliveryAttempts int               `json:"maxDeliveryAttempts" doc:"delivery attempts before a message is dead-lettered, 5-100"`
+	// int32 in Pub/Sub's API (DeadLetterPolicy.maxDeliveryAttempts, pubsubpb.DeadLetterPolicy).
+	MaxDeliveryAttempts int               `json:"maxDeliveryAttempts" api:"int32" doc:"delivery attempts before a message is dead-lettered, 5-100"`
 	MessageRetention    duration.Duration `json:"messageRetention" doc:"how long dead letters are kept for inspection and replay, 10m-31d"`
 }
 

@@ -32,13 +32,14 @@ const gracePadding = 30
 
 // Spec is one subscriber's configuration.
 type Spec struct {
-	Name                 string             `json:"name" doc:"Deployment name, DNS-1123 label"`
-	Subscription         string             `json:"subscription" doc:"<topic>/<subscription> of asyncjobs:topics to pull"`
-	Container            workload.Container `json:"container" doc:"the subscriber container"`
-	MinReplicas          int                `json:"minReplicas" doc:"HPA minimum, >= 1"`
-	MaxReplicas          int                `json:"maxReplicas" doc:"HPA maximum, >= minReplicas (10 is the documents' rate cap)"`
-	TargetCPUUtilization int                `json:"targetCpuUtilization" doc:"HPA CPU target, 1-100 percent"`
-	ServiceAccountID     string             `json:"serviceAccountId" doc:"Google service account id (default <name>-sub)"`
+	Name         string             `json:"name" doc:"Deployment name, DNS-1123 label"`
+	Subscription string             `json:"subscription" doc:"<topic>/<subscription> of asyncjobs:topics to pull"`
+	Container    workload.Container `json:"container" doc:"the subscriber container"`
+	// int32 in the HorizontalPodAutoscaler (autoscaling/v2: minReplicas, maxReplicas, averageUtilization).
+	MinReplicas          int    `json:"minReplicas" api:"int32" doc:"HPA minimum, >= 1"`
+	MaxReplicas          int    `json:"maxReplicas" api:"int32" doc:"HPA maximum, >= minReplicas (10 is the documents' rate cap)"`
+	TargetCPUUtilization int    `json:"targetCpuUtilization" api:"int32" doc:"HPA CPU target, 1-100 percent"`
+	ServiceAccountID     string `json:"serviceAccountId" doc:"Google service account id (default <name>-sub)"`
 	// Names are the physical names, filled by the stack's resolve step
 	// (PhysicalNames); configuration cannot set them.
 	Names Names `json:"-"`

@@ -54,16 +54,18 @@ func (s Spec) PhysicalNames(suffix string) Names {
 
 // RateLimits bound how fast the queue dispatches.
 type RateLimits struct {
-	MaxDispatchesPerSecond  float64 `json:"maxDispatchesPerSecond" doc:"dispatches per second, 0 < x <= 500"`
-	MaxConcurrentDispatches int     `json:"maxConcurrentDispatches" doc:"tasks in flight, 1-5000"`
+	MaxDispatchesPerSecond float64 `json:"maxDispatchesPerSecond" doc:"dispatches per second, 0 < x <= 500"`
+	// int32 in Cloud Tasks' API (RateLimits.maxConcurrentDispatches, cloudtaskspb.RateLimits).
+	MaxConcurrentDispatches int `json:"maxConcurrentDispatches" api:"int32" doc:"tasks in flight, 1-5000"`
 }
 
 // RetryConfig is Cloud Tasks' retry configuration.
 type RetryConfig struct {
-	MaxAttempts      int               `json:"maxAttempts" doc:"attempts including the first, >= 1, or -1 for unlimited"`
+	// int32 in Cloud Tasks' API, as maxDoublings (RetryConfig, cloudtaskspb.RetryConfig).
+	MaxAttempts      int               `json:"maxAttempts" api:"int32" doc:"attempts including the first, >= 1, or -1 for unlimited"`
 	MinBackoff       duration.Duration `json:"minBackoff" doc:"first retry interval, >= 0s, whole seconds"`
 	MaxBackoff       duration.Duration `json:"maxBackoff" doc:"retry interval cap, >= minBackoff, whole seconds"`
-	MaxDoublings     int               `json:"maxDoublings" doc:"times the interval doubles before growing linearly, >= 0"`
+	MaxDoublings     int               `json:"maxDoublings" api:"int32" doc:"times the interval doubles before growing linearly, >= 0"`
 	MaxRetryDuration duration.Duration `json:"maxRetryDuration" doc:"time limit for retrying, whole seconds, 0s = unlimited"`
 }
 

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -47,14 +48,15 @@ var reservedEnv = map[string]bool{"PORT": true, "K_SERVICE": true, "K_REVISION":
 
 // Spec is the configuration of the private Cloud Run worker.
 type Spec struct {
-	Name             string            `json:"name" doc:"Cloud Run service name (the stack's name suffix is appended)"`
-	Image            string            `json:"image" doc:"container image; a tag other than latest, or a digest"`
-	Port             int               `json:"port" doc:"container port, 1-65535"`
+	Name  string `json:"name" doc:"Cloud Run service name (the stack's name suffix is appended)"`
+	Image string `json:"image" doc:"container image; a tag other than latest, or a digest"`
+	// int32 in Cloud Run's API (containerPort, maxInstanceRequestConcurrency, min/maxInstanceCount; run v2 Service).
+	Port             int               `json:"port" api:"int32" doc:"container port, 1-65535"`
 	CPU              string            `json:"cpu" doc:"CPU limit: 80m-1000m, or 1, 2, 4, 6, 8 CPUs"`
 	Memory           string            `json:"memory" doc:"memory limit, 128Mi-32Gi"`
-	Concurrency      int               `json:"concurrency" doc:"requests per instance, 1-1000 (1 when CPU is under 1)"`
-	MinInstances     int               `json:"minInstances" doc:"instances kept warm, 0-maxInstances"`
-	MaxInstances     int               `json:"maxInstances" doc:"instance cap, 1-1000"`
+	Concurrency      int               `json:"concurrency" api:"int32" doc:"requests per instance, 1-1000 (1 when CPU is under 1)"`
+	MinInstances     int               `json:"minInstances" api:"int32" doc:"instances kept warm, 0-maxInstances"`
+	MaxInstances     int               `json:"maxInstances" api:"int32" doc:"instance cap, 1-1000"`
 	Timeout          duration.Duration `json:"timeout" doc:"request timeout, 1s-60m"`
 	Ingress          string            `json:"ingress" doc:"all (the documents' choice) or internal"`
 	Env              map[string]string `json:"env" doc:"environment variables"`
@@ -131,7 +133,19 @@ func (s Spec) CPUMilli() int64 {
 	if err != nil {
 		return 0
 	}
-	return q.MilliValue()
+	milli, _ := scaled(q, resource.Milli)
+	return milli
+}
+
+// scaled is q in units of 10^scale, and false when that does not fit an
+// int64: Quantity.ScaledValue wraps then (2^64 + 1000 millicores would
+// read as 1000m).
+func scaled(q resource.Quantity, scale resource.Scale) (int64, bool) {
+	limit := resource.NewScaledQuantity(math.MaxInt64, scale)
+	if q.Cmp(*limit) > 0 || q.Sign() < 0 && q.Cmp(*resource.NewScaledQuantity(math.MinInt64+1, scale)) < 0 {
+		return 0, false
+	}
+	return q.ScaledValue(scale), true
 }
 
 // Validate checks every field against Cloud Run's rules. suffix is the
@@ -153,8 +167,10 @@ func (s Spec) Validate(path *field.Path, suffix string, push bool) field.ErrorLi
 	milli, cpuOK := int64(0), false
 	if q, err := resource.ParseQuantity(s.CPU); err != nil {
 		errs = append(errs, field.Invalid(path.Child("cpu"), s.CPU, "must be a CPU quantity such as 1000m or 2"))
+	} else if m, ok := scaled(q, resource.Milli); !ok {
+		errs = append(errs, field.Invalid(path.Child("cpu"), s.CPU, "out of range: Cloud Run accepts 80m-1000m, or 1, 2, 4, 6 or 8 CPUs"))
 	} else {
-		milli = q.MilliValue()
+		milli = m
 		if milli < MinFractionalMilli || milli > MaxCPUMilli || (milli > 1000 && !wholeCPUs[milli]) {
 			errs = append(errs, field.Invalid(path.Child("cpu"), s.CPU, "Cloud Run accepts 80m-1000m, or 1, 2, 4, 6 or 8 CPUs"))
 		} else {
@@ -163,11 +179,11 @@ func (s Spec) Validate(path *field.Path, suffix string, push bool) field.ErrorLi
 	}
 	if q, err := resource.ParseQuantity(s.Memory); err != nil {
 		errs = append(errs, field.Invalid(path.Child("memory"), s.Memory, "must be a memory quantity such as 512Mi or 2Gi"))
-	} else if mib := q.Value() / (1024 * 1024); q.Value()%(1024*1024) != 0 || mib < MinMemoryMiB || mib > MaxMemoryMiB {
+	} else if bytes, ok := scaled(q, 0); !ok || bytes%(1024*1024) != 0 || bytes/(1024*1024) < MinMemoryMiB || bytes/(1024*1024) > MaxMemoryMiB {
 		errs = append(errs, field.Invalid(path.Child("memory"), s.Memory, "must be a whole number of MiB between 128Mi and 32Gi"))
 	} else if cpuOK {
 		// Both in range: Cloud Run still refuses some combinations.
-		errs = append(errs, ValidateResources(path, milli, mib, s.CPU, s.Memory)...)
+		errs = append(errs, ValidateResources(path, milli, bytes/(1024*1024), s.CPU, s.Memory)...)
 	}
 	switch {
 	case s.Concurrency < 1 || s.Concurrency > MaxConcurrency:

@@ -30,7 +30,8 @@ type Container struct {
 	Args      []string          `json:"args" doc:"arguments"`
 	Env       map[string]string `json:"env" doc:"environment variables"`
 	Resources Resources         `json:"resources" doc:"requests and limits (both required by the hardening rules)"`
-	RunAsUser int64             `json:"runAsUser" doc:"user and group id, > 10000"`
+	// Kubernetes refuses a runAsUser outside 0 to 2147483647 (pod security context validation), though its type is int64.
+	RunAsUser int64 `json:"runAsUser" api:"int32" doc:"user and group id, > 10000"`
 	// ImagePullPolicy is IfNotPresent by default: images are pinned, so a
 	// cached copy is the same image.
 	ImagePullPolicy string `json:"imagePullPolicy" doc:"Always, IfNotPresent or Never"`

@@ -5,7 +5,10 @@ package duration
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +47,10 @@ func Parse(s string) (time.Duration, error) {
 		return 0, &ParseError{Text: s, Reason: "empty; use a number with a unit such as 10s, 60m, 7d"}
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseInt(days, 10, 32)
+		n, err := strconv.ParseInt(days, 10, 64)
+		if errors.Is(err, strconv.ErrRange) || err == nil && (n > MaxDays || n < -MaxDays) {
+			return 0, &ParseError{Text: s, Reason: fmt.Sprintf("out of range: at most %dd (about 292 years)", MaxDays)}
+		}
 		if err != nil {
 			return 0, &ParseError{Text: s, Reason: "days must be a whole number, such as 7d"}
 		}
@@ -52,10 +58,25 @@ func Parse(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
+		if goSyntax.MatchString(s) {
+			// Well formed, so time.ParseDuration refused it for overflow.
+			return 0, &ParseError{Text: s, Reason: fmt.Sprintf("out of range: at most %s (about 292 years)", maxText)}
+		}
 		return 0, &ParseError{Text: s, Reason: "use a number with a unit such as 10s, 60m, 7d"}
 	}
 	return d, nil
 }
+
+// MaxDays is the largest day count a Duration holds: time.Duration is an
+// int64 of nanoseconds, so 106751 days (about 292 years).
+const MaxDays = int64(math.MaxInt64 / int64(24*time.Hour))
+
+// maxText is the largest Duration in hours, as an error names it.
+var maxText = fmt.Sprintf("%dh", int64(math.MaxInt64/int64(time.Hour)))
+
+// goSyntax is the syntax time.ParseDuration reads: a signed sequence of
+// decimal numbers, each with a unit.
+var goSyntax = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$`)
 
 // UnmarshalJSON accepts a duration string.
 func (d *Duration) UnmarshalJSON(b []byte) error {

@@ -2,6 +2,7 @@ package duration
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,5 +40,39 @@ func TestRejects(t *testing.T) {
 		if err := json.Unmarshal([]byte(in), &d); err == nil && in != "null" {
 			t.Errorf("%s accepted as %v", in, d)
 		}
+	}
+}
+
+// TestOverflow: a value a Duration cannot hold is refused as out of range,
+// never wrapped into another duration; the largest that fits is read.
+func TestOverflow(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		err  string
+	}{
+		{in: "106751d", want: 106751 * 24 * time.Hour},
+		{in: "106752d", err: "out of range: at most 106751d"},
+		{in: "213504d", err: "out of range"}, // wraps to a small positive value unchecked
+		{in: "-106752d", err: "out of range"},
+		{in: "99999999999999999999d", err: "out of range"},
+		{in: "2562047h", want: 2562047 * time.Hour},
+		{in: "2562048h", err: "out of range: at most 2562047h"},
+		{in: "9223372037s", err: "out of range"},
+		{in: "1.5d", err: "whole number"},
+		{in: "10 s", err: "use a number with a unit"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := Parse(tc.in)
+			if tc.err == "" {
+				if err != nil || got != tc.want {
+					t.Fatalf("Parse(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("Parse(%q) = %v, %v; want an error saying %q", tc.in, got, err, tc.err)
+			}
+		})
 	}
 }

@@ -64,6 +64,22 @@ func Load(dir, stack string) (*Stack, error) {
 		return nil, fmt.Errorf("loading Pulumi.yaml: %w", err)
 	}
 	file := filepath.Join(dir, fmt.Sprintf("Pulumi.%s.yaml", stack))
+	// Before the loader: it reads .inf and .nan without saying where,
+	// and 0123 as 83 without saying anything.
+	if data, err := os.ReadFile(file); err == nil {
+		declared := map[string]string{}
+		for k, t := range project.Config {
+			if !strings.Contains(k, ":") {
+				k = string(project.Name) + ":" + k
+			}
+			if t.Type != nil {
+				declared[k] = *t.Type
+			}
+		}
+		if errs := readings(data, declared); len(errs) > 0 {
+			return nil, &ReadingError{File: filepath.Base(file), Errs: errs}
+		}
+	}
 	sink := diag.DefaultSink(discard{}, discard{}, diag.FormatOptions{Color: colors.Never})
 	ps, err := workspace.LoadProjectStack(sink, project, file)
 	if err != nil {

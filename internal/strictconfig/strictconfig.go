@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -23,6 +24,12 @@ var jsonUnmarshaler = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
 // UnmarshalJSON are checked by their fields; custom types without JSON
 // fields (durations) must be strings.
 func Check(path *field.Path, value any, t reflect.Type) field.ErrorList {
+	return check(path, value, t, "")
+}
+
+// check is Check with the api tag of the struct field the value is read
+// into (see IntRange).
+func check(path *field.Path, value any, t reflect.Type, api string) field.ErrorList {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -67,7 +74,7 @@ func Check(path *field.Path, value any, t reflect.Type) field.ErrorList {
 				errs = append(errs, UnknownKey(path.Child(k), names))
 				continue
 			}
-			errs = append(errs, Check(path.Child(k), obj[k], f.Type)...)
+			errs = append(errs, check(path.Child(k), obj[k], f.Type, f.Tag.Get("api"))...)
 		}
 		return errs
 	case reflect.Map:
@@ -77,7 +84,7 @@ func Check(path *field.Path, value any, t reflect.Type) field.ErrorList {
 		}
 		var errs field.ErrorList
 		for _, k := range sortedKeys(obj) {
-			errs = append(errs, Check(path.Key(k), obj[k], t.Elem())...)
+			errs = append(errs, check(path.Key(k), obj[k], t.Elem(), api)...)
 		}
 		return errs
 	case reflect.Slice:
@@ -87,7 +94,7 @@ func Check(path *field.Path, value any, t reflect.Type) field.ErrorList {
 		}
 		var errs field.ErrorList
 		for i, v := range arr {
-			errs = append(errs, Check(path.Index(i), v, t.Elem())...)
+			errs = append(errs, check(path.Index(i), v, t.Elem(), api)...)
 		}
 		return errs
 	case reflect.String:
@@ -100,7 +107,20 @@ func Check(path *field.Path, value any, t reflect.Type) field.ErrorList {
 		}
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		n, ok := value.(float64)
-		if !ok || n != float64(int64(n)) {
+		if !ok {
+			return field.ErrorList{field.TypeInvalid(path, value, "must be a whole number")}
+		}
+		lo, hi, what := IntRange(t.Kind(), api)
+		// Compared as floats first: a float beyond the int64 range has no
+		// int64 to compare with.
+		if n < float64(lo) || n >= float64(hi)+1 || int64(n) > hi {
+			bad := value
+			if n >= math.MinInt64 && n < math.MaxInt64 && n == math.Trunc(n) {
+				bad = int64(n) // as written, not as 2.147483648e+09
+			}
+			return field.ErrorList{field.Invalid(path, bad, fmt.Sprintf("out of range: a whole number from %d to %d (%s)", lo, hi, what))}
+		}
+		if n != float64(int64(n)) {
 			return field.ErrorList{field.TypeInvalid(path, value, "must be a whole number")}
 		}
 	case reflect.Float64:
@@ -109,6 +129,22 @@ func Check(path *field.Path, value any, t reflect.Type) field.ErrorList {
 		}
 	}
 	return nil
+}
+
+// IntRange is the range of whole numbers a configuration value read into a
+// Go integer of kind k may hold, and what sets it. A struct field tagged
+// api:"int32" is an int32 in the API it ends up in (the field's comment
+// cites the API reference), so it holds one whatever its Go type; any other
+// holds what its Go type does.
+func IntRange(k reflect.Kind, api string) (lo, hi int64, what string) {
+	switch {
+	case api == "int32":
+		return math.MinInt32, math.MaxInt32, "the API field is an int32"
+	case k == reflect.Int32:
+		return math.MinInt32, math.MaxInt32, "an int32, as the API field"
+	default:
+		return math.MinInt64, math.MaxInt64, "a 64-bit integer"
+	}
 }
 
 // Prune removes from value (as produced by encoding/json into an any) every

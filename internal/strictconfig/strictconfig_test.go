@@ -2,7 +2,9 @@ package strictconfig
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -100,5 +102,43 @@ func TestDecodeOver(t *testing.T) {
 	s = before
 	if err := json.Unmarshal([]byte(`{"count": "nine"}`), &s); err == nil || s != before {
 		t.Errorf("failed decode: %+v, %v", s, err)
+	}
+}
+
+// TestWholeNumberRanges: a whole number is checked against the range of
+// the API field it ends up in: an int32 Go field, or any integer field
+// tagged api:"int32", holds an int32; other integers an int64.
+func TestWholeNumberRanges(t *testing.T) {
+	type spec struct {
+		Tagged int   `json:"tagged" api:"int32"`
+		Narrow int32 `json:"narrow"`
+		Wide   int64 `json:"wide"`
+		List   []int `json:"list" api:"int32"`
+	}
+	typ := reflect.TypeOf(spec{})
+	for _, tc := range []struct {
+		key  string
+		v    any
+		want string // "" accepted
+	}{
+		{"tagged", float64(math.MaxInt32), ""},
+		{"tagged", float64(math.MinInt32), ""},
+		{"tagged", float64(math.MaxInt32) + 1, "x.tagged: Invalid value: 2147483648: out of range: a whole number from -2147483648 to 2147483647 (the API field is an int32)"},
+		{"tagged", float64(math.MinInt32) - 1, "x.tagged: Invalid value: -2147483649: out of range"},
+		{"narrow", float64(math.MaxInt32) + 1, "x.narrow: Invalid value: 2147483648: out of range: a whole number from -2147483648 to 2147483647 (an int32, as the API field)"},
+		{"wide", float64(math.MaxInt32) + 1, ""},
+		{"wide", 1e19, "x.wide: Invalid value: 1e+19: out of range: a whole number from -9223372036854775808 to 9223372036854775807 (a 64-bit integer)"},
+		{"wide", -1e30, "out of range"},
+		{"tagged", 1.5, "must be a whole number"},
+		{"tagged", "5", "must be a whole number"},
+		{"list", []any{float64(1), float64(math.MaxInt32) + 1}, "x.list[1]: Invalid value: 2147483648: out of range"},
+	} {
+		errs := Check(field.NewPath("x"), map[string]any{tc.key: tc.v}, typ)
+		switch {
+		case tc.want == "" && len(errs) > 0:
+			t.Errorf("%s = %v refused: %v", tc.key, tc.v, errs)
+		case tc.want != "" && (len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want)):
+			t.Errorf("%s = %v: %v, want one error saying %q", tc.key, tc.v, errs, tc.want)
+		}
 	}
 }
