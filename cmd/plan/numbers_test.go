@@ -60,7 +60,7 @@ func TestNumbersAndYAMLReadings(t *testing.T) {
 	}
 	for _, y := range []struct {
 		name, old, new, line string
-		want               []string
+		want                 []string
 	}{
 		{"YAML: an octal-looking string where a string is declared", "", "0123", "  asyncjobs:nameSuffix: 0123",
 			[]string{`asyncjobs:nameSuffix: Invalid value: "0123"`, "Pulumi.yaml declares a string, and YAML reads 0123 as the octal number 83; quote it: '0123'"}},
