@@ -75,13 +75,18 @@ func TestPoolsTrustOnlyTheRepository(t *testing.T) {
 			t.Errorf("%s: attribute mapping %v", p.Name, m)
 		}
 	}
+	// Production: deploy.yml's jobs in the environment, on main, started
+	// by a push or by hand; the repository's pool: the events of the
+	// workflows that authenticate, never pull_request_target,
+	// workflow_run or issue_comment.
 	prod := plantest.Find(t, plan, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider", "github-prod")
-	if got, want := str(t, prod, "attributeCondition"), byIDs+` && assertion.environment == "production" && assertion.ref == "refs/heads/main"`; got != want {
+	if got, want := str(t, prod, "attributeCondition"), byIDs+` && assertion.event_name in ["push", "workflow_dispatch"] && assertion.environment == "production" && assertion.ref == "refs/heads/main"`+
+		` && assertion.job_workflow_ref == "my-org/asyncjobs/.github/workflows/deploy.yml@refs/heads/main"`; got != want {
 		t.Errorf("prod condition %q, want %q", got, want)
 	}
 	dev := plantest.Find(t, plan, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider", "github")
-	if got := str(t, dev, "attributeCondition"); got != byIDs {
-		t.Errorf("repository condition %q", got)
+	if got, want := str(t, dev, "attributeCondition"), byIDs+` && assertion.event_name in ["pull_request", "push", "schedule", "workflow_dispatch"]`; got != want {
+		t.Errorf("repository condition %q, want %q", got, want)
 	}
 	plantest.Input(t, plantest.Find(t, plan, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool", "github-prod"), "workloadIdentityPoolId", "github-prod")
 }
@@ -268,7 +273,7 @@ func TestInvalidConfig(t *testing.T) {
 		"asyncjobs-bootstrap:repositoryOwnerId": ownerID,
 		"asyncjobs-bootstrap:stateBucket":       "state-bucket",
 		"asyncjobs-bootstrap:location":          "asia-northeast1",
-		"asyncjobs-bootstrap:environments":      `{"dev":{"project":"asyncjobs-dev"}}`,
+		"asyncjobs-bootstrap:environments":      `{"dev":{"project":"asyncjobs-dev","unprotected":true}}`,
 		"asyncjobs-bootstrap:protect":           "true",
 		"asyncjobs-bootstrap:poolId":            "github",
 		"gcp:region":                            "ignored-other-namespace",
@@ -304,6 +309,19 @@ func TestInvalidConfig(t *testing.T) {
 		{"wrong type", map[string]string{"asyncjobs-bootstrap:environments": `["dev"]`}, []string{"asyncjobs-bootstrap:environments: Invalid value"}},
 		{"bad pool", map[string]string{"asyncjobs-bootstrap:poolId": "gcp-pool"}, []string{"asyncjobs-bootstrap:poolId: Invalid value"}},
 		{"no project", map[string]string{"gcp:project": ""}, []string{"gcp:project: Invalid value"}},
+		// A production environment without its GitHub environment would
+		// trust every branch pull request: an omission is refused, only an
+		// explicit unprotected: true allows it.
+		{"environment neither protected nor unprotected", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","unprotected":true},"prod":{"project":"asyncjobs-prod","createsCluster":true}}`},
+			[]string{"environments[prod].githubEnvironment: Required value", "every branch pull request", "unprotected: true"}},
+		{"protected and unprotected", map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"production","unprotected":true}}`},
+			[]string{"environments[prod].unprotected: Invalid value: true: contradicts githubEnvironment production"}},
+		{"workflow without environment", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","unprotected":true,"workflow":"deploy.yml"}}`},
+			[]string{"environments[dev].workflow: Invalid value"}},
+		{"workflow with a quote", map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"production","workflow":"x\" || true || \".yml"}}`},
+			[]string{"environments[prod].workflow: Invalid value"}},
+		{"workflow not a file name", map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"production","workflow":"../deploy.yml"}}`},
+			[]string{"environments[prod].workflow: Invalid value"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := map[string]string{}

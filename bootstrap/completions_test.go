@@ -99,7 +99,7 @@ func TestCompletionsMetrics(t *testing.T) {
 	// Two environments whose clusters share a project get one metric
 	// there; protect: false leaves it unprotected like the rest.
 	cfg := exampleConfig(t)
-	cfg.Environments["qa"] = Environment{Project: "asyncjobs-qa", ClusterProject: "asyncjobs-dev"}
+	cfg.Environments["qa"] = Environment{Project: "asyncjobs-qa", ClusterProject: "asyncjobs-dev", Unprotected: true}
 	cfg.Protect = false
 	shared := metricsByProject(t, recordConfig(t, cfg))
 	if want := []string{"asyncjobs-dev", "asyncjobs-prod"}; !slices.Equal(keys(boolKeys(shared)), want) {
@@ -151,7 +151,7 @@ func TestClusterProjectValidation(t *testing.T) {
 	// Its own project, or a project no environment deploys to, is fine.
 	for _, p := range []string{"asyncjobs-dev", "asyncjobs-shared"} {
 		cfg := base
-		cfg.Environments = map[string]Environment{"dev": {Project: "asyncjobs-dev", ClusterProject: p}, "prod": base.Environments["prod"]}
+		cfg.Environments = map[string]Environment{"dev": {Project: "asyncjobs-dev", ClusterProject: p, Unprotected: true}, "prod": base.Environments["prod"]}
 		if errs := cfg.Validate(); len(errs) != 0 {
 			t.Errorf("clusterProject %s refused: %v", p, errs)
 		}

@@ -40,8 +40,10 @@ type Config struct {
 // Environment is one deployment target: a stack name of the main program.
 type Environment struct {
 	Project           string `json:"project" doc:"Google Cloud project the environment's stack deploys to (required; neither gcp:project nor another environment's project)"`
-	GitHubEnvironment string `json:"githubEnvironment" doc:"when set, only jobs running in this GitHub environment on Branch may deploy; pull requests get a read-only previewer instead"`
+	GitHubEnvironment string `json:"githubEnvironment" doc:"when set, only jobs of Workflow running in this GitHub environment on Branch, started by a push or by hand, may deploy; pull requests get a read-only previewer instead (required unless unprotected)"`
 	Branch            string `json:"branch" doc:"branch deployments of a protected environment run from"`
+	Workflow          string `json:"workflow" doc:"file name, under .github/workflows, of the only workflow whose jobs may deploy a protected environment (its job_workflow_ref claim)"`
+	Unprotected       bool   `json:"unprotected" doc:"say so explicitly for an environment without githubEnvironment: every branch pull request of the repository can then act as its deployer (a shared test environment such as dev)"`
 	CreatesCluster    bool   `json:"createsCluster" doc:"the environment's stack creates its GKE cluster (asyncjobs:gke.create): only then does its deployer get roles/container.clusterAdmin and the right to grant the GKE node role"`
 	ClusterProject    string `json:"clusterProject" doc:"project of the environment's GKE cluster when it is not project (the stack's asyncjobs:gke.project); the CronJob completions metric is created there (neither gcp:project nor another environment's project)"`
 }
@@ -103,6 +105,9 @@ func Load(src map[string]string) (Config, error) {
 		if env.Protected() && env.Branch == "" {
 			env.Branch = "main"
 		}
+		if env.Protected() && env.Workflow == "" {
+			env.Workflow = DeployWorkflow
+		}
 		cfg.Environments[name] = env
 	}
 	return cfg, nil
@@ -121,7 +126,12 @@ var (
 	// GitHub's numeric ids, as the token claims carry them (strings).
 	numericIDRE = regexp.MustCompile(`^[1-9][0-9]{0,19}$`)
 	branchRE    = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,255}$`)
+	workflowRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}\.ya?ml$`)
 )
+
+// DeployWorkflow is the workflow (under .github/workflows) whose jobs may
+// deploy a protected environment unless its workflow key says otherwise.
+const DeployWorkflow = "deploy.yml"
 
 // Validate checks every value; it returns all problems at once.
 func (c Config) Validate() field.ErrorList {
@@ -202,10 +212,25 @@ func (c Config) Validate() field.ErrorList {
 		if e.GitHubEnvironment != "" && !ghEnvRE.MatchString(e.GitHubEnvironment) {
 			errs = append(errs, field.Invalid(p.Child("githubEnvironment"), e.GitHubEnvironment, "letters, digits, spaces, '.', '_' or '-'"))
 		}
+		switch {
+		case !e.Protected() && !e.Unprotected:
+			// Without the GitHub environment the deployer trusts the
+			// repository's pool, which admits every branch pull request:
+			// a production environment must never end up there by an
+			// omission.
+			errs = append(errs, field.Required(p.Child("githubEnvironment"), "the protected GitHub environment (e.g. production) whose jobs alone may deploy; without one every branch pull request of the repository can act as this environment's deployer: set unprotected: true to allow that (a shared test environment such as dev)"))
+		case e.Protected() && e.Unprotected:
+			errs = append(errs, field.Invalid(p.Child("unprotected"), e.Unprotected, "contradicts githubEnvironment "+e.GitHubEnvironment))
+		}
 		if e.Branch != "" && !e.Protected() {
 			errs = append(errs, field.Invalid(p.Child("branch"), e.Branch, "only meaningful with githubEnvironment"))
 		} else if e.Branch != "" && !branchRE.MatchString(e.Branch) {
 			errs = append(errs, field.Invalid(p.Child("branch"), e.Branch, "a branch name"))
+		}
+		if e.Workflow != "" && !e.Protected() {
+			errs = append(errs, field.Invalid(p.Child("workflow"), e.Workflow, "only meaningful with githubEnvironment"))
+		} else if e.Workflow != "" && !workflowRE.MatchString(e.Workflow) {
+			errs = append(errs, field.Invalid(p.Child("workflow"), e.Workflow, "a workflow file name under .github/workflows, e.g. deploy.yml"))
 		}
 		if e.Protected() && len(c.PoolID)+1+len(n) > 32 {
 			errs = append(errs, field.Invalid(p, n, fmt.Sprintf("pool id %s-%s is longer than 32 characters", c.PoolID, n)))

@@ -133,21 +133,61 @@ func Program(ctx *pulumi.Context) error {
 	return Build(ctx, cfg)
 }
 
+// RepositoryEvents are the events whose jobs the repository's pool admits:
+// those of the workflows that authenticate (pull-request.yml,
+// test-stacks.yml, deploy.yml). A pull_request_target, workflow_run or
+// issue_comment job runs the default branch's workflow with this
+// repository's ids for anyone who opens a pull request, forks included:
+// were such a job ever given id-token: write, its tokens are still
+// refused (TestThreatModel/pull-request-target-on-main).
+var RepositoryEvents = []string{"pull_request", "push", "schedule", "workflow_dispatch"}
+
+// DeployEvents are the events whose jobs may deploy a protected
+// environment: a push to its branch, or a run started by hand.
+var DeployEvents = []string{"push", "workflow_dispatch"}
+
 // RepositoryCondition admits tokens of the repository's workflows only, by
-// its numeric id and its owner's: a deleted repository's or account's name
-// can be registered again by someone else, an id cannot.
+// its numeric id and its owner's (a deleted repository's or account's name
+// can be registered again by someone else, an id cannot; another
+// repository of the same owner has its own id), and only for the events of
+// RepositoryEvents. The claims are GitHub's (docs.github.com, "OpenID
+// Connect reference": repository_id, repository_owner_id, event_name,
+// environment, ref, job_workflow_ref); the condition is Google's CEL over
+// them (assertion.<claim>).
 func RepositoryCondition(repositoryID, ownerID string) string {
-	return fmt.Sprintf("assertion.repository_id == %q && assertion.repository_owner_id == %q", repositoryID, ownerID)
+	return fmt.Sprintf("assertion.repository_id == %q && assertion.repository_owner_id == %q && assertion.event_name in %s",
+		repositoryID, ownerID, celList(RepositoryEvents))
 }
 
 // EnvironmentCondition admits tokens of jobs that run in the GitHub
-// environment, on the branch, of the repository. GitHub puts the
-// environment claim only into tokens of jobs that declare the environment,
-// and lets such a job run only once the environment's protection rules
-// (required reviewers, allowed branches) are met.
-func EnvironmentCondition(repositoryID, ownerID, environment, branch string) string {
-	return fmt.Sprintf("%s && assertion.environment == %q && assertion.ref == %q",
-		RepositoryCondition(repositoryID, ownerID), environment, "refs/heads/"+branch)
+// environment, on the branch, of the repository, started by a push or by
+// hand, and defined by the deploy workflow of that branch
+// (job_workflow_ref: <owner>/<name>/.github/workflows/<file>@<ref>). GitHub
+// puts the environment claim only into tokens of jobs that declare the
+// environment, and lets such a job run only once the environment's
+// protection rules (required reviewers, allowed branches) are met; the
+// event and the workflow keep out every other job on the branch that
+// names the environment (a scheduled sweep, a pull_request_target or
+// workflow_run job, another workflow).
+func EnvironmentCondition(repositoryID, ownerID, repository, environment, branch, workflow string) string {
+	ref := "refs/heads/" + branch
+	return fmt.Sprintf("assertion.repository_id == %q && assertion.repository_owner_id == %q && assertion.event_name in %s && assertion.environment == %q && assertion.ref == %q && assertion.job_workflow_ref == %q",
+		repositoryID, ownerID, celList(DeployEvents), environment, ref, WorkflowRef(repository, workflow, ref))
+}
+
+// WorkflowRef is the job_workflow_ref claim of a job of workflow (a file
+// under .github/workflows) of the repository run at ref.
+func WorkflowRef(repository, workflow, ref string) string {
+	return repository + "/.github/workflows/" + workflow + "@" + ref
+}
+
+// celList renders strings as a CEL list literal.
+func celList(values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = fmt.Sprintf("%q", v)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
 }
 
 // Build declares everything from a validated configuration.
@@ -282,7 +322,7 @@ func Build(ctx *pulumi.Context, cfg Config) error {
 				envMapping[k] = v
 			}
 			pool, provider, err := newPool("github-"+envName, deployPoolID, "GitHub Actions: "+env.GitHubEnvironment,
-				EnvironmentCondition(cfg.RepositoryID, cfg.OwnerID, env.GitHubEnvironment, env.Branch), envMapping)
+				EnvironmentCondition(cfg.RepositoryID, cfg.OwnerID, cfg.Repository, env.GitHubEnvironment, env.Branch, env.Workflow), envMapping)
 			if err != nil {
 				return err
 			}

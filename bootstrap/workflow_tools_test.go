@@ -47,8 +47,11 @@ type wfFile struct {
 }
 
 type wfJob struct {
-	Env      map[string]string `yaml:"env"`
-	Strategy struct {
+	Env         map[string]string `yaml:"env"`
+	Environment any               `yaml:"environment"`
+	Needs       any               `yaml:"needs"`
+	Permissions any               `yaml:"permissions"`
+	Strategy    struct {
 		Matrix map[string]any `yaml:"matrix"`
 	} `yaml:"strategy"`
 	Concurrency any       `yaml:"concurrency"`
@@ -118,7 +121,8 @@ func scriptCommands(script string) []string {
 }
 
 var (
-	teststackRE  = regexp.MustCompile(`go run \./cmd/teststack (up|destroy|sweep)\b([^\n]*)`)
+	teststackRE  = regexp.MustCompile(`go run \./cmd/teststack (up|destroy|sweep|providers)\b([^\n]*)`)
+	pluginsRE    = regexp.MustCompile(`(?m)^\s*scripts/plugins\.sh install\s*$`)
 	makeGoRE     = regexp.MustCompile(`(?:^|\s)make(?:\s+--?[a-z-]+)*\s+(test|plan-diff|plan|policy|policies)\b`)
 	aptInstallRE = regexp.MustCompile(`apt-get install[^\n]*google-cloud-cli-gke-gcloud-auth-plugin=`)
 	opaInstallRE = regexp.MustCompile(`pulumi plugin install analyzer policy-opa "?\$?[A-Za-z0-9_.{}]*"?`)
@@ -139,6 +143,9 @@ func provides(s *wfStep) []string {
 	}
 	if opaInstallRE.MatchString(s.Run) {
 		out = append(out, "policy-opa")
+	}
+	if pluginsRE.MatchString(s.Run) {
+		out = append(out, "policy-opa", "provider-plugins")
 	}
 	return out
 }
@@ -182,17 +189,25 @@ func stepNeeds(t *testing.T, job *wfJob, s *wfStep) map[string]string {
 		if makeGoRE.MatchString(s.Run) {
 			needs["go"] = "make builds Go code"
 		}
+		if pluginsRE.MatchString(s.Run) {
+			needs["pulumi"] = "scripts/plugins.sh runs pulumi plugin install"
+		}
 		for _, m := range teststackRE.FindAllStringSubmatch(s.Run, -1) {
 			needs["go"] = "go run ./cmd/teststack"
 			needs["pulumi"] = "teststack " + m[1] + " runs the Pulumi CLI"
 			// up, destroy and a real sweep run the program of stacks made
-			// from dev, whose workloads run on GKE.
-			if !strings.Contains(m[2], "--dry-run") && hasKubernetes(t, "dev") {
-				needs["gke-gcloud-auth-plugin"] = "teststack " + m[1] + " deploys or destroys Kubernetes workloads (template dev)"
+			// from dev, whose workloads run on GKE, with its providers
+			// (installed pinned: the engine fetches none).
+			if m[1] != "providers" && !strings.Contains(m[2], "--dry-run") {
+				needs["provider-plugins"] = "teststack " + m[1] + " runs the provider plugins (the engine downloads none)"
+				if hasKubernetes(t, "dev") {
+					needs["gke-gcloud-auth-plugin"] = "teststack " + m[1] + " deploys or destroys Kubernetes workloads (template dev)"
+				}
 			}
 		}
 	}
 	if strings.HasPrefix(s.Uses, "pulumi/actions@") && s.With["command"] != "" {
+		needs["provider-plugins"] = "pulumi " + s.With["command"] + " runs the provider plugins (the engine downloads none)"
 		for _, stack := range stackNames(job, s.With["stack-name"]) {
 			if hasKubernetes(t, stack) {
 				needs["gke-gcloud-auth-plugin"] = "pulumi " + s.With["command"] + " of " + stack + ", which has Kubernetes workloads"
@@ -242,8 +257,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // TestWorkflowTools: every command of every job has its tool: setup-go for
 // go, the Pulumi action for pulumi, a pinned apt install of
 // gke-gcloud-auth-plugin before anything deploys, previews or destroys a
-// stack with Kubernetes workloads, the pinned OPA analyzer before any
-// preview or update with the policy pack, and the runner image for the rest.
+// stack with Kubernetes workloads, the provider plugins and the OPA
+// analyzer (scripts/plugins.sh: pinned, checksummed) before any preview,
+// update or destroy, and the runner image for the rest.
 func TestWorkflowTools(t *testing.T) {
 	checked := 0
 	for _, f := range workflowFiles(t) {
@@ -305,6 +321,8 @@ const (
 `
 	fxOPA = `      - run: pulumi plugin install analyzer policy-opa "$POLICY_OPA_VERSION"
 `
+	fxPlugins = `      - run: scripts/plugins.sh install
+`
 	fxPreview = `      - uses: pulumi/actions@8e5e406f4007fca908480587cb9893c07090f58d # v7.0.0
         with:
           command: preview
@@ -326,13 +344,16 @@ func TestWorkflowToolsCatchesMissingInstalls(t *testing.T) {
 		steps string
 		want  []string // tools reported missing
 	}{
-		{"complete", fxSetupGo + fxGKE + fxPulumi + fxOPA + fxPreview + fxTeststack, nil},
-		{"no gke plugin", fxSetupGo + fxPulumi + fxOPA + fxPreview, []string{"gke-gcloud-auth-plugin"}},
-		{"no analyzer", fxSetupGo + fxGKE + fxPulumi + fxPreview, []string{"policy-opa"}},
-		{"analyzer after the preview", fxGKE + fxPulumi + fxPreview + fxOPA, []string{"policy-opa"}},
-		{"analyzer before the CLI", fxGKE + fxOPA + fxPulumi + fxPreview, []string{"pulumi"}},
-		{"teststack without go, pulumi or plugin", fxTeststack, []string{"go", "pulumi", "gke-gcloud-auth-plugin"}},
+		{"complete", fxSetupGo + fxGKE + fxPulumi + fxPlugins + fxPreview + fxTeststack, nil},
+		{"no gke plugin", fxSetupGo + fxPulumi + fxPlugins + fxPreview, []string{"gke-gcloud-auth-plugin"}},
+		{"no plugins", fxSetupGo + fxGKE + fxPulumi + fxPreview, []string{"policy-opa", "provider-plugins"}},
+		{"the analyzer alone", fxSetupGo + fxGKE + fxPulumi + fxOPA + fxPreview, []string{"provider-plugins"}},
+		{"plugins after the preview", fxGKE + fxPulumi + fxPreview + fxPlugins, []string{"policy-opa", "provider-plugins"}},
+		{"plugins before the CLI", fxGKE + fxPlugins + fxPulumi + fxPreview, []string{"pulumi"}},
+		{"teststack without go, pulumi or plugins", fxTeststack, []string{"go", "pulumi", "gke-gcloud-auth-plugin", "provider-plugins"}},
 		{"dry-run sweep needs no plugin", fxSetupGo + fxPulumi + "      - run: go run ./cmd/teststack sweep --prefix pr- --dry-run | jq -R .\n", nil},
+		{"the state check needs the CLI only", fxSetupGo + fxPulumi + "      - run: go run ./cmd/teststack providers --stack dev\n", nil},
+		{"the state check without the CLI", fxSetupGo + "      - run: go run ./cmd/teststack providers --stack dev\n", []string{"pulumi"}},
 		{"make test without go", "      - run: make test\n", []string{"go"}},
 		{"shellcheck is not in the image", "      - run: shellcheck scripts/*.sh\n", []string{"shellcheck"}},
 		{"a tool named in prose is not a command", "      - run: echo \"run \\`pulumi preview\\` yourself\"\n", nil},
@@ -340,7 +361,7 @@ func TestWorkflowToolsCatchesMissingInstalls(t *testing.T) {
         with:
           command: up
           stack-name: ${{ matrix.stack }}
-`, []string{"gke-gcloud-auth-plugin"}},
+`, []string{"gke-gcloud-auth-plugin", "provider-plugins"}},
 	} {
 		src := fixtureWorkflow(tc.steps)
 		if tc.name == "matrix stacks" {
@@ -390,8 +411,9 @@ func secretsProblems(t *testing.T, name string, src []byte) []string {
 				stacks = stackNames(job, s.With["stack-name"])
 				creates = s.With["upsert"] == "true"
 				provider = s.With["secrets-provider"]
-			case teststackRE.MatchString(s.Run):
-				// Test stacks are made from dev's file; up creates them.
+			case teststackRE.MatchString(s.Run) && teststackRE.FindStringSubmatch(s.Run)[1] != "providers":
+				// Test stacks are made from dev's file; up creates them
+				// (providers only exports a state: no secret is read).
 				stacks = []string{"dev"}
 				for _, m := range teststackRE.FindAllStringSubmatch(s.Run, -1) {
 					creates = creates || m[1] == "up"

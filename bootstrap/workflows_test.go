@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rhysd/actionlint"
+	"gopkg.in/yaml.v3"
 
 	"github.com/asyncjobs/asyncjobs/internal/toolcache"
 )
@@ -51,9 +53,10 @@ func exportedVariables(t *testing.T) []string {
 }
 
 // handSetVariables are the repository variables a maintainer sets by hand,
-// not from the bootstrap's outputs: the pinned checksum of the gcp provider
-// plugin's release archive (docs/planning.md#plan-diff).
-var handSetVariables = []string{"ASYNCJOBS_GCP_PLUGIN_ARCHIVE_SHA256"}
+// not from the bootstrap's outputs: the pinned checksums of the release
+// archives of the plugins scripts/plugins.sh installs (the gcp one also
+// for make plan-diff, docs/planning.md#plan-diff).
+var handSetVariables = []string{"ASYNCJOBS_GCP_PLUGIN_ARCHIVE_SHA256", "ASYNCJOBS_KUBERNETES_PLUGIN_ARCHIVE_SHA256", "ASYNCJOBS_POLICY_OPA_ARCHIVE_SHA256"}
 
 // TestActionlint lints every workflow with actionlint, and shellcheck on the
 // run: scripts (not under -short). Repository
@@ -232,22 +235,81 @@ func hasScope(job *actionlint.Job, name, value string) bool {
 }
 
 // TestSecretsUsed: the only secrets are the GitHub token and the optional
-// Pulumi Cloud token; cloud access is always workload identity federation.
+// Pulumi Cloud tokens; cloud access is always workload identity federation.
+// The token that can write prod (PULUMI_ACCESS_TOKEN_PROD, a secret of the
+// production environment only) is read only by jobs in that environment,
+// and those read no other Pulumi token.
 func TestSecretsUsed(t *testing.T) {
-	re := regexp.MustCompile(`secrets\.([A-Za-z0-9_]+)`)
-	allowed := map[string]bool{"GITHUB_TOKEN": true, "PULUMI_ACCESS_TOKEN": true}
 	for _, f := range workflowFiles(t) {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-			if !allowed[m[1]] {
-				t.Errorf("%s uses secret %s", f, m[1])
-			}
+		for _, p := range secretProblems(t, filepath.Base(f), src) {
+			t.Error(p)
 		}
 		if strings.Contains(string(src), "credentials_json") || strings.Contains(string(src), "GOOGLE_CREDENTIALS") {
 			t.Errorf("%s passes a service-account key", f)
 		}
 	}
+	for _, tc := range []struct {
+		name, job string
+		want      int
+	}{
+		{"prod token in production", "    environment: production\n    steps:\n      - run: echo\n        env:\n          T: ${{ secrets.PULUMI_ACCESS_TOKEN_PROD }}\n", 0},
+		{"prod token outside production", "    steps:\n      - run: echo\n        env:\n          T: ${{ secrets.PULUMI_ACCESS_TOKEN_PROD }}\n", 1},
+		{"repository token in production", "    environment: production\n    steps:\n      - run: echo\n        env:\n          T: ${{ secrets.PULUMI_ACCESS_TOKEN }}\n", 1},
+		{"another secret", "    steps:\n      - run: echo\n        env:\n          T: ${{ secrets.GCP_KEY }}\n", 1},
+	} {
+		src := []byte("on: push\njobs:\n  j:\n    runs-on: ubuntu-24.04\n" + tc.job)
+		if got := secretProblems(t, tc.name, src); len(got) != tc.want {
+			t.Errorf("%s: %d problems, want %d: %v", tc.name, len(got), tc.want, got)
+		}
+	}
+}
+
+var secretRE = regexp.MustCompile(`secrets\.([A-Za-z0-9_]+)`)
+
+// secretProblems checks the secrets each job of a workflow reads.
+func secretProblems(t *testing.T, name string, src []byte) []string {
+	t.Helper()
+	var raw struct {
+		Jobs map[string]any `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(src, &raw); err != nil {
+		t.Fatal(err)
+	}
+	wf := parseWorkflow(t, src)
+	allowed := map[string]bool{"GITHUB_TOKEN": true, "PULUMI_ACCESS_TOKEN": true, "PULUMI_ACCESS_TOKEN_PROD": true}
+	var problems []string
+	for _, id := range sortedKeys(raw.Jobs) {
+		body, err := yaml.Marshal(raw.Jobs[id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		production := environmentName(wf.Jobs[id]) == "production"
+		for _, m := range secretRE.FindAllStringSubmatch(string(body), -1) {
+			switch {
+			case !allowed[m[1]]:
+				problems = append(problems, fmt.Sprintf("%s job %s uses secret %s", name, id, m[1]))
+			case m[1] == "PULUMI_ACCESS_TOKEN_PROD" && !production:
+				problems = append(problems, fmt.Sprintf("%s job %s reads PULUMI_ACCESS_TOKEN_PROD outside the production environment", name, id))
+			case m[1] == "PULUMI_ACCESS_TOKEN" && production:
+				problems = append(problems, fmt.Sprintf("%s job %s runs in production with the repository's PULUMI_ACCESS_TOKEN, which pull-request jobs can read: use PULUMI_ACCESS_TOKEN_PROD", name, id))
+			}
+		}
+	}
+	return problems
+}
+
+// environmentName is the GitHub environment a job declares ("" for none).
+func environmentName(job *wfJob) string {
+	switch e := job.Environment.(type) {
+	case string:
+		return e
+	case map[string]any:
+		n, _ := e["name"].(string)
+		return n
+	}
+	return ""
 }

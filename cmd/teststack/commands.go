@@ -61,6 +61,16 @@ var commands = []command{
 		check: checkSweep,
 		run:   sweep,
 	},
+	{
+		name:     "providers",
+		synopsis: "--stack NAME",
+		help:     "refuse a stack (any, dev and prod too; it only reads) whose state names provider plugins other than go.mod's gcp and kubernetes versions",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.name, "stack", "", "stack whose state is checked, e.g. dev (required)")
+		},
+		check: checkStack,
+		run:   providers,
+	},
 }
 
 // lookup finds a subcommand by name.
@@ -78,6 +88,16 @@ func checkName(o *options) []string {
 		return []string{"--name is required"}
 	}
 	if err := teststack.ValidateName(o.name, o.protected); err != nil {
+		return []string{err.Error()}
+	}
+	return nil
+}
+
+func checkStack(o *options) []string {
+	if o.name == "" {
+		return []string{"--stack is required"}
+	}
+	if err := teststack.ValidateName(o.name, nil); err != nil {
 		return []string{err.Error()}
 	}
 	return nil
@@ -145,4 +165,17 @@ func sweep(ctx context.Context, m *teststack.Manager, o *options, stdout io.Writ
 		writeSweep(stdout, report, m.Now())
 	}
 	return err
+}
+
+func providers(ctx context.Context, m *teststack.Manager, o *options, stdout io.Writer) error {
+	res, err := m.CheckStack(ctx, o.name)
+	if err != nil {
+		return err
+	}
+	if res.Missing {
+		fmt.Fprintf(stdout, "%s: no such stack; nothing to check\n", o.name)
+	} else {
+		fmt.Fprintf(stdout, "%s: %d providers, each a pinned plugin (%s)\n", res.Name, res.Providers, m.Pins)
+	}
+	return nil
 }

@@ -1,9 +1,10 @@
 // Command teststack creates, updates, destroys and sweeps short-lived test
 // stacks of the asyncjobs program with the Pulumi Automation API:
 //
-//	teststack up      --name pr-123 --from dev [--ttl 24h] [--owner NAME]
-//	teststack destroy --name pr-123 [--force]
-//	teststack sweep   --prefix pr- | --name pr-123 [--older-than 24h] [--dry-run]
+//	teststack up        --name pr-123 --from dev [--ttl 24h] [--owner NAME]
+//	teststack destroy   --name pr-123 [--force]
+//	teststack sweep     --prefix pr- | --name pr-123 [--older-than 24h] [--dry-run]
+//	teststack providers --stack dev
 //
 // A test stack gets the template stack's configuration (Pulumi.<from>.yaml)
 // with asyncjobs:protect=false and a fresh asyncjobs:nameSuffix when it is
@@ -12,6 +13,15 @@
 // fallback). The sweep destroys a test stack when its own TTL has passed
 // since its last up. dev and prod, and any stack without that record, are
 // never touched.
+//
+// Plugins: every Pulumi command runs with
+// PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true, and a stack whose state
+// names a provider plugin other than the pinned ones (the versions go.mod
+// requires of the gcp and kubernetes SDKs; no download URL) is refused
+// before it is updated or destroyed: a branch pull request can write a
+// test stack's state, and the sweep runs on main. providers checks any
+// stack that way (the deploy workflow runs it on dev and prod before
+// pulumi up); it only reads.
 //
 // It runs the program in the project directory, so it needs the Pulumi CLI
 // on PATH with its Go language host, the backend login (PULUMI_BACKEND_URL
@@ -43,7 +53,8 @@ import (
 )
 
 const commonUsage = `common flags: --dir DIR (project directory, default .), --protected NAMES (besides dev, prod),
-  --secrets-provider URL (new stacks; default $PULUMI_SECRETS_PROVIDER), --no-tags
+  --secrets-provider URL (new stacks; default $PULUMI_SECRETS_PROVIDER), --no-tags,
+  --go-mod FILE (the provider pins; default DIR/go.mod)
 `
 
 func main() { cli.Main("teststack", run) }
@@ -66,6 +77,7 @@ type options struct {
 	protectedNames  string
 	secretsProvider string
 	noTags          bool
+	goMod           string
 
 	name, from, owner, prefix string
 	ttl, olderThan            time.Duration
@@ -80,6 +92,7 @@ func (o *options) registerCommon(fs *flag.FlagSet) {
 	fs.StringVar(&o.protectedNames, "protected", "", "more comma-separated stack names teststack never touches (dev and prod always are)")
 	fs.StringVar(&o.secretsProvider, "secrets-provider", os.Getenv("PULUMI_SECRETS_PROVIDER"), "secrets provider of new stacks, e.g. gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K")
 	fs.BoolVar(&o.noTags, "no-tags", false, "keep the test record in configuration only (backends without stack tags)")
+	fs.StringVar(&o.goMod, "go-mod", "", "go.mod whose gcp and kubernetes SDK versions pin the provider plugins a state may name (default: go.mod in --dir)")
 }
 
 // usage is the command's usage text, generated from commands.
@@ -118,7 +131,14 @@ func (a *app) run(ctx context.Context, args []string, _ io.Reader, stdout, stder
 	if err != nil {
 		return cli.UsageError(err)
 	}
-	if err := c.run(ctx, a.manager(dir, o, stderr), o, stdout); err != nil {
+	if o.goMod == "" {
+		o.goMod = filepath.Join(dir, "go.mod")
+	}
+	pins, err := teststack.PinsFromGoMod(o.goMod)
+	if err != nil {
+		return fmt.Errorf("%s: %w (pass --go-mod)", c.name, err)
+	}
+	if err := c.run(ctx, a.manager(dir, o, pins, stderr), o, stdout); err != nil {
 		return fmt.Errorf("%s: %w", c.name, err)
 	}
 	return nil
@@ -162,12 +182,16 @@ func printUsage(w io.Writer, fs *flag.FlagSet, sub string) {
 }
 
 // manager wires the lifecycle to this project: the program in dir, its
-// suffix key and test overrides, and the offline configuration check.
-func (a *app) manager(dir string, o *options, log io.Writer) *teststack.Manager {
-	var opts []auto.LocalWorkspaceOption
-	if len(a.env) > 0 {
-		opts = append(opts, auto.EnvVars(a.env))
+// suffix key and test overrides, the offline configuration check, and the
+// provider pins every state is checked against.
+func (a *app) manager(dir string, o *options, pins teststack.Pins, log io.Writer) *teststack.Manager {
+	// The engine never downloads a plugin, whatever a state names.
+	env := map[string]string{"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}
+	for k, v := range a.env {
+		env[k] = v
 	}
+	env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
+	opts := []auto.LocalWorkspaceOption{auto.EnvVars(env)}
 	if o.secretsProvider != "" {
 		opts = append(opts, auto.SecretsProvider(o.secretsProvider))
 	}
@@ -180,6 +204,7 @@ func (a *app) manager(dir string, o *options, log io.Writer) *teststack.Manager 
 		Validate:  validator(dir),
 		Now:       time.Now,
 		Log:       log,
+		Pins:      pins,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -119,7 +120,7 @@ func TestAgainstBackend(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml"} {
+	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml", "go.mod"} {
 		b, err := os.ReadFile(filepath.Join(repoRoot, f))
 		if err != nil {
 			t.Fatal(err)
@@ -141,7 +142,16 @@ func TestAgainstBackend(t *testing.T) {
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
 	}
 
-	code, stdout, stderr := runCmd(t, env, "sweep", "--dir", dir, "--prefix", "pr-", "--dry-run")
+	// Without the provider pins nothing runs.
+	code, stdout, stderr := runCmd(t, env, "sweep", "--dir", dir, "--prefix", "pr-", "--dry-run", "--go-mod", filepath.Join(base, "none"))
+	if code != cli.ExitFailed || !strings.Contains(stderr, "reading the provider pins") {
+		t.Errorf("sweep without go.mod: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCmd(t, env, "providers", "--dir", dir, "--stack", "dev")
+	if code != cli.ExitOK || !strings.Contains(stdout, "dev: no such stack; nothing to check") {
+		t.Errorf("providers of a missing stack: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCmd(t, env, "sweep", "--dir", dir, "--prefix", "pr-", "--dry-run")
 	if code != cli.ExitOK || !strings.Contains(stdout, "0 stacks under the prefix") {
 		t.Errorf("sweep on an empty backend: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
@@ -159,6 +169,100 @@ func TestAgainstBackend(t *testing.T) {
 	code, stdout, stderr = runCmd(t, env, "sweep", "--dir", dir, "--prefix", "pr-")
 	if code != cli.ExitOK || !strings.Contains(stdout, "0 stacks under the prefix") {
 		t.Errorf("a stack was created for a rejected configuration: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+}
+
+// TestProvidersAgainstBackend runs the command with the real Pulumi CLI on
+// states imported into a file backend: a state the program wrote passes
+// providers (dev too: it only reads); once a provider with a
+// pluginDownloadURL is planted in it, as a pull request acting as the dev
+// deployer could, providers and destroy refuse it with the reason, and the
+// stack stays. Every Pulumi command runs with automatic plugin
+// acquisition disabled, whatever the caller's environment says.
+func TestProvidersAgainstBackend(t *testing.T) {
+	bin := pulumicli.Path(t)
+	base := t.TempDir()
+	dir := filepath.Join(base, "project")
+	backend := filepath.Join(base, "backend")
+	for _, d := range []string{dir, backend, filepath.Join(base, "home")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	binDir := t.TempDir()
+	if err := os.Symlink(bin, filepath.Join(binDir, "pulumi")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	files := map[string]string{
+		"Pulumi.yaml": "name: asyncjobs\nruntime: go\n",
+		// The versions of the providers in the imported state.
+		"go.mod": "module example.com/x\n\ngo 1.26\n\nrequire (\n\tgithub.com/pulumi/pulumi-gcp/sdk/v7 v7.38.0\n\tgithub.com/pulumi/pulumi-kubernetes/sdk/v4 v4.25.0\n)\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{
+		"PULUMI_HOME":              filepath.Join(base, "home"),
+		"PULUMI_BACKEND_URL":       "file://" + filepath.ToSlash(backend),
+		"PULUMI_CONFIG_PASSPHRASE": "test",
+		"PULUMI_SKIP_UPDATE_CHECK": "true",
+		// teststack sets it to true regardless.
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "false",
+	}
+	pulumi := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--non-interactive")...)
+		cmd.Dir = dir
+		cmd.Env = os.Environ()
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("pulumi %v: %v\n%s", args, err, out)
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "teststack", "testdata", "pinned-state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(stack, extra string) {
+		t.Helper()
+		s := strings.ReplaceAll(string(raw), "urn:pulumi:STACK::PROJECT::", "urn:pulumi:"+stack+"::asyncjobs::")
+		if extra != "" {
+			i := strings.LastIndex(s, "]")
+			s = s[:i] + "," + strings.ReplaceAll(extra, "STACK", stack) + s[i:]
+		}
+		p := filepath.Join(base, stack+".json")
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pulumi("stack", "init", stack)
+		pulumi("stack", "import", "--stack", stack, "--file", p)
+	}
+	load("dev", "")
+	code, stdout, stderr := runCmd(t, env, "providers", "--dir", dir, "--stack", "dev")
+	if code != cli.ExitOK || !strings.Contains(stdout, "2 providers, each a pinned plugin (gcp 7.38.0, kubernetes 4.25.0)") {
+		t.Errorf("providers of the program's own state: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+
+	planted := `{"urn": "urn:pulumi:STACK::asyncjobs::pulumi:providers:gcp::planted", "custom": true, "id": "1", "type": "pulumi:providers:gcp",
+		"inputs": {"__internal": {"pluginDownloadURL": "https://plugins.invalid/"}, "version": "7.38.0"}, "outputs": {"version": "7.38.0"}}`
+	load("pr-5", planted)
+	code, stdout, stderr = runCmd(t, env, "providers", "--dir", dir, "--stack", "pr-5")
+	if code != cli.ExitFailed || !strings.Contains(stderr, `pulumi:providers:gcp::planted: inputs: __internal.pluginDownloadURL "https://plugins.invalid/"`) ||
+		!strings.Contains(stderr, "refusing to touch it") {
+		t.Errorf("providers of a planted state: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCmd(t, env, "destroy", "--dir", dir, "--name", "pr-5", "--force")
+	if code != cli.ExitFailed || !strings.Contains(stderr, "stack pr-5: check providers") || !strings.Contains(stderr, "pluginDownloadURL") {
+		t.Errorf("destroy of a planted state: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCmd(t, env, "sweep", "--dir", dir, "--prefix", "pr-", "--dry-run")
+	if code != cli.ExitOK || !strings.Contains(stdout, "pr-5") {
+		t.Errorf("pr-5 is gone after the refused destroy: exit %d\n%s", code, stdout)
 	}
 }
 

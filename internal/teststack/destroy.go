@@ -56,8 +56,12 @@ func (m *Manager) Destroy(ctx context.Context, name string, force bool) (*Destro
 	return res, nil
 }
 
-// destroy destroys and removes one stack.
+// destroy destroys and removes one stack, unless its state names provider
+// plugins other than the pinned ones.
 func (m *Manager) destroy(ctx context.Context, ws auto.Workspace, name string) error {
+	if err := m.checkProviders(ctx, ws, name); err != nil {
+		return err
+	}
 	stack, err := auto.SelectStack(ctx, name, ws)
 	if err != nil {
 		return stepErr(name, "select stack", err)

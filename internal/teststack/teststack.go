@@ -12,7 +12,9 @@
 // Manager's three operations have a file each (up.go, destroy.go,
 // sweep.go); stackconfig.go reads and writes a stack's record and
 // configuration through the workspace, and meta.go says what the record
-// holds.
+// holds. providers.go refuses, before any of them touches a stack, a state
+// that names provider plugins other than the pinned ones (a test stack's
+// state is written by pull requests; the sweep runs on main).
 package teststack
 
 import (
@@ -50,6 +52,10 @@ type Manager struct {
 	Rand io.Reader
 	// Log receives step messages and the engine's output (io.Discard when nil).
 	Log io.Writer
+	// Pins, when set, are the only provider plugins a stack's state may
+	// name: Up of an existing stack, Destroy and Sweep refuse any other
+	// state before the engine reads it (see Pins).
+	Pins Pins
 }
 
 // StepError names the stack and the step that failed.

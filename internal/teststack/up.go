@@ -70,6 +70,11 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 
 	var meta Meta
 	if exists {
+		// Before anything of the stack is read or changed: its state may
+		// name a plugin the update would load.
+		if err := m.checkProviders(ctx, ws, name); err != nil {
+			return nil, err
+		}
 		_ = m.restoreSettings(ctx, ws, name) // best effort; readMeta reports what is missing
 		meta, err = m.readMeta(ctx, ws, name)
 		if errors.Is(err, errNoMeta) {
