@@ -175,23 +175,9 @@ func roundUp(d, unit time.Duration) time.Duration {
 	return d
 }
 
-// Span renders a duration compactly (90000s as 25h, 84600s as 23h30m).
-func Span(d time.Duration) string {
-	switch {
-	case d == 0:
-		return "0s"
-	case d%(24*time.Hour) == 0:
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0 && d > time.Hour:
-		return fmt.Sprintf("%dh%dm", d/time.Hour, (d%time.Hour)/time.Minute)
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	default:
-		return d.String()
-	}
-}
+// Span renders a duration for people, as everything in the project does
+// (duration.Human: 90000s as 25h, 84600s as 23h30m).
+func Span(d time.Duration) string { return duration.Human(d) }
 
 // seconds renders a duration as the API takes it ("300s").
 func seconds(d time.Duration) string { return fmt.Sprintf("%ds", int64(d/time.Second)) }

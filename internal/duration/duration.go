@@ -108,18 +108,36 @@ func (d Duration) Equal(o Duration) bool { return d.Duration == o.Duration && d.
 // MarshalJSON writes the canonical form.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
-// String renders the duration compactly ("7d", "60m", "10s").
-func (d Duration) String() string {
+// String renders the duration as Human does, which Parse reads back.
+func (d Duration) String() string { return Human(d.Duration) }
+
+// Human is the one way the project writes a duration for people, in plans,
+// warnings, alert runbooks and commands alike, and one that Parse (and so
+// the configuration) reads back: whole days as days ("7d"), anything else
+// in hours, minutes and seconds without the zero parts ("25h", "23h30m",
+// "1h30s", "10s"), and sub-second spans as Go writes them ("1.5s").
+func Human(d time.Duration) string {
 	switch {
-	case d.Duration == 0:
+	case d == 0:
 		return "0s"
-	case d.Duration%(24*time.Hour) == 0:
-		return fmt.Sprintf("%dd", d.Duration/(24*time.Hour))
-	case d.Duration%time.Minute == 0:
-		return fmt.Sprintf("%dm", d.Duration/time.Minute)
-	default:
-		return d.Duration.String()
+	case d < 0:
+		return "-" + Human(-d)
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d%time.Second != 0:
+		return d.String()
 	}
+	var b strings.Builder
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := d / u.unit; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.name)
+			d -= n * u.unit
+		}
+	}
+	return b.String()
 }
 
 // GoogleSeconds renders the duration as Google APIs expect it ("3600s").

@@ -15,10 +15,10 @@ func TestParseAndRender(t *testing.T) {
 		seconds string
 	}{
 		{"10s", 10 * time.Second, "10s", "10s"},
-		{"3600s", time.Hour, "60m", "3600s"},
-		{"60m", time.Hour, "60m", "3600s"},
+		{"3600s", time.Hour, "1h", "3600s"},
+		{"60m", time.Hour, "1h", "3600s"},
 		{"7d", 7 * 24 * time.Hour, "7d", "604800s"},
-		{"1h30m", 90 * time.Minute, "90m", "5400s"},
+		{"1h30m", 90 * time.Minute, "1h30m", "5400s"},
 		{"100ms", 100 * time.Millisecond, "100ms", "0s"},
 		{"0s", 0, "0s", "0s"},
 	}
@@ -74,5 +74,35 @@ func TestOverflow(t *testing.T) {
 				t.Fatalf("Parse(%q) = %v, %v; want an error saying %q", tc.in, got, err, tc.err)
 			}
 		})
+	}
+}
+
+// TestHuman: the one human format: 25h reads as 25h (not 1500m or 1d1h),
+// whole days as days, no zero parts, and every rendering of a whole number
+// of seconds reads back as the same duration.
+func TestHuman(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                               "0s",
+		10 * time.Second:                "10s",
+		4 * time.Minute:                 "4m",
+		29*time.Minute + 10*time.Second: "29m10s",
+		90 * time.Minute:                "1h30m",
+		25 * time.Hour:                  "25h",
+		23*time.Hour + 30*time.Minute:   "23h30m",
+		24*time.Hour + 70*time.Second:   "24h1m10s",
+		2*time.Hour + 3*time.Second:     "2h3s",
+		7 * 24 * time.Hour:              "7d",
+		31 * 24 * time.Hour:             "31d",
+		1500 * time.Millisecond:         "1.5s",
+		-90 * time.Minute:               "-1h30m",
+	} {
+		if got := Human(d); got != want {
+			t.Errorf("Human(%v) = %q, want %q", d, got, want)
+		}
+		if d%time.Second == 0 {
+			if back, err := Parse(Human(d)); err != nil || back != d {
+				t.Errorf("Parse(Human(%v)) = %v, %v", d, back, err)
+			}
+		}
 	}
 }

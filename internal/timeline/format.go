@@ -151,24 +151,6 @@ func retryDurationText(d duration.Duration) string {
 	return Span(d.Duration)
 }
 
-// Span renders a duration compactly for people: "0s", "10s", "4m",
-// "1h30m", "31d", "29m10s".
-func Span(d time.Duration) string {
-	if d == 0 {
-		return "0s"
-	}
-	if d < time.Second || d%time.Second != 0 {
-		return d.String()
-	}
-	var b strings.Builder
-	for _, u := range []struct {
-		unit time.Duration
-		name string
-	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
-		if n := d / u.unit; n > 0 {
-			fmt.Fprintf(&b, "%d%s", n, u.name)
-			d -= n * u.unit
-		}
-	}
-	return b.String()
-}
+// Span renders a duration for people, as everything in the project does
+// (duration.Human).
+func Span(d time.Duration) string { return duration.Human(d) }

@@ -252,7 +252,7 @@ func TestSpan(t *testing.T) {
 		29*time.Minute + 10*time.Second: "29m10s",
 		90 * time.Minute:                "1h30m",
 		TaskRetention:                   "31d",
-		24*time.Hour + 70*time.Second:   "1d1m10s",
+		24*time.Hour + 70*time.Second:   "24h1m10s",
 		1500 * time.Millisecond:         "1.5s",
 		100 * time.Millisecond:          "100ms",
 		2*time.Hour + 3*time.Second:     "2h3s",
