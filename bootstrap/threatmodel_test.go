@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/cel-go/cel"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
@@ -145,39 +146,47 @@ var (
 	}
 )
 
-var (
-	eqClauseRE = regexp.MustCompile(`^assertion\.([a-z_]+) == "([^"\\]*)"$`)
-	inClauseRE = regexp.MustCompile(`^assertion\.([a-z_]+) in \[((?:"[^"\\]*"(?:, )?)+)\]$`)
-	listItemRE = regexp.MustCompile(`"([^"\\]*)"`)
-)
+// conditionEnv is the CEL environment of a workload identity pool
+// provider's attribute condition: the token's claims as assertion.
+var conditionEnv = func() *cel.Env {
+	env, err := cel.NewEnv(cel.Variable("assertion", cel.MapType(cel.StringType, cel.StringType)))
+	if err != nil {
+		panic(err)
+	}
+	return env
+}()
 
-// admits evaluates an attribute condition of the form the bootstrap writes
-// (a conjunction of assertion.<claim> == "<value>" and
-// assertion.<claim> in ["<value>", ...]); anything else fails the test, so
-// the evaluator cannot silently misread a new condition. A claim the token
-// lacks matches nothing.
+// admits evaluates an attribute condition with cel-go, the CEL
+// implementation Google maintains, as Security Token Service does: the
+// token is admitted when the condition is true. A claim the token lacks
+// makes the condition fail to evaluate, which Google takes as a refusal;
+// any other error (a condition that does not compile, or is not a
+// boolean) fails the test.
 func admits(t *testing.T, condition string, c claims) bool {
 	t.Helper()
-	ok := true
-	for _, clause := range strings.Split(condition, " && ") {
-		if m := eqClauseRE.FindStringSubmatch(clause); m != nil {
-			if v, present := c[m[1]]; !present || v != m[2] {
-				ok = false
-			}
-			continue
-		}
-		if m := inClauseRE.FindStringSubmatch(clause); m != nil {
-			v, present := c[m[1]]
-			found := false
-			for _, item := range listItemRE.FindAllStringSubmatch(m[2], -1) {
-				found = found || (present && v == item[1])
-			}
-			ok = ok && found
-			continue
-		}
-		t.Fatalf("condition %q: clause %q is neither assertion.<claim> == \"<value>\" nor assertion.<claim> in [\"<value>\", ...]", condition, clause)
+	ast, iss := conditionEnv.Compile(condition)
+	if iss.Err() != nil {
+		t.Fatalf("condition %q does not compile: %v", condition, iss.Err())
 	}
-	return ok
+	if ast.OutputType() != cel.BoolType {
+		t.Fatalf("condition %q is a %v, not a boolean", condition, ast.OutputType())
+	}
+	prg, err := conditionEnv.Program(ast)
+	if err != nil {
+		t.Fatalf("condition %q: %v", condition, err)
+	}
+	out, _, err := prg.Eval(map[string]any{"assertion": map[string]string(c)})
+	if err != nil {
+		if strings.Contains(err.Error(), "no such key") {
+			return false
+		}
+		t.Fatalf("condition %q on %v: %v", condition, c, err)
+	}
+	admitted, ok := out.Value().(bool)
+	if !ok {
+		t.Fatalf("condition %q gave %v", condition, out)
+	}
+	return admitted
 }
 
 // impersonatesProject: project roles whose holder can act as, mint tokens

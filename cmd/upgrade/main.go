@@ -145,6 +145,8 @@ func pulumi(ctx context.Context, o options, args ...string) ([]byte, error) {
 	var out, errOut bytes.Buffer
 	cmd := exec.CommandContext(ctx, o.pulumi, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = o.dir, &out, &errOut
+	// Never a plugin the stack's state names: only those installed.
+	cmd.Env = append(os.Environ(), "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true")
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("pulumi %s: %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(errOut.String()))
 	}

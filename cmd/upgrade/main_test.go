@@ -12,8 +12,13 @@ import (
 )
 
 // fakePulumi stands in for the CLI: stack export prints the state file,
-// stack import replaces it, anything else fails.
+// stack import replaces it, anything else fails, and so does every run
+// that may fetch a plugin.
 const fakePulumi = `#!/bin/sh
+if [ "$PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION" != true ]; then
+	echo "run without PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" >&2
+	exit 4
+fi
 case "$1 $2" in
 "stack export") cat "$FAKE_STATE" ;;
 "stack import") while [ $# -gt 0 ]; do [ "$1" = --file ] && cp "$2" "$FAKE_STATE"; shift; done ;;

@@ -2,35 +2,18 @@ package fakegoogle
 
 import (
 	"strings"
-	"sync"
+
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 )
 
-// tail keeps the last max bytes written to it: a log that is shown only
-// when a test fails.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
+// tail keeps the last bytes of a log that is shown only when a test fails.
+type tail struct{ cli.Tail }
 
-func newTail(max int) *tail { return &tail{max: max} }
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
+func newTail(max int) *tail { return &tail{cli.Tail{Max: max}} }
 
 // lastLines returns up to n complete last lines.
 func (t *tail) lastLines(n int) string {
-	t.mu.Lock()
-	s := string(t.buf)
-	t.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(t.String(), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}

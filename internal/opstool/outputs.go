@@ -124,6 +124,8 @@ func readStackOutputs(ctx context.Context, stack string) (*Outputs, error) {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "stack", "output", "--json", "--stack", stack)
+	// Never a plugin the stack's state names: only those installed.
+	cmd.Env = append(os.Environ(), "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true")
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -20,6 +19,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 )
 
 // startTimeout bounds a plugin's start: writing its port and answering
@@ -32,7 +33,7 @@ type process struct {
 	cmd    *exec.Cmd
 	conn   *grpc.ClientConn
 	client pulumirpc.ResourceProviderClient
-	stderr *tail
+	stderr *cli.Tail
 	done   chan struct{} // closed when the process has exited
 }
 
@@ -45,7 +46,7 @@ func start(ctx context.Context, pkg, bin, engineAddr string, env []string) (*pro
 	if err != nil {
 		return nil, err
 	}
-	p := &process{pkg: pkg, cmd: cmd, stderr: &tail{max: 8192}, done: make(chan struct{})}
+	p := &process{pkg: pkg, cmd: cmd, stderr: &cli.Tail{Max: 8192}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the %s provider plugin: %w", pkg, err)
@@ -204,29 +205,6 @@ func pluginEnv(dir string) []string {
 		"HTTP_PROXY="+closed, "HTTPS_PROXY="+closed, "http_proxy="+closed, "https_proxy="+closed,
 		"NO_PROXY=", "no_proxy=",
 	)
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (w *tail) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if len(w.buf) > w.max {
-		w.buf = append([]byte(nil), w.buf[len(w.buf)-w.max:]...)
-	}
-	return len(p), nil
-}
-
-func (w *tail) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.buf)
 }
 
 var errClosed = errors.New("providerdiff: the set is closed")

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 )
 
 var (
@@ -63,7 +65,7 @@ func runTools(tool string) (string, error) {
 		return "", err
 	}
 	var stdout bytes.Buffer
-	stderr := &tailWriter{max: 4096}
+	stderr := &cli.Tail{Max: 4096}
 	cmd := exec.Command(bash, script, "path", tool)
 	cmd.Dir = root
 	cmd.Stdout = &stdout
@@ -139,27 +141,4 @@ func unavailable(t testing.TB, format string, args ...any) {
 		t.Fatalf("toolcache: "+format+" (CI=true: a missing tool is a failure)", args...)
 	}
 	t.Skipf("toolcache: "+format+" (skipping; under CI=true this fails)", args...)
-}
-
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if len(w.buf) > w.max {
-		w.buf = append([]byte(nil), w.buf[len(w.buf)-w.max:]...)
-	}
-	return len(p), nil
-}
-
-func (w *tailWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.buf)
 }
