@@ -16,6 +16,7 @@ import (
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/text"
 
+	"github.com/asyncjobs/asyncjobs/internal/pulumicli"
 	"github.com/asyncjobs/asyncjobs/internal/teststack"
 )
 
@@ -593,4 +594,37 @@ func nodeText(n ast.Node, src []byte) string {
 		return ast.WalkContinue, nil
 	})
 	return b.String()
+}
+
+// TestPluginsScriptWithTheRealCLI: the real Pulumi CLI takes plugins.sh's
+// command lines (no flag it does not know), and with a checksum and no way
+// to the vendor's download it installs nothing: the install fails at the
+// download, not at the command line, and the plugin directory stays empty.
+func TestPluginsScriptWithTheRealCLI(t *testing.T) {
+	cli := pulumicli.Path(t)
+	dir, home := t.TempDir(), t.TempDir()
+	if err := os.Symlink(cli, filepath.Join(dir, "pulumi")); err != nil {
+		t.Fatal(err)
+	}
+	sum := strings.Repeat("a", 64)
+	cmd := exec.Command("bash", filepath.Join("..", "scripts", "plugins.sh"), "install")
+	cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"), "PULUMI_HOME="+home,
+		"PULUMI_SKIP_UPDATE_CHECK=true", "HTTPS_PROXY=http://127.0.0.1:1", "HTTP_PROXY=http://127.0.0.1:1",
+		"ASYNCJOBS_GCP_PLUGIN_ARCHIVE_SHA256="+sum, "ASYNCJOBS_KUBERNETES_PLUGIN_ARCHIVE_SHA256="+sum, "ASYNCJOBS_POLICY_OPA_ARCHIVE_SHA256="+sum)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("plugins.sh installed without a way to the vendor:\n%s", out)
+	}
+	for _, bad := range []string{"unknown flag", "unknown command", "accepts", "Usage:"} {
+		if strings.Contains(string(out), bad) {
+			t.Fatalf("the real CLI refused plugins.sh's command line (%q):\n%s", bad, out)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(home, "plugins")); len(entries) > 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("plugins installed: %v", names)
+	}
 }
