@@ -434,7 +434,7 @@ func TestStackFilesMatchTheExample(t *testing.T) {
 		}
 		// The stack's overdue alerts read the completions metric of its
 		// cluster's project, which the bootstrap creates there.
-		stack, err := stacks.LoadStack(name, stacks.Source(st.Config))
+		stack, err := stacks.Load(name, stacks.Source(st.Config))
 		if err != nil {
 			t.Fatalf("Pulumi.%s.yaml: %v", name, err)
 		}

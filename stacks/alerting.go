@@ -107,15 +107,10 @@ func (c Config) alertingWarnings() []Warning {
 }
 
 // ClusterProject is the Google project of the GKE cluster (gke.project,
-// else the stack's): where GKE writes the CronJobs' events, the stack's
-// log-based metrics live, and the bootstrap creates the completions metric
-// the overdue alerts read.
-func (c Config) ClusterProject() string {
-	if c.GKE.Project != "" {
-		return c.GKE.Project
-	}
-	return c.Project
-}
+// else the stack's, as resolved): where GKE writes the CronJobs' events,
+// the stack's log-based metrics live, and the bootstrap creates the
+// completions metric the overdue alerts read.
+func (c Config) ClusterProject() string { return c.GKE.Names.Project }
 
 func (c Config) cronJob(name string) monitoring.CronJob {
 	for _, j := range c.CronJobs {
@@ -127,18 +122,16 @@ func (c Config) cronJob(name string) monitoring.CronJob {
 }
 
 // monitoringArgs names every watched resource by its physical name.
-func (c Config) monitoringArgs(stack string) monitoring.Args {
+func (c Config) monitoringArgs() monitoring.Args {
 	labels := map[string]string{}
 	for k, v := range c.Labels {
 		labels[k] = v
 	}
 	args := monitoring.Args{
-		Spec:    c.Alerting,
 		Project: c.Project,
-		Stack:   stack,
-		Suffix:  c.NameSuffix,
 		Labels:  labels,
-		Worker:  monitoring.Service{Service: c.Worker.Names.Service, Region: c.Region},
+		Spec:    c.Alerting,
+		Worker:  monitoring.Service{Service: c.Worker.Names.Service, Region: c.Worker.Names.Region},
 	}
 	for _, t := range c.Topics {
 		for _, s := range t.Subscriptions {
@@ -156,10 +149,11 @@ func (c Config) monitoringArgs(stack string) monitoring.Args {
 		}
 	}
 	for _, q := range c.Queues {
-		args.Queues = append(args.Queues, monitoring.Queue{Name: q.Name, ID: q.Names.Queue, Location: q.Location})
+		args.Queues = append(args.Queues, monitoring.Queue{Name: q.Name, ID: q.Names.Queue, Location: q.Names.Location})
 	}
 	if c.HasWorkloads() {
-		args.Cluster = monitoring.Cluster{Project: c.ClusterProject(), Location: c.GKE.Location, Name: c.GKE.Name, Namespace: c.Namespace()}
+		g := c.GKE.Names
+		args.Cluster = monitoring.Cluster{Project: g.Project, Location: g.Location, Name: c.GKE.Name, Namespace: g.Namespace}
 	}
 	for _, j := range c.CronJobs {
 		args.CronJobs = append(args.CronJobs, c.cronJob(j.Name))

@@ -31,7 +31,7 @@ func warningsAt(ws []stacks.Warning, path string) []string {
 // is valid there and a warning.
 func TestDevWarnsThatAlertsNotifyNobody(t *testing.T) {
 	st := loadStack(t, "dev")
-	cfg, err := stacks.LoadStack("dev", stacks.Source(st.Config))
+	cfg, err := stacks.Load("dev", stacks.Source(st.Config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestDevWarnsThatAlertsNotifyNobody(t *testing.T) {
 	// A channel silences the warning.
 	src := copyConfig(st.Config)
 	setIn(t, src, "asyncjobs:alerting", "emails", []any{"dev-team@example.com"})
-	cfg, err = stacks.LoadStack("dev", stacks.Source(src))
+	cfg, err = stacks.Load("dev", stacks.Source(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestProductionNeedsChannels(t *testing.T) {
 		t.Run(tc.stack+"/"+tc.label, func(t *testing.T) {
 			src := copyConfig(dev.Config)
 			setIn(t, src, "asyncjobs:labels", "environment", tc.label)
-			_, err := stacks.LoadStack(tc.stack, stacks.Source(src))
+			_, err := stacks.Load(tc.stack, stacks.Source(src))
 			if !tc.production {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -104,14 +104,14 @@ func TestProductionNeedsChannels(t *testing.T) {
 
 			// An e-mail channel is enough.
 			setIn(t, src, "asyncjobs:alerting", "emails", []any{"oncall@example.com"})
-			if _, err := stacks.LoadStack(tc.stack, stacks.Source(src)); err != nil {
+			if _, err := stacks.Load(tc.stack, stacks.Source(src)); err != nil {
 				t.Errorf("refused with a channel: %v", err)
 			}
 			// Turning alerting off is not an error, but warned about.
 			src = copyConfig(dev.Config)
 			setIn(t, src, "asyncjobs:labels", "environment", tc.label)
 			setIn(t, src, "asyncjobs:alerting", "enabled", false)
-			cfg, err := stacks.LoadStack(tc.stack, stacks.Source(src))
+			cfg, err := stacks.Load(tc.stack, stacks.Source(src))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func TestProductionNeedsChannels(t *testing.T) {
 	}
 
 	prod := loadStack(t, "prod")
-	cfg, err := stacks.LoadStack("prod", stacks.Source(prod.Config))
+	cfg, err := stacks.Load("prod", stacks.Source(prod.Config))
 	if err != nil {
 		t.Fatalf("the prod stack file is refused: %v", err)
 	}
@@ -270,7 +270,7 @@ func TestClusterInAnotherProject(t *testing.T) {
 	dev := loadStack(t, "dev")
 	src := copyConfig(dev.Config)
 	setIn(t, src, "asyncjobs:gke", "project", "asyncjobs-shared")
-	cfg, err := stacks.LoadStack("dev", stacks.Source(src))
+	cfg, err := stacks.Load("dev", stacks.Source(src))
 	if err != nil {
 		t.Fatal(err)
 	}

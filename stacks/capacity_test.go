@@ -18,7 +18,7 @@ import (
 // subscriber Deployment on the pull one and a CronJob that publishes.
 func capacityBase(t *testing.T) Config {
 	t.Helper()
-	cfg, err := Load(Source{
+	cfg, err := Load("test", Source{
 		"gcp:project":      "asyncjobs-test",
 		"asyncjobs:region": "asia-northeast1",
 		"asyncjobs:worker": `{"image": "asia-docker.pkg.dev/asyncjobs-test/r/worker:v1", "maxInstances": 10, "concurrency": 80, "timeout": "10m"}`,
@@ -44,6 +44,7 @@ func checkCapacity(t *testing.T, change func(c *Config)) []Warning {
 	t.Helper()
 	cfg := capacityBase(t)
 	change(&cfg)
+	cfg.resolve() // as Load would: the change's names and defaults, then validation
 	if errs := cfg.Validate(); len(errs) > 0 {
 		t.Fatalf("the case is not a valid configuration: %v", errs)
 	}

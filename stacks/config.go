@@ -54,9 +54,13 @@ type Config struct {
 	CronJobs    []cronjob.Spec        `json:"cronJobs" doc:"CronJobs on GKE with the documents' safety settings"`
 	Alerting    monitoring.Spec       `json:"alerting" doc:"alert policies on every subscription, queue, the worker and every CronJob, their notification channels, and the stack's dashboard"`
 
-	// undecoded holds the key paths of the values that could not be
-	// decoded (they hold their defaults), for validation to leave alone.
-	undecoded map[string]bool
+	// Unread lists the namespace keys whose values (or a part of them)
+	// did not decode (strictconfig.Unread): the rules that read them do
+	// not run.
+	Unread strictconfig.Unread `json:"-"`
+	// decodeErrs are the decode errors' key paths: a rule about a key that
+	// did not decode is its decode error's, and is not reported again.
+	decodeErrs field.ErrorList
 }
 
 // Defaults returns the configuration a stack starts from; this is the one

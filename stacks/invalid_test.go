@@ -80,7 +80,9 @@ func TestInvalidConfigs(t *testing.T) {
 		{"workloads in default namespace", set("asyncjobs:gke", "namespace", "default"), "asyncjobs:gke.namespace", "not a namespace for application workloads"},
 		{"namespace too long with the suffix", both(set("asyncjobs:gke", "namespace", strings.Repeat("n", 61)), raw("asyncjobs:nameSuffix", "t1")),
 			"asyncjobs:gke.namespace", `with the name suffix it becomes "` + strings.Repeat("n", 61) + `-t1": must be no more than 63 characters`},
-		{"deletion protection on existing cluster", set("asyncjobs:gke", "deletionProtection", true), "asyncjobs:gke.deletionProtection", "create: true"},
+		// Retired: a created cluster's deletion protection follows asyncjobs:protect.
+		{"retired gke.deletionProtection", set("asyncjobs:gke", "deletionProtection", true), "asyncjobs:gke.deletionProtection", "this key was removed"},
+		{"retired gke.deletionProtection set false", set("asyncjobs:gke", "deletionProtection", false), "asyncjobs:gke.deletionProtection", "this key was removed"},
 		{"subscriber on unknown subscription", set("asyncjobs:subscribers", "0.subscription", "jobs/nope"), "asyncjobs:subscribers[0].subscription", "Unsupported value"},
 		{"subscriber latest image", set("asyncjobs:subscribers", "0.container.image", "app:latest"), "asyncjobs:subscribers[0].container.image", "latest"},
 		{"subscriber root user", set("asyncjobs:subscribers", "0.container.runAsUser", 0), "asyncjobs:subscribers[0].container.runAsUser", ">= 10001"},
@@ -137,7 +139,7 @@ func TestInvalidConfigs(t *testing.T) {
 			if plan == nil || len(plan.Resources) != 0 {
 				t.Errorf("%d resources registered for a rejected configuration", len(plan.Resources))
 			}
-			_, loadErr := stacks.Load(stacks.Source(cfg))
+			_, loadErr := stacks.Load(st.Name, stacks.Source(cfg))
 			cfgErr, ok := loadErr.(*stacks.ConfigError)
 			if !ok {
 				t.Fatalf("Load returned %T (%v), want *ConfigError", loadErr, loadErr)
@@ -163,7 +165,7 @@ func TestEveryErrorAtOnce(t *testing.T) {
 	set("asyncjobs:queues", "0.retry.maxDoublings", -1)(t, cfg)
 	set("asyncjobs:topics", "0.subscriptions.0.ackDeadline", "1s")(t, cfg)
 	raw("asyncjobs:colour", "blue")(t, cfg)
-	_, err := stacks.Load(stacks.Source(cfg))
+	_, err := stacks.Load(st.Name, stacks.Source(cfg))
 	cfgErr, ok := err.(*stacks.ConfigError)
 	if !ok {
 		t.Fatalf("got %v, want a ConfigError", err)

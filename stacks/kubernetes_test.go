@@ -131,7 +131,7 @@ func TestOurValidationRejectsFirst(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := copyConfig(st.Config)
 			tc.config(t, cfg)
-			_, err := stacks.Load(stacks.Source(cfg))
+			_, err := stacks.Load(st.Name, stacks.Source(cfg))
 			cfgErr, ok := err.(*stacks.ConfigError)
 			if !ok {
 				t.Fatalf("our validation accepted the configuration (%v)", err)

@@ -43,6 +43,23 @@ func TestMistakesWhereTheyAre(t *testing.T) {
 			[]change{set("asyncjobs:topics", "0.subscriptions.0.deadLetter.messageRetention", 7), set("asyncjobs:worker", "memory", "lots")},
 			[]mistake{{"asyncjobs:topics[0].subscriptions[0].deadLetter.messageRetention", "must be a string"}, {"asyncjobs:worker.memory", "memory quantity"}}},
 
+		// A rule across keys does not run on a key that did not decode
+		// (strictconfig.Unread): the correct key is not blamed for the
+		// default the unread one holds.
+		{"max instances unreadable, min instances above its default",
+			[]change{set("asyncjobs:worker", "maxInstances", "lots"), set("asyncjobs:worker", "minInstances", 20)},
+			[]mistake{{"asyncjobs:worker.maxInstances", "must be a whole number"}}},
+		{"grant role unreadable",
+			[]change{set("asyncjobs:cronJobs", "0.googleServiceAccount", map[string]any{"grants": []any{map[string]any{"role": 5, "topic": "jobs"}}})},
+			[]mistake{{"asyncjobs:cronJobs[0].googleServiceAccount.grants[0].role", "must be a string"}}},
+		{"cpu unreadable, memory beyond what the default CPU allows",
+			[]change{set("asyncjobs:worker", "cpu", 0.5), set("asyncjobs:worker", "memory", "4097Mi")},
+			[]mistake{{"asyncjobs:worker.cpu", "must be a string"}}},
+
+		{"memory unreadable, cpu beyond what the default memory allows",
+			[]change{set("asyncjobs:worker", "memory", 4), set("asyncjobs:worker", "cpu", "4")},
+			[]mistake{{"asyncjobs:worker.memory", "must be a string"}}},
+
 		// A mistake never blames a correct key: the subscriber's reference
 		// to jobs/jobs-worker is right in every case below.
 		{"unknown key under topics",
@@ -117,7 +134,7 @@ func TestMistakesWhereTheyAre(t *testing.T) {
 			if plan == nil || len(plan.Resources) != 0 {
 				t.Errorf("resources registered for a rejected configuration")
 			}
-			_, loadErr := stacks.Load(stacks.Source(cfg))
+			_, loadErr := stacks.Load(st.Name, stacks.Source(cfg))
 			cfgErr, ok := loadErr.(*stacks.ConfigError)
 			if !ok {
 				t.Fatalf("Load returned %T (%v), want *ConfigError", loadErr, loadErr)
@@ -198,7 +215,7 @@ func TestDerivedNames(t *testing.T) {
 			for _, c := range tc.changes {
 				c(t, cfg)
 			}
-			_, err := stacks.Load(stacks.Source(cfg))
+			_, err := stacks.Load(st.Name, stacks.Source(cfg))
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -276,7 +293,7 @@ func TestExactLimitsPlan(t *testing.T) {
 			for _, c := range tc.changes {
 				c(t, cfg)
 			}
-			if _, err := stacks.Load(stacks.Source(cfg)); err != nil {
+			if _, err := stacks.Load(st.Name, stacks.Source(cfg)); err != nil {
 				t.Fatalf("refused: %v", err)
 			}
 			if _, err := record(t, st, cfg, false); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/components/worker"
 	"github.com/asyncjobs/asyncjobs/internal/actas"
+	"github.com/asyncjobs/asyncjobs/internal/outputmap"
 	"github.com/asyncjobs/asyncjobs/internal/protect"
 )
 
@@ -51,24 +52,35 @@ func (e *ConfigError) Error() string {
 }
 
 // Program is the Pulumi program run for every stack.
-func Program(ctx *pulumi.Context) error { return run(ctx, DeployGate) }
+func Program(ctx *pulumi.Context) error { return run(ctx, DeployGate, nil) }
+
+// Recording is Program that also hands back the Config it ran with,
+// resolved: make plan, the policy checks and the rehearsal read the values
+// the program used instead of computing them again. *ran is set once the
+// configuration is loaded, before any resource is registered.
+func Recording(ran *Config) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error { return run(ctx, DeployGate, ran) }
+}
 
 // ProgramWith is Program with gate in place of DeployGate's choice, for
 // tests that check what waits for it.
 func ProgramWith(gate actas.Gate) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		return run(ctx, func(*pulumi.Context) (actas.Gate, error) { return gate, nil })
+		return run(ctx, func(*pulumi.Context) (actas.Gate, error) { return gate, nil }, nil)
 	}
 }
 
-func run(ctx *pulumi.Context, gateFor func(*pulumi.Context) (actas.Gate, error)) error {
+func run(ctx *pulumi.Context, gateFor func(*pulumi.Context) (actas.Gate, error), ran *Config) error {
 	src, err := ContextSource(ctx)
 	if err != nil {
 		return err
 	}
-	cfg, err := LoadStack(ctx.Stack(), src)
+	cfg, err := Load(ctx.Stack(), src)
 	if err != nil {
 		return err
+	}
+	if ran != nil {
+		*ran = cfg
 	}
 	for _, w := range cfg.Warnings() {
 		if err := ctx.Log.Warn(w.String(), nil); err != nil {
@@ -109,80 +121,38 @@ func chooseGate(preview, mocks bool, getenv func(string) string, p actas.Provide
 	return c, nil
 }
 
-// Load decodes and validates a configuration without a stack name: only
-// its labels can make it production. Nothing is registered unless it
-// returns no error.
-func Load(src Source) (Config, error) { return LoadStack("", src) }
-
-// LoadStack decodes and validates the configuration of the named stack.
-// Production stacks (see ProductionReasons) get stricter rules.
-func LoadStack(stack string, src Source) (Config, error) {
+// Load reads the configuration of the named stack in the Kubernetes
+// order: decode (strictly, every problem with its key path), resolve (the
+// defaults that depend on other keys, and every physical name; see
+// resolve), then validate the resolved Config. A value that did not decode
+// is left to its decode error: the rules that read it do not run (see
+// strictconfig.Unread), and what lies under it is not validated. Production
+// stacks (see ProductionReasons) get stricter rules. Nothing is registered
+// unless it returns no error; the Config it returns is the one the program
+// runs with.
+func Load(stack string, src Source) (Config, error) {
 	cfg, errs := Decode(src)
 	cfg.Stack = stack
-	cfg.undecoded = map[string]bool{}
-	for _, e := range errs {
-		cfg.undecoded[e.Field] = true
-	}
+	cfg.decodeErrs = errs
+	cfg.resolve()
 	for _, e := range cfg.Validate() {
-		if !cfg.blamesUndecoded(e) {
+		if !cfg.ownedByDecodeError(e) {
 			errs = append(errs, e)
 		}
 	}
 	if len(errs) > 0 {
 		return cfg, &ConfigError{Errs: errs}
 	}
-	cfg.resolve()
 	return cfg, nil
 }
 
-// resolve fills, once and after validation, what a stack file may leave to
-// the stack's region (like Kubernetes defaulting after decoding), and the
-// physical name of every resource named from the configuration, so the
-// program, the monitoring arguments and the stack outputs all read one
-// value: each queue's location, the cluster's location, and each spec's
-// Names (its logical names with the stack's name suffix). Components
-// refuse a spec whose Names are empty.
-func (c *Config) resolve() {
-	suffix := c.NameSuffix
-	c.Worker.Names = c.Worker.PhysicalNames(suffix)
-	for i := range c.Queues {
-		q := &c.Queues[i]
-		if q.Location == "" {
-			q.Location = c.Region
-		}
-		q.Names = q.PhysicalNames(suffix)
-	}
-	for i := range c.Topics {
-		t := &c.Topics[i]
-		t.Names = t.PhysicalNames(suffix)
-		for j := range t.Subscriptions {
-			s := &t.Subscriptions[j]
-			s.Names = s.PhysicalNames(suffix)
-		}
-	}
-	for i := range c.Subscribers {
-		c.Subscribers[i].Names = c.Subscribers[i].PhysicalNames(suffix)
-	}
-	for i := range c.CronJobs {
-		c.CronJobs[i].Names = c.CronJobs[i].PhysicalNames(suffix)
-	}
-	if c.GKE.Location == "" {
-		c.GKE.Location = c.Region
-	}
-}
-
-// blamesUndecoded reports whether a validation error is about a value that
-// could not be decoded (and so holds its default): the value itself, what
-// lies under it, or a sibling whose rule names it ("must be >= minBackoff").
-// Its decode error already says what is wrong; this one would blame a
-// correct key or repeat the problem.
-func (c Config) blamesUndecoded(e *field.Error) bool {
-	for bad := range c.undecoded {
-		if within(e.Field, bad) {
-			return true
-		}
-		parent, name := splitPath(bad)
-		if p, _ := splitPath(e.Field); p == parent && name != "" && strings.Contains(e.Detail, name) {
+// ownedByDecodeError reports whether a rule's error is at a key that did
+// not decode, or under it: the key holds its default, and its decode error
+// already says what is wrong. (Rules across keys, and references, do not
+// run on an unread key at all; see strictconfig.Unread.)
+func (c Config) ownedByDecodeError(e *field.Error) bool {
+	for _, d := range c.decodeErrs {
+		if e.Field == d.Field || strings.HasPrefix(e.Field, d.Field+".") || strings.HasPrefix(e.Field, d.Field+"[") {
 			return true
 		}
 	}
@@ -190,42 +160,25 @@ func (c Config) blamesUndecoded(e *field.Error) bool {
 }
 
 // namesUnknown reports whether some topic or subscription name could not
-// be read (a decode problem on a name, an item or a list, or a name left
-// empty): references to them are then not checked, since what they name
-// may be exactly what failed, and the problem is reported where it is.
+// be read (a topic, a subscription list or a name that did not decode, or
+// a name left empty): references to them are then not checked, since what
+// they name may be exactly what failed, and the problem is reported where
+// it is.
 func (c Config) namesUnknown() bool {
-	topics := key("topics").String()
-	for bad := range c.undecoded {
-		if within(bad, topics) && (bad == topics || strings.HasSuffix(bad, "]") ||
-			strings.HasSuffix(bad, ".name") || strings.HasSuffix(bad, ".subscriptions")) {
-			return true
-		}
+	if c.Unread["topics"] {
+		return true
 	}
 	for _, t := range c.Topics {
-		if t.Name == "" {
+		if t.Name == "" || t.Unread.Any("name", "subscriptions") {
 			return true
 		}
 		for _, s := range t.Subscriptions {
-			if s.Name == "" {
+			if s.Name == "" || s.Unread["name"] {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// within reports whether path p is q or lies under it.
-func within(p, q string) bool {
-	return p == q || strings.HasPrefix(p, q+".") || strings.HasPrefix(p, q+"[")
-}
-
-// splitPath splits "a.b[0].c" into "a.b[0]" and "c".
-func splitPath(p string) (string, string) {
-	i := strings.LastIndexAny(p, ".[")
-	if i < 0 {
-		return "", p
-	}
-	return p[:i], strings.TrimSuffix(p[i+1:], "]")
 }
 
 // Build declares the stack from a validated configuration, with the
@@ -258,34 +211,26 @@ func build(ctx *pulumi.Context, cfg Config, gate actas.Gate) error {
 	}
 
 	w, err := worker.New(ctx, "worker", worker.Args{
-		Spec:         cfg.Worker,
-		Project:      cfg.Project,
-		Region:       cfg.Region,
-		Labels:       cfg.Labels,
-		PushIdentity: cfg.hasPush(),
-		Deployers:    cfg.Deployers,
-		Gate:         gate,
-		Protect:      cfg.Protect,
-		DependsOn:    deps,
+		Project:   cfg.Project,
+		Labels:    cfg.Labels,
+		Spec:      cfg.Worker,
+		Deployers: cfg.Deployers,
+		Gate:      gate,
+		DependsOn: deps,
 	})
 	if err != nil {
 		return err
 	}
 	ctx.Export("project", pulumi.String(cfg.Project))
 	ctx.Export("region", pulumi.String(cfg.Region))
-	ctx.Export("worker", pulumi.Map{
-		"url":            w.URL,
-		"serviceName":    w.ServiceName,
-		"serviceAccount": w.ServiceAccountEmail,
-	})
+	ctx.Export("worker", outputmap.Of(w))
 
 	queues := pulumi.Map{}
 	for _, spec := range cfg.Queues {
 		q, err := taskqueue.New(ctx, "queue-"+spec.Name, taskqueue.Args{
-			Spec:                 spec,
 			Project:              cfg.Project,
-			Location:             spec.Location,
-			Protect:              cfg.Protect,
+			Labels:               cfg.Labels,
+			Spec:                 spec,
 			DependsOn:            deps,
 			Worker:               w,
 			WorkerURL:            w.URL,
@@ -294,15 +239,7 @@ func build(ctx *pulumi.Context, cfg Config, gate actas.Gate) error {
 		if err != nil {
 			return err
 		}
-		queues[spec.Name] = pulumi.Map{
-			"queuePath":              q.QueuePath,
-			"location":               q.Location,
-			"workerUrl":              q.WorkerURL,
-			"audience":               q.Audience,
-			"invokerServiceAccount":  q.InvokerServiceAccount,
-			"enqueuerServiceAccount": q.EnqueuerServiceAccount,
-			"workerTimeoutSeconds":   q.WorkerTimeoutSeconds,
-		}
+		queues[spec.Name] = outputmap.Of(q)
 	}
 	ctx.Export("queues", queues)
 
@@ -315,10 +252,9 @@ func build(ctx *pulumi.Context, cfg Config, gate actas.Gate) error {
 		agent := pulumi.Sprintf("serviceAccount:service-%s@gcp-sa-pubsub.iam.gserviceaccount.com", project.Number())
 		for _, spec := range cfg.Topics {
 			t, err := messaging.New(ctx, "topic-"+spec.Name, messaging.Args{
-				Spec:             spec,
 				Project:          cfg.Project,
 				Labels:           cfg.Labels,
-				Protect:          cfg.Protect,
+				Spec:             spec,
 				DependsOn:        append(append([]pulumi.Resource{}, deps...), w.PushActAs...),
 				ServiceAgent:     agent,
 				WorkerURL:        w.URL,
@@ -328,22 +264,13 @@ func build(ctx *pulumi.Context, cfg Config, gate actas.Gate) error {
 				return err
 			}
 			declared[spec.Name] = t
-			subs := pulumi.Map{}
-			for _, s := range spec.Subscriptions {
-				out := t.Subscriptions[s.Name]
-				subs[s.Name] = pulumi.Map{
-					"subscription":           out.Subscription,
-					"deadLetterTopic":        out.DeadLetterTopic,
-					"deadLetterSubscription": out.DeadLetterSubscription,
-				}
-				deadLetters[spec.Name+"/"+s.Name] = pulumi.Map{
-					"topic":                  t.TopicID,
-					"subscription":           out.Subscription,
-					"deadLetterTopic":        out.DeadLetterTopic,
-					"deadLetterSubscription": out.DeadLetterSubscription,
-				}
+			topics[spec.Name] = outputmap.Of(t)
+			for name, sub := range t.Subscriptions {
+				// A dead-letter pair is a subscription's outputs and its topic.
+				pair := outputmap.Of(sub)
+				pair["topic"] = t.TopicID
+				deadLetters[spec.Name+"/"+name] = pair
 			}
-			topics[spec.Name] = pulumi.Map{"topic": t.TopicID, "subscriptions": subs}
 		}
 	}
 	ctx.Export("topics", topics)
@@ -365,26 +292,26 @@ var protectAll = protect.All
 // buildMonitoring declares the alert policies, their channels and the
 // dashboard over everything above, by physical names.
 func buildMonitoring(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource) error {
-	args := cfg.monitoringArgs(ctx.Stack())
+	args := cfg.monitoringArgs()
 	args.DependsOn = deps
 	m, err := monitoring.New(ctx, "monitoring", args)
 	if err != nil {
 		return err
 	}
-	ctx.Export("monitoring", pulumi.Map{
-		"dashboard":            m.Dashboard,
-		"alertPolicies":        m.AlertPolicies,
-		"notificationChannels": m.NotificationChannels,
-	})
+	ctx.Export("monitoring", outputmap.Of(m))
 	return nil
 }
 
 // buildWorkloads declares the cluster access, the subscribers and the CronJobs.
 func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, topics map[string]*messaging.Topic, gate actas.Gate) error {
-	cluster, err := gke.New(ctx, "gke", gke.Args{Spec: cfg.GKE, Project: cfg.Project, Region: cfg.Region, Labels: cfg.Labels, Namespace: cfg.Namespace(), Deployers: cfg.Deployers, Gate: gate, DependsOn: deps})
+	cluster, err := gke.New(ctx, "gke", gke.Args{
+		Project: cfg.Project, Labels: cfg.Labels, Spec: cfg.GKE,
+		Deployers: cfg.Deployers, Gate: gate, DependsOn: deps,
+	})
 	if err != nil {
 		return err
 	}
+	namespace := cfg.GKE.Names.Namespace
 	subscription := func(ref string) (messaging.Subscription, messaging.SubscriptionSpec) {
 		t, s, _ := cfg.subscription(ref)
 		return topics[t.Name].Subscriptions[s.Name], s
@@ -393,8 +320,8 @@ func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, top
 	for _, spec := range cfg.Subscribers {
 		out, sub := subscription(spec.Subscription)
 		s, err := subscriber.New(ctx, "subscriber-"+spec.Name, subscriber.Args{
-			Spec: spec, Project: cfg.Project,
-			Namespace: cfg.Namespace(), WorkloadPool: cluster.WorkloadPool,
+			Project: cfg.Project, Labels: cfg.Labels, Spec: spec,
+			Namespace: namespace, WorkloadPool: cluster.WorkloadPool,
 			SubscriptionID: out.Subscription, Subscription: out.Resource, SubscriptionName: sub.Names.Subscription,
 			AckDeadlineSeconds: int(sub.AckDeadline.WholeSeconds()),
 			Provider:           cluster.Provider, Ready: cluster.Ready, DependsOn: deps,
@@ -402,7 +329,7 @@ func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, top
 		if err != nil {
 			return err
 		}
-		workloads[spec.Name] = pulumi.Map{"kind": pulumi.String("Deployment"), "serviceAccount": s.ServiceAccountEmail}
+		workloads[spec.Name] = outputmap.Of(s)
 	}
 	for _, spec := range cfg.CronJobs {
 		var grants []cronjob.ResolvedGrant
@@ -418,15 +345,18 @@ func buildWorkloads(ctx *pulumi.Context, cfg Config, deps []pulumi.Resource, top
 				grants = append(grants, r)
 			}
 		}
-		if _, err := cronjob.New(ctx, "cronjob-"+spec.Name, cronjob.Args{
-			Spec: spec, Project: cfg.Project,
-			Namespace: cfg.Namespace(), WorkloadPool: cluster.WorkloadPool, Grants: grants,
+		j, err := cronjob.New(ctx, "cronjob-"+spec.Name, cronjob.Args{
+			Project: cfg.Project, Labels: cfg.Labels, Spec: spec,
+			Namespace: namespace, WorkloadPool: cluster.WorkloadPool, Grants: grants,
 			Provider: cluster.Provider, Ready: cluster.Ready, DependsOn: deps,
-		}); err != nil {
+		})
+		if err != nil {
 			return err
 		}
-		workloads[spec.Name] = pulumi.Map{"kind": pulumi.String("CronJob")}
+		workloads[spec.Name] = outputmap.Of(j)
 	}
-	ctx.Export("kubernetes", pulumi.Map{"cluster": cluster.Name, "namespace": cluster.Namespace, "workloads": workloads})
+	k := outputmap.Of(cluster)
+	k["workloads"] = workloads
+	ctx.Export("kubernetes", k)
 	return nil
 }

@@ -1,15 +1,20 @@
 package stacks
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/asyncjobs/asyncjobs/components/gke"
+	"github.com/asyncjobs/asyncjobs/components/monitoring"
 )
 
 // TestResolveFillsLocationsOnce: after Load, a queue or cluster without a
-// location has the stack's region, an explicit one is kept, and the
-// monitoring arguments read the same values as the program.
+// location resolves to the stack's region, an explicit one is kept, the
+// worker runs in the stack's region, and the monitoring arguments read the
+// same values as the program. The configured locations stay as written.
 func TestResolveFillsLocationsOnce(t *testing.T) {
-	cfg, err := Load(Source{
+	cfg, err := Load("test", Source{
 		"gcp:project":      "asyncjobs-test",
 		"asyncjobs:region": "asia-northeast1",
 		"asyncjobs:worker": `{"image": "asia-docker.pkg.dev/asyncjobs-test/r/worker:v1"}`,
@@ -21,12 +26,17 @@ func TestResolveFillsLocationsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := []string{cfg.Queues[0].Location, cfg.Queues[1].Location, cfg.GKE.Location}; got[0] != "asia-northeast1" || got[1] != "us-central1" || got[2] != "asia-northeast1" {
-		t.Errorf("locations after Load: %v, want [asia-northeast1 us-central1 asia-northeast1]", got)
+	got := []string{cfg.Queues[0].Names.Location, cfg.Queues[1].Names.Location, cfg.GKE.Names.Location, cfg.Worker.Names.Region}
+	if want := []string{"asia-northeast1", "us-central1", "asia-northeast1", "asia-northeast1"}; !slices.Equal(got, want) {
+		t.Errorf("resolved locations after Load: %v, want %v", got, want)
 	}
-	args := cfg.monitoringArgs("test")
-	if args.Queues[0].Location != "asia-northeast1" || args.Queues[1].Location != "us-central1" || args.Cluster.Location != "asia-northeast1" {
-		t.Errorf("monitoring arguments: queues %+v, cluster %+v", args.Queues, args.Cluster)
+	if got := []string{cfg.Queues[0].Location, cfg.Queues[1].Location, cfg.GKE.Location}; !slices.Equal(got, []string{"", "us-central1", ""}) {
+		t.Errorf("configured locations after Load: %q, want them as written", got)
+	}
+	args := cfg.monitoringArgs()
+	if args.Queues[0].Location != "asia-northeast1" || args.Queues[1].Location != "us-central1" || args.Cluster.Location != "asia-northeast1" ||
+		args.Worker.Region != "asia-northeast1" {
+		t.Errorf("monitoring arguments: worker %+v, queues %+v, cluster %+v", args.Worker, args.Queues, args.Cluster)
 	}
 }
 
@@ -61,7 +71,7 @@ func namesSource(suffix string) Source {
 func TestResolveFillsPhysicalNames(t *testing.T) {
 	for _, suffix := range []string{"", "t1"} {
 		t.Run("suffix="+suffix, func(t *testing.T) {
-			cfg, err := Load(namesSource(suffix))
+			cfg, err := Load("test", namesSource(suffix))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +124,7 @@ func TestResolveFillsPhysicalNames(t *testing.T) {
 					t.Errorf("%s: resolved %q, want %q", k, got[k], w)
 				}
 			}
-			args := cfg.monitoringArgs("test")
+			args := cfg.monitoringArgs()
 			if args.Worker.Service != p("worker") || args.Queues[1].ID != p("bulk") ||
 				args.Subscriptions[1].Name != p("jobs-push") || args.Subscriptions[1].DeadLetter != p("jobs-push-dead-letter") {
 				t.Errorf("monitoring arguments do not read the resolved names: worker %+v, queues %+v, subscriptions %+v", args.Worker, args.Queues, args.Subscriptions)
@@ -129,7 +139,7 @@ func TestResolvedNamesAreNotConfiguration(t *testing.T) {
 	src := namesSource("")
 	src["asyncjobs:worker"] = `{"image": "asia-docker.pkg.dev/asyncjobs-test/r/worker:v1", "names": {"service": "elsewhere"}}`
 	src["asyncjobs:queues"] = `[{"name": "mail", "Names": {"Queue": "elsewhere"}}]`
-	_, err := Load(src)
+	_, err := Load("test", src)
 	if err == nil {
 		t.Fatal("Load accepted names in the stack file")
 	}
@@ -137,5 +147,82 @@ func TestResolvedNamesAreNotConfiguration(t *testing.T) {
 		if !strings.Contains(err.Error(), k) {
 			t.Errorf("error does not refuse %s:\n%v", k, err)
 		}
+	}
+}
+
+// TestResolveFillsClusterNames: after Load, the cluster's project and
+// location default to the stack's, explicit ones are kept, the workloads'
+// namespace carries the stack's name suffix, and a cluster's deletion
+// protection is on exactly when the stack creates it and is protected
+// (asyncjobs:protect, the one protection knob). The monitoring arguments
+// read the same values.
+func TestResolveFillsClusterNames(t *testing.T) {
+	for _, tc := range []struct {
+		name, suffix, gke, protect string
+		want                       gke.Names
+	}{
+		{"defaults", "", `{"name": "cluster"}`, "",
+			gke.Names{Project: "asyncjobs-test", Location: "asia-northeast1", Namespace: "asyncjobs"}},
+		{"suffix", "t1", `{"name": "cluster", "namespace": "jobs"}`, "",
+			gke.Names{Project: "asyncjobs-test", Location: "asia-northeast1", Namespace: "jobs-t1"}},
+		{"explicit project and location", "t1", `{"name": "cluster", "project": "asyncjobs-gke", "location": "us-central1-a"}`, "true",
+			gke.Names{Project: "asyncjobs-gke", Location: "us-central1-a", Namespace: "asyncjobs-t1"}},
+		{"existing cluster in a protected stack", "", `{"name": "cluster"}`, "true",
+			gke.Names{Project: "asyncjobs-test", Location: "asia-northeast1", Namespace: "asyncjobs"}},
+		{"created cluster in an unprotected stack", "", `{"name": "cluster", "create": true}`, "false",
+			gke.Names{Project: "asyncjobs-test", Location: "asia-northeast1", Namespace: "asyncjobs"}},
+		{"created cluster in a protected stack", "", `{"name": "cluster", "create": true}`, "true",
+			gke.Names{Project: "asyncjobs-test", Location: "asia-northeast1", Namespace: "asyncjobs", DeletionProtection: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := namesSource(tc.suffix)
+			src["asyncjobs:gke"] = tc.gke
+			if tc.protect != "" {
+				src["asyncjobs:protect"] = tc.protect
+			}
+			cfg, err := Load("test", src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.GKE.Names != tc.want {
+				t.Errorf("resolved %+v, want %+v", cfg.GKE.Names, tc.want)
+			}
+			if cfg.Namespace() != tc.want.Namespace || cfg.ClusterProject() != tc.want.Project {
+				t.Errorf("namespace %q, cluster project %q, want the resolved ones", cfg.Namespace(), cfg.ClusterProject())
+			}
+			c := cfg.monitoringArgs().Cluster
+			if c.Project != tc.want.Project || c.Location != tc.want.Location || c.Namespace != tc.want.Namespace || c.Name != "cluster" {
+				t.Errorf("monitoring arguments' cluster %+v, want the resolved names", c)
+			}
+		})
+	}
+}
+
+// TestResolveFillsMonitoringNames: after Load, the alerting spec carries the
+// stack's name (from Load, not from the stack file) and the physical names
+// of the stack's log-based metrics, with the name suffix; the monitoring
+// arguments hand them on.
+func TestResolveFillsMonitoringNames(t *testing.T) {
+	for _, tc := range []struct {
+		stack, suffix string
+		want          monitoring.Names
+	}{
+		{"test", "", monitoring.Names{Stack: "test", CronJobFailedMetric: "asyncjobs-cronjob-failed", CronJobMissedMetric: "asyncjobs-cronjob-missed"}},
+		{"review-7", "t1", monitoring.Names{
+			Stack: "review-7", CronJobFailedMetric: "asyncjobs-cronjob-failed-t1", CronJobMissedMetric: "asyncjobs-cronjob-missed-t1",
+		}},
+	} {
+		t.Run(tc.stack, func(t *testing.T) {
+			cfg, err := Load(tc.stack, namesSource(tc.suffix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Alerting.Names != tc.want {
+				t.Errorf("resolved %+v, want %+v", cfg.Alerting.Names, tc.want)
+			}
+			if got := cfg.monitoringArgs().Spec.Names; got != tc.want {
+				t.Errorf("monitoring arguments carry %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }

@@ -145,8 +145,8 @@ func TestDevValues(t *testing.T) {
 // TestProtectionComesFromConfig: a protected stack (prod) protects every
 // resource, so a refused destroy deletes nothing that serving or alerting
 // depends on (grants, accounts, workloads, alerts too, not only the data);
-// an unprotected one (dev) none but a cluster with deletionProtection; and
-// flipping the key alone flips it.
+// an unprotected one (dev) none; and flipping the key alone flips it. A
+// created cluster's deletion protection (GKE's own) follows the same key.
 func TestProtectionComesFromConfig(t *testing.T) {
 	for _, tc := range []struct {
 		stack   string
@@ -163,19 +163,25 @@ func TestProtectionComesFromConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := 0
+			n, clusters := 0, 0
 			for _, r := range plan.Resources {
 				if strings.HasPrefix(r.Type, "asyncjobs:") {
 					continue // components: nothing to delete
 				}
 				n++
-				want := tc.want || r.Type == "gcp:container/cluster:Cluster" // the cluster follows gke.deletionProtection
-				if r.Protect != want {
-					t.Errorf("%s %s protect = %v, want %v", r.Type, r.Name, r.Protect, want)
+				if r.Protect != tc.want {
+					t.Errorf("%s %s protect = %v, want %v", r.Type, r.Name, r.Protect, tc.want)
+				}
+				if r.Type == "gcp:container/cluster:Cluster" {
+					clusters++
+					plantest.Input(t, r, "deletionProtection", tc.want)
 				}
 			}
 			if n < 40 {
 				t.Fatalf("only %d resources in the plan", n)
+			}
+			if want := map[string]int{"prod": 1, "dev": 0}[tc.stack]; clusters != want {
+				t.Errorf("%d created clusters, want %d", clusters, want)
 			}
 		})
 	}
@@ -281,7 +287,7 @@ func setIn(t testing.TB, cfg map[string]string, key, path string, value any) {
 }
 
 func ExampleConfigError() {
-	_, err := stacks.Load(stacks.Source{
+	_, err := stacks.Load("dev", stacks.Source{
 		"gcp:project":         "asyncjobs-dev",
 		"asyncjobs:region":    "asia-northeast1",
 		"asyncjobs:worker":    `{"image": "gcr.io/p/app:1"}`,

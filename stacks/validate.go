@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/components/messaging"
@@ -33,18 +32,18 @@ func (c Config) Validate() field.ErrorList {
 		errs = append(errs, field.Forbidden(key("labels").Key(messaging.RoleLabel), "this label is set by asyncjobs"))
 	}
 	errs = append(errs, gcpiam.ValidateMembers(key("deployers"), c.Deployers)...)
-	errs = append(errs, c.Worker.Validate(key("worker"), c.NameSuffix, c.hasPush())...)
+	errs = append(errs, c.Worker.Validate(key("worker"))...)
 
 	accounts := newUnique("service account id")
 	accounts.add(key("worker").Child("serviceAccountId"), c.Worker.RuntimeAccountID())
-	if c.hasPush() {
+	if c.Worker.Names.PushAccount != "" {
 		accounts.add(key("worker").Child("pushServiceAccountId"), c.Worker.PushAccountID())
 	}
 
 	queues := newUnique("queue name")
 	for i, q := range c.Queues {
 		p := key("queues").Index(i)
-		errs = append(errs, q.Validate(p, c.NameSuffix)...)
+		errs = append(errs, q.Validate(p)...)
 		queues.add(p.Child("name"), q.Name)
 		accounts.add(p.Child("invokerAccountId"), q.InvokerID())
 		accounts.add(p.Child("enqueuerAccountId"), q.EnqueuerID())
@@ -54,7 +53,7 @@ func (c Config) Validate() field.ErrorList {
 	subs := newUnique("subscription name")
 	for i, t := range c.Topics {
 		p := key("topics").Index(i)
-		errs = append(errs, t.Validate(p, c.NameSuffix)...)
+		errs = append(errs, t.Validate(p)...)
 		topics.add(p.Child("name"), t.Name)
 		for j, s := range t.Subscriptions {
 			sp := p.Child("subscriptions").Index(j).Child("name")
@@ -104,11 +103,9 @@ func (u *unique) add(path *field.Path, name string) {
 	u.seen[name] = path
 }
 
-// Namespace is the physical name of the workloads' namespace: the
-// configured one plus the stack's name suffix. Stacks that share a cluster
-// (a test stack and its template) then never share a Kubernetes object, and
-// destroying one deletes only its own namespace.
-func (c Config) Namespace() string { return gcpname.Physical(c.GKE.Namespace, c.NameSuffix) }
+// Namespace is the physical name of the workloads' namespace, as resolved
+// (gke.Names.Namespace).
+func (c Config) Namespace() string { return c.GKE.Names.Namespace }
 
 // HasWorkloads reports whether the stack runs anything on GKE.
 func (c Config) HasWorkloads() bool { return len(c.Subscribers) > 0 || len(c.CronJobs) > 0 }
@@ -156,19 +153,11 @@ func (c Config) validateWorkloads(accounts *unique) field.ErrorList {
 		return nil
 	}
 	errs := c.GKE.Validate(key("gke"))
-	if c.NameSuffix != "" {
-		// The namespace gets the stack's suffix: it must stay a label.
-		ns := c.Namespace()
-		for _, msg := range validation.IsDNS1123Label(ns) {
-			errs = append(errs, field.Invalid(key("gke").Child("namespace"), c.GKE.Namespace,
-				fmt.Sprintf("with the name suffix it becomes %q: %s", ns, msg)))
-		}
-	}
 	// Deployments, CronJobs and their service accounts share one namespace.
 	names := newUnique("Kubernetes workload name")
 	for i, s := range c.Subscribers {
 		p := key("subscribers").Index(i)
-		errs = append(errs, s.Validate(p, c.NameSuffix)...)
+		errs = append(errs, s.Validate(p)...)
 		names.add(p.Child("name"), s.Name)
 		accounts.add(p.Child("serviceAccountId"), s.AccountID())
 		if _, sub, ok := c.subscription(s.Subscription); !ok {
@@ -181,7 +170,7 @@ func (c Config) validateWorkloads(accounts *unique) field.ErrorList {
 	}
 	for i, j := range c.CronJobs {
 		p := key("cronJobs").Index(i)
-		errs = append(errs, j.Validate(p, c.NameSuffix)...)
+		errs = append(errs, j.Validate(p)...)
 		names.add(p.Child("name"), j.Name)
 		if j.GoogleServiceAccount != nil {
 			accounts.add(p.Child("googleServiceAccount", "accountId"), j.AccountID())

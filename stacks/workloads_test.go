@@ -102,8 +102,23 @@ func TestDevWorkloads(t *testing.T) {
 	}
 }
 
+// TestProdCreatesAProtectedAutopilotCluster: prod creates its cluster, and
+// asyncjobs:protect (true in prod) turns on its deletion protection and
+// protects it; with the key off, neither.
 func TestProdCreatesAProtectedAutopilotCluster(t *testing.T) {
 	st := loadStack(t, "prod")
+	unprotected := copyConfig(st.Config)
+	unprotected["asyncjobs:protect"] = "false"
+	off, err := record(t, st, unprotected, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := plantest.Find(t, off, "gcp:container/cluster:Cluster", "gke")
+	plantest.Input(t, u, "deletionProtection", false)
+	if u.Protect {
+		t.Error("cluster protected in a stack with asyncjobs:protect false")
+	}
+
 	plan, err := record(t, st, st.Config, true)
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -50,27 +49,37 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/cli"
 )
 
-func main() { cli.Main("githubsettings", run) }
+var command = &cli.Command{
+	Name:      "githubsettings",
+	UsageLine: "githubsettings --repo owner/name [--environment name] [--branch name] [--strict] [--api url]",
+	Long: `Githubsettings checks, through the GitHub REST API, the GitHub settings the
+bootstrap's protected environment relies on (docs/delivery.md), and fails
+when one is missing or weaker. The token comes from GH_TOKEN or
+GITHUB_TOKEN; what it cannot read is reported "not checked", which
+--strict fails on too. Each line of the output is "ok", "FAIL" or
+"not checked".
 
-func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("githubsettings", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+Exit status: 0 nothing failed, 1 something failed (or, with --strict, was
+not checked), 2 usage.`,
+}
+
+func main() { cli.Main(command.Name, run) }
+
+func run(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
+	fs := command.FlagSet()
 	repo := fs.String("repo", "", "repository as owner/name (required)")
 	env := fs.String("environment", "production", "the protected GitHub environment")
 	branch := fs.String("branch", "main", "its only deployment branch")
 	api := fs.String("api", "https://api.github.com", "GitHub REST API base URL")
 	strict := fs.Bool("strict", false, "fail on a setting this token cannot read, too")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return cli.Exit(cli.ExitUsage)
+	if err := command.Parse(fs, args, stdout); err != nil {
+		return err
 	}
-	if err := cli.ExtraArgs(fs); err != nil {
-		return cli.UsageError(err)
+	if *repo == "" {
+		return command.UsageError(errors.New("--repo is required"))
 	}
 	if !regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`).MatchString(*repo) {
-		return cli.UsageError(fmt.Errorf("--repo %q: want owner/name", *repo))
+		return command.UsageError(fmt.Errorf("--repo %q: want owner/name", *repo))
 	}
 	token := os.Getenv("GH_TOKEN")
 	if token == "" {

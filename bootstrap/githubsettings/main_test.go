@@ -198,8 +198,16 @@ func TestWorkflowToken(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
+	for _, args := range [][]string{{"--repo", "no-slash"}, {}, {"--repo", "o/r", "stray"}, {"--no-such-flag"}} {
+		var stdout, stderr bytes.Buffer
+		if code := cli.Run(context.Background(), "githubsettings", run, args, nil, &stdout, &stderr); code != cli.ExitUsage ||
+			!strings.Contains(stderr.String(), "\nusage: githubsettings --repo owner/name") {
+			t.Errorf("%q: exit %d, stderr %q; want %d and the usage line", args, code, stderr.String(), cli.ExitUsage)
+		}
+	}
 	var stdout, stderr bytes.Buffer
-	if code := cli.Run(context.Background(), "githubsettings", run, []string{"--repo", "no-slash"}, nil, &stdout, &stderr); code != cli.ExitUsage {
-		t.Errorf("--repo no-slash: exit %d, want %d", code, cli.ExitUsage)
+	if code := cli.Run(context.Background(), "githubsettings", run, []string{"-h"}, nil, &stdout, &stderr); code != cli.ExitOK ||
+		!strings.HasPrefix(stdout.String(), "usage: githubsettings ") || stderr.Len() != 0 {
+		t.Errorf("-h: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
 }

@@ -7,8 +7,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,25 +19,31 @@ import (
 
 var line = regexp.MustCompile(`^BenchmarkPlan/x(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
 
-// exitCannotRead is the exit status when the command line or the file
-// cannot be read; a check that fails is an error like any other (1).
-const exitCannotRead = 2
+// exitCannotRead is the exit status when the command line (cli.ExitUsage)
+// or the file cannot be read; a check that fails is an error like any
+// other (1).
+const exitCannotRead = cli.ExitUsage
 
-func main() { cli.Main("benchcheck", run) }
+var command = &cli.Command{
+	Name:      "benchcheck",
+	UsageLine: "benchcheck [--max-ratio R] bench-output.txt",
+	Long: `Benchcheck reads the output of go test -bench BenchmarkPlan and checks that
+planning scales about linearly: the ns/op of each xN sub-benchmark, divided
+by the x1 figure, must stay within --max-ratio for x100 (and the
+proportional bound for other sizes).
 
-func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("benchcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+Exit status: 0 linear, 1 too slow (or no results), 2 usage or the file
+cannot be read.`,
+	Args: []string{"bench-output.txt"},
+}
+
+func main() { cli.Main(command.Name, run) }
+
+func run(_ context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
+	fs := command.FlagSet()
 	maxRatio := fs.Float64("max-ratio", 150, "largest allowed ns/op ratio of x100 to x1")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return cli.Exit(exitCannotRead) // the flag package has said why
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: benchcheck [-max-ratio R] bench-output.txt")
-		return cli.Exit(exitCannotRead)
+	if err := command.Parse(fs, args, stdout); err != nil {
+		return err
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {

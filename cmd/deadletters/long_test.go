@@ -253,8 +253,9 @@ func TestReplayMaxCountsOnlyReplayed(t *testing.T) {
 		t.Errorf("dead-letter subscription has %d, want 8", len(left))
 	}
 	help := f.run(t, nil, "replay", "--help")
-	if !strings.Contains(help.stderr, "Skipped messages do not count") {
-		t.Errorf("replay --help does not say --max counts what is published:\n%s", help.stderr)
+	if cli.ExitCode(help.err) != cli.ExitOK || !strings.HasPrefix(help.stdout, "usage: deadletters replay ") ||
+		!strings.Contains(help.stdout, "Skipped messages do not count") {
+		t.Errorf("replay --help: %v; want the usage on stdout, saying --max counts what is published:\n%s", help.err, help.stdout)
 	}
 }
 

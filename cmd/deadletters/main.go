@@ -20,9 +20,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"time"
 
@@ -31,29 +28,24 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 )
 
-func main() { cli.Main("deadletters", run, opstool.Interrupt) }
+func main() { cli.Main(root.Name, run, opstool.Interrupt) }
 
 // run executes one subcommand. Its third argument, standard input, is not
 // read; it keeps the entry point every command has (cli.Func).
 func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	a := &app{stdout: stdout, stderr: stderr}
-	err := a.run(ctx, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	return err
+	return a.run(ctx, args)
 }
 
-const usageText = `Usage: deadletters inspect|replay [flags]
+var root = &cli.Command{
+	Name: "deadletters",
+	Long: `Inspects and replays the messages on a subscription's dead-letter
+subscription. PUBSUB_EMULATOR_HOST=host:port points both subcommands at a
+Pub/Sub emulator.
 
-  inspect  pull dead letters and show them; nothing is acknowledged
-  replay   republish dead letters to their original topic; a dead letter is
-           acknowledged only after its publish is confirmed
-
-Run "deadletters inspect --help" or "deadletters replay --help" for flags.
-PUBSUB_EMULATOR_HOST=host:port points both at a Pub/Sub emulator.
-
-` + opstool.ExitStatusHelp
+` + opstool.ExitStatusHelp,
+	Commands: []*cli.Command{inspectCmd, replayCmd},
+}
 
 // app runs the subcommands.
 type app struct {
@@ -80,28 +72,18 @@ type app struct {
 	width int // table width of this run
 }
 
+// run picks the subcommand, parses its flags and runs it. Every input
+// refused is a usage error; -h prints the usage on stdout.
 func (a *app) run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(a.stderr, usageText)
-		return cli.UsageError(errors.New("missing subcommand: inspect or replay"))
+	sub, rest, err := root.Sub(args, a.stdout)
+	if err != nil {
+		return err
 	}
-	switch args[0] {
-	case "inspect", "replay":
-		cfg, err := parse(ctx, args[0], args[1:], a.stderr)
-		if err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return cli.UsageError(err)
-		}
-		return a.execute(ctx, cfg)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprintln(a.stderr, usageText)
-		return nil
-	default:
-		fmt.Fprintln(a.stderr, usageText)
-		return cli.UsageError(fmt.Errorf("unknown subcommand %q: want inspect or replay", args[0]))
+	cfg, err := parse(ctx, sub, rest, a.stdout)
+	if err != nil {
+		return sub.UsageError(err)
 	}
+	return a.execute(ctx, cfg)
 }
 
 // defaultWidth is the table width when stdout is not a terminal.

@@ -686,8 +686,8 @@ func TestBadInputIsRefusedBeforeDialing(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{name: "no subcommand", args: nil, want: []string{"missing subcommand"}},
-		{name: "unknown subcommand", args: []string{"purge"}, want: []string{`unknown subcommand "purge"`}},
+		{name: "no subcommand", args: nil, want: []string{"missing command: want inspect or replay"}},
+		{name: "unknown subcommand", args: []string{"purge"}, want: []string{`unknown command "purge"`}},
 		{name: "unknown pair", args: []string{"replay", "--outputs", "testdata/outputs.json", "--pair", "x/y"}, want: []string{`--pair="x/y"`, "jobs/jobs-worker"}},
 		{name: "pair needed when several", args: []string{"inspect", "--outputs", "testdata/outputs-two-pairs.json"}, want: []string{"--pair is required", "jobs/jobs-worker, mail/mail-worker"}},
 		{name: "pair without outputs", args: []string{"replay", "--pair", "jobs/jobs-worker"}, want: []string{`--pair="jobs/jobs-worker"`, "--outputs"}},

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 )
 
@@ -41,19 +42,25 @@ type config struct {
 	rate    float64
 }
 
-const inspectUsage = `Usage: deadletters inspect [flags]
-
-Pulls messages from the dead-letter subscription and shows each one (ID,
+var inspectCmd = &cli.Command{
+	Name:      "deadletters inspect",
+	UsageLine: "deadletters inspect [--stack name | --outputs file] [--pair topic/subscription] [flags]",
+	Short:     "pull dead letters and show them; nothing is acknowledged",
+	Long: `Pulls messages from the dead-letter subscription and shows each one (ID,
 publish time, delivery attempt, size, ordering key, attributes and an excerpt
 of the data) as a table or, with --json, as JSON lines (the whole record,
 data included). Nothing is acknowledged: every message pulled is handed back
 when the run ends. When it stops at --max it says how many more are waiting.
 
-` + opstool.ExitStatusHelp
+` + opstool.ExitStatusHelp,
+	Hidden: opstool.HiddenFlags,
+}
 
-const replayUsage = `Usage: deadletters replay [flags]
-
-Pulls messages from the dead-letter subscription and republishes each one to
+var replayCmd = &cli.Command{
+	Name:      "deadletters replay",
+	UsageLine: "deadletters replay [--stack name | --outputs file] [--pair topic/subscription] [--dry-run] [flags]",
+	Short:     "republish dead letters to their original topic; a dead letter is acknowledged only after its publish is confirmed",
+	Long: `Pulls messages from the dead-letter subscription and republishes each one to
 the original topic with its data, attributes and ordering key, plus the
 attribute ` + replayedFromAttr + ` (the dead letter's message ID). A dead
 letter is acknowledged only after its publish is confirmed; failed and
@@ -63,16 +70,19 @@ and keeps pulling until the backlog is exhausted. Rows show the essentials;
 --json prints the whole record. Ctrl-C stops promptly and hands unfinished
 messages back; a second Ctrl-C exits at once.
 
-` + opstool.ExitStatusHelp
+` + opstool.ExitStatusHelp,
+	Hidden: opstool.HiddenFlags,
+}
 
-func parse(ctx context.Context, command string, args []string, stderr io.Writer) (*config, error) {
-	cfg := &config{command: command}
-	fs := flag.NewFlagSet("deadletters "+command, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// parse reads and checks the flags of sub (inspectCmd or replayCmd). -h
+// prints its usage on stdout and returns flag.ErrHelp.
+func parse(ctx context.Context, sub *cli.Command, args []string, stdout io.Writer) (*config, error) {
+	cfg := &config{command: strings.TrimPrefix(sub.Name, "deadletters ")}
+	fs := sub.FlagSet()
 	cfg.common.Register(fs)
 	fs.StringVar(&cfg.pair, "pair", "", "`topic/subscription`: a key of deadLetters in the stack outputs; required only when there are several")
 	fs.StringVar(&cfg.deadLetterSubscription, "dead-letter-subscription", "", "full dead-letter subscription `name` projects/P/subscriptions/S (overrides the outputs)")
-	if command == "inspect" {
+	if cfg.command == "inspect" {
 		fs.IntVar(&cfg.max, "max", 100, "show at most this many messages (0: all); the rest are counted, not shown")
 	} else {
 		fs.IntVar(&cfg.max, "max", 0, "publish at most this many messages (replayed or failed; 0: no limit). Skipped messages do not count: --filter-attribute kind=email --max 10 replays up to 10 emails")
@@ -83,9 +93,7 @@ func parse(ctx context.Context, command string, args []string, stderr io.Writer)
 	fs.IntVar(&cfg.excerpt, "excerpt", 60, "characters of data shown (hex: half as many bytes)")
 	fs.IntVar(&cfg.progressEvery, "progress-every", 100, "when stderr is not a terminal, report progress every this many messages, and at least every 10s (0: only by time); on a terminal a status line shows counts and rate")
 	fs.IntVar(&cfg.width, "width", 0, "table width in characters (default: the terminal's width, or 120)")
-	usage := inspectUsage
-	if command == "replay" {
-		usage = replayUsage
+	if cfg.command == "replay" {
 		fs.StringVar(&cfg.topic, "topic", "", "full `topic` name to republish to, projects/P/topics/T (overrides the outputs)")
 		fs.StringVar(&cfg.sourceSubscription, "subscription", "", "full `name` of the subscription the dead letters came from (overrides the outputs); dead letters that Pub/Sub marked as coming from another subscription are skipped")
 		fs.BoolVar(&cfg.dryRun, "dry-run", false, "show what would be replayed; publish nothing and hand every message back")
@@ -93,12 +101,8 @@ func parse(ctx context.Context, command string, args []string, stderr io.Writer)
 		fs.Float64Var(&cfg.rate, "rate", 0, "publish at most this many messages per second (0: no limit)")
 		fs.DurationVar(&cfg.publishTimeout, "publish-timeout", 60*time.Second, "how long one publish is retried on transient errors (such as UNAVAILABLE) before it counts as failed")
 	}
-	fs.Usage = func() { opstool.PrintUsage(stderr, fs, usage) }
-	if err := fs.Parse(args); err != nil {
+	if err := sub.Parse(fs, args, stdout); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q: every input is a flag (see deadletters %s --help)", fs.Arg(0), command)
 	}
 	if errs := cfg.common.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -17,8 +17,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -26,17 +24,15 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 )
 
-func main() { cli.Main("enqueue", run, opstool.Interrupt) }
+func main() { cli.Main(command.Name, run, opstool.Interrupt) }
 
 // run parses args, checks every input, creates the task and prints its name
-// on stdout. stdin is read only for --body-file -.
+// on stdout. stdin is read only for --body-file -. Every input refused is
+// a usage error, --help prints the usage on stdout.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	req, opts, err := parse(ctx, args, stdin, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
+	req, opts, err := parse(ctx, args, stdin, stdout)
 	if err != nil {
-		return cli.UsageError(err)
+		return command.UsageError(err)
 	}
 	name, err := enqueue(ctx, req, opts, stderr)
 	if err != nil {

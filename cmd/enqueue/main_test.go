@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 )
 
 const (
@@ -501,13 +503,16 @@ func TestEnqueueStackFailureIsReported(t *testing.T) {
 
 func TestEnqueueHelpHidesTestHook(t *testing.T) {
 	res := runCmd(t, []string{"--help"}, "")
-	if res.err != nil {
-		t.Fatalf("--help: %v", res.err)
+	if code := cli.ExitCode(res.err); code != cli.ExitOK {
+		t.Fatalf("--help: exit %d (%v), want 0", code, res.err)
 	}
-	if !strings.Contains(res.stderr, "--dispatch-deadline") {
-		t.Errorf("usage lacks --dispatch-deadline:\n%s", res.stderr)
+	if !strings.HasPrefix(res.stdout, "usage: enqueue ") || res.stderr != "" {
+		t.Errorf("--help: want the usage on stdout and nothing on stderr; stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
 	}
-	if strings.Contains(res.stderr, "--endpoint") {
-		t.Errorf("usage shows the hidden --endpoint:\n%s", res.stderr)
+	if !strings.Contains(res.stdout, "--dispatch-deadline") {
+		t.Errorf("usage lacks --dispatch-deadline:\n%s", res.stdout)
+	}
+	if strings.Contains(res.stdout, "--endpoint") {
+		t.Errorf("usage shows the hidden --endpoint:\n%s", res.stdout)
 	}
 }

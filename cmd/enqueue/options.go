@@ -9,15 +9,17 @@ import (
 	"time"
 
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/cloudtasks"
 	"github.com/asyncjobs/asyncjobs/internal/opstool"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-const usageText = `Usage: enqueue [flags]
-
-Creates one HTTP POST task in a Cloud Tasks queue of the stack, with an OIDC
+var command = &cli.Command{
+	Name:      "enqueue",
+	UsageLine: "enqueue [--stack name | --outputs file] [--queue name] [--body string | --body-file file] [flags]",
+	Long: `Creates one HTTP POST task in a Cloud Tasks queue of the stack, with an OIDC
 token for the worker's invoker service account, and prints the task's name.
 The queue, worker URL, audience and invoker come from the stack outputs
 (--outputs or --stack, with --queue when there are several queues) or from
@@ -27,7 +29,9 @@ CLOUD_TASKS_EMULATOR_HOST=host:port (loopback only) sends the task to a Cloud
 Tasks emulator or test server, without TLS or credentials.
 
 Exit status: 0 created, 1 failed, 2 usage (refused before any call),
-130 interrupted.`
+130 interrupted.`,
+	Hidden: opstool.HiddenFlags,
+}
 
 // flags holds the raw command-line values.
 type flags struct {
@@ -94,25 +98,16 @@ type settings struct {
 }
 
 // parse turns args into a CreateTaskRequest, checking every input first.
-func parse(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) (*cloudtaskspb.CreateTaskRequest, *settings, error) {
-	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
-	// Errors are one line; the usage text is printed for --help only.
-	fs.SetOutput(io.Discard)
+// --help prints the usage on stdout and returns flag.ErrHelp.
+func parse(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) (*cloudtaskspb.CreateTaskRequest, *settings, error) {
+	fs := command.FlagSet()
 	var f flags
 	f.register(fs)
-	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			opstool.PrintUsage(stderr, fs, usageText)
-			return nil, nil, err
-		}
-		return nil, nil, fmt.Errorf("%w (see enqueue --help)", err)
+	if err := command.Parse(fs, args, stdout); err != nil {
+		return nil, nil, err
 	}
 	if err := f.common.EndpointFromEnv(EmulatorHostEnv); err != nil {
 		return nil, nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, nil, fmt.Errorf("unexpected argument %q: every input is a flag (see --help)", fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })

@@ -105,8 +105,8 @@ func TestEnqueueEmulatorHostEnvironment(t *testing.T) {
 		t.Errorf("err = %v, want a loopback refusal naming %s", res.err, EmulatorHostEnv)
 	}
 	help := runCmd(t, []string{"--help"}, "")
-	if !strings.Contains(help.stderr, EmulatorHostEnv) || !strings.Contains(help.stderr, "--at") || !strings.Contains(help.stderr, "Exit status") {
-		t.Errorf("--help lacks %s, --at or the exit status:\n%s", EmulatorHostEnv, help.stderr)
+	if !strings.Contains(help.stdout, EmulatorHostEnv) || !strings.Contains(help.stdout, "--at") || !strings.Contains(help.stdout, "Exit status") {
+		t.Errorf("--help lacks %s, --at or the exit status:\n%s", EmulatorHostEnv, help.stdout)
 	}
 }
 

@@ -13,41 +13,50 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/manifests"
 	"github.com/asyncjobs/asyncjobs/internal/planview"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
-	"github.com/asyncjobs/asyncjobs/internal/stackfile"
+	"github.com/asyncjobs/asyncjobs/internal/stackplan"
 	"github.com/asyncjobs/asyncjobs/internal/timeline"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
-func main() { cli.Main("plan", run) }
+var command = &cli.Command{
+	Name:      "plan",
+	UsageLine: "plan [--stack name] [--dir dir] [--out dir] [--quiet]",
+	Long: `Plan shows what a stack will create, offline: it runs the Pulumi program
+in-process with the stack's configuration, in preview mode, prints the
+resource tree, the IAM grants, the retry timelines and the capacity and
+consistency warnings, and writes <out>/<stack>/plan.json and the Kubernetes
+manifests. With --quiet only the warnings are printed, on stderr. No cloud
+credentials and no Pulumi CLI are needed.
 
-// run plans one stack. Every failure, a refused command line and -h
-// included, exits 1 (cli.ExitFailed).
+Exit status: 0 planned, 1 failed (the stack is refused; no plan is left
+behind), 2 usage.`,
+}
+
+func main() { cli.Main(command.Name, run) }
+
+// run plans one stack. A refused command line exits 2 (cli.ExitUsage),
+// every other failure 1 (cli.ExitFailed); -h prints the usage on stdout.
 func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := command.FlagSet()
 	stack := fs.String("stack", "dev", "stack whose Pulumi.<stack>.yaml is planned")
 	dir := fs.String("dir", ".", "directory holding Pulumi.yaml")
 	out := fs.String("out", "build", "directory plans are written under (<out>/<stack>/plan.json)")
 	quiet := fs.Bool("quiet", false, "write plan.json without printing the tree and timelines; warnings go to stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := command.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	planFile := filepath.Join(*out, *stack, "plan.json")
 
-	plan, cfg, err := Record(*dir, *stack)
+	plan, cfg, err := stackplan.Record(*dir, *stack)
 	if err != nil {
 		// Never leave a plan behind that no longer matches the configuration.
 		if rmErr := os.Remove(planFile); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
@@ -94,55 +103,6 @@ type File struct {
 	*recorder.Plan
 	Timelines []timeline.Named `json:"timelines"`
 	Warnings  []stacks.Warning `json:"warnings"`
-}
-
-// Record loads a stack file, validates its configuration and records the
-// program's preview. It returns the validated configuration too.
-func Record(dir, stack string) (*recorder.Plan, stacks.Config, error) {
-	st, err := stackfile.Load(dir, stack)
-	var schema *stackfile.ProjectError
-	if err != nil && !errors.As(err, &schema) {
-		return nil, stacks.Config{}, err
-	}
-	cfg, err := stacks.LoadStack(st.Name, stacks.Source(st.Config))
-	if schema != nil {
-		// One list: the program's problems, and what only the CLI's schema
-		// check says (a key the program reports itself is not repeated).
-		var errs field.ErrorList
-		var cfgErr *stacks.ConfigError
-		if errors.As(err, &cfgErr) {
-			errs = cfgErr.Errs
-		} else if err != nil {
-			return nil, stacks.Config{}, errors.Join(schema, err)
-		}
-		for _, e := range schema.Errs {
-			if !reportedAt(errs, e.Field) {
-				errs = append(errs, e)
-			}
-		}
-		return nil, stacks.Config{}, &stacks.ConfigError{Errs: errs}
-	}
-	if err != nil {
-		return nil, stacks.Config{}, err
-	}
-	plan, err := recorder.Run(stacks.Program, recorder.Options{
-		Project:    st.Project,
-		Stack:      st.Name,
-		Config:     st.Config,
-		SecretKeys: st.SecretKeys,
-		Preview:    true,
-	})
-	return plan, cfg, err
-}
-
-// reportedAt reports whether errs has an error at key or under it.
-func reportedAt(errs field.ErrorList, key string) bool {
-	for _, e := range errs {
-		if e.Field == key || strings.HasPrefix(e.Field, key+".") || strings.HasPrefix(e.Field, key+"[") {
-			return true
-		}
-	}
-	return false
 }
 
 // writeChecks prints the timelines and the warnings after the plan tree.

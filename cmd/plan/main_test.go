@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/asyncjobs/asyncjobs/internal/plandiff"
+	"github.com/asyncjobs/asyncjobs/internal/stackplan"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
@@ -346,7 +347,7 @@ func TestPreviewLogsWhatPlanPrints(t *testing.T) {
 				t.Fatal(err)
 			}
 			printed := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-			plan, _, err := Record("../..", stack)
+			plan, _, err := stackplan.Record("../..", stack)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,16 +14,16 @@
 //	plandiff -base-plan old.json -head-plan new.json [-plugin gcp=PATH]
 //
 // Exit status: 0 when the plans are the same (or differ without
-// -fail-on-change), 1 when they differ and -fail-on-change is set, 2 on
-// errors, a provider plugin that is needed but not installed included (also
-// reported as Markdown on stdout, so a workflow can post them).
+// -fail-on-change), 1 when they differ and -fail-on-change is set, 2 on a
+// refused command line and on errors, a provider plugin that is needed but
+// not installed included (errors are also reported as Markdown on stdout,
+// so a workflow can post them).
 package main
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,14 +38,31 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/toolcache"
 )
 
-// Exit codes, as diff(1) has them.
+// Exit codes, as diff(1) has them; a refused command line is
+// cli.ExitUsage, the same 2 as an error.
 const (
 	exitSame    = cli.ExitOK
 	exitChanged = 1
-	exitError   = 2
+	exitError   = cli.ExitUsage
 )
 
-func main() { cli.Main("plandiff", run) }
+var command = &cli.Command{
+	Name: "plandiff",
+	UsageLine: `plandiff --base ref [--stack name] [--dir dir] [--fail-on-change] [flags]
+plandiff --base-plan file --head-plan file [--plugin package=path]... [flags]`,
+	Long: `Plandiff shows, offline, what a change does to a stack: it plans the stack
+at a base git revision (with that revision's own cmd/plan) and in the
+working tree, or compares two plan.json files, and prints the resources
+added, removed and changed, property by property, as Markdown, each with
+what the engine will do, as the real provider plugins decide. Secrets are
+never printed.
+
+Exit status: 0 the plans are the same (or differ without --fail-on-change),
+1 they differ and --fail-on-change is set, 2 usage or an error (also
+reported as Markdown on stdout).`,
+}
+
+func main() { cli.Main(command.Name, run) }
 
 type options struct {
 	base, stack, dir, goCmd string
@@ -58,8 +75,7 @@ type options struct {
 }
 
 func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("plandiff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := command.FlagSet()
 	var o options
 	fs.StringVar(&o.base, "base", "", "git revision to compare the working tree with, e.g. origin/main")
 	fs.StringVar(&o.stack, "stack", "dev", "stack whose Pulumi.<stack>.yaml is planned")
@@ -78,14 +94,11 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 		o.plugins[pkg] = path
 		return nil
 	})
-	if err := fs.Parse(args); err != nil {
-		return cli.Exit(exitError) // the flag package has said why (-h included)
-	}
-	if err := cli.ExtraArgs(fs); err != nil {
-		return cli.WithExit(exitError, err)
+	if err := command.Parse(fs, args, stdout); err != nil {
+		return err
 	}
 	if (o.base == "") == (o.basePlan == "") {
-		return cli.WithExit(exitError, errors.New("give exactly one of -base REF and -base-plan FILE"))
+		return command.UsageError(errors.New("give exactly one of --base REF and --base-plan FILE"))
 	}
 
 	d, err := compute(ctx, o, stderr)

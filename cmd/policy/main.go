@@ -3,7 +3,7 @@
 // recorded plan, and kube-score over the Kubernetes manifests the stack
 // renders. It prints the violations, errors first, and exits 1 when there
 // is any error-level violation (warnings do not fail), 2 when it cannot
-// check at all.
+// check at all (a refused command line included, as for every command).
 //
 //	go run ./cmd/policy                              # build/dev/plan.json (make plan writes it)
 //	go run ./cmd/policy --plan build/prod/plan.json
@@ -16,7 +16,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -28,18 +27,30 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/manifests"
 	"github.com/asyncjobs/asyncjobs/internal/policy"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
-	"github.com/asyncjobs/asyncjobs/internal/stackfile"
-	"github.com/asyncjobs/asyncjobs/stacks"
+	"github.com/asyncjobs/asyncjobs/internal/stackplan"
 )
 
-// Exit codes.
+// Exit codes, as grep(1) has them: 1 is the check's answer, 2 that there
+// is none; a refused command line is cli.ExitUsage, the same 2.
 const (
 	exitOK         = cli.ExitOK
 	exitViolations = 1
-	exitFailure    = 2
+	exitFailure    = cli.ExitUsage
 )
 
-func main() { cli.Main("policy", run) }
+var command = &cli.Command{
+	Name:      "policy",
+	UsageLine: "policy [--plan file]... [--stack-file file]... [--production] [--json] [--list | --list-kube-score] [flags]",
+	Long: `Policy checks a stack against the asyncjobs rules, offline: the Rego rules
+in policy/ over a recorded plan (default ` + defaultPlan + `, as make plan
+writes it), and kube-score over the Kubernetes manifests the stack renders.
+It prints the violations, errors first.
+
+Exit status: 0 no error-level violation (warnings do not fail), 1 an
+error-level violation, 2 usage, or it cannot check at all.`,
+}
+
+func main() { cli.Main(command.Name, run) }
 
 // files is a repeatable file flag.
 type files []string
@@ -62,10 +73,9 @@ type options struct {
 	listKS     bool
 }
 
-func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
 	var o options
-	fs := flag.NewFlagSet("policy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := command.FlagSet()
 	fs.Var(&o.plans, "plan", "plan to check, as written by make plan (repeatable; default "+defaultPlan+" when no -stack-file is given)")
 	fs.Var(&o.stackFiles, "stack-file", "record this Pulumi.<stack>.yaml in preview mode and check it (repeatable)")
 	fs.StringVar(&o.manifests, "manifests", "", "rendered Kubernetes manifests to score with kube-score (default: manifests/ next to each plan, as make plan writes them; for a stack file, its recording rendered the same way); skipped when it holds none")
@@ -75,11 +85,8 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	fs.BoolVar(&o.json, "json", false, "print the violations as JSON")
 	fs.BoolVar(&o.list, "list", false, "list the rules and exit")
 	fs.BoolVar(&o.listKS, "list-kube-score", false, "list the kube-score checks that run and exit")
-	if err := fs.Parse(args); err != nil {
-		return cli.Exit(exitFailure) // the flag package has said why (-h included)
-	}
-	if err := cli.ExtraArgs(fs); err != nil {
-		return cli.WithExit(exitFailure, err)
+	if err := command.Parse(fs, args, stdout); err != nil {
+		return err
 	}
 	code, err := check(ctx, o, stdout)
 	if err != nil {
@@ -239,24 +246,15 @@ func loadTargets(o options) (targets []target, cleanup func(), err error) {
 	return targets, cleanup, nil
 }
 
-// record loads a stack file the way the Pulumi CLI does, validates its
-// configuration and records the program's preview (as make plan does).
+// record loads a stack file and records the program's preview, as make
+// plan does (package stackplan).
 func record(file string) (*recorder.Plan, error) {
 	base := filepath.Base(file)
 	if !strings.HasPrefix(base, "Pulumi.") || !strings.HasSuffix(base, ".yaml") || base == "Pulumi.yaml" {
 		return nil, fmt.Errorf("%s: want a stack file named Pulumi.<stack>.yaml", file)
 	}
 	stack := strings.TrimSuffix(strings.TrimPrefix(base, "Pulumi."), ".yaml")
-	st, err := stackfile.Load(filepath.Dir(file), stack)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := stacks.Load(stacks.Source(st.Config)); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	plan, err := recorder.Run(stacks.Program, recorder.Options{
-		Project: st.Project, Stack: st.Name, Config: st.Config, SecretKeys: st.SecretKeys, Preview: true,
-	})
+	plan, _, err := stackplan.Record(filepath.Dir(file), stack)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}

@@ -205,12 +205,20 @@ func TestCannotCheck(t *testing.T) {
 		{[]string{"--plan", filepath.Join(t.TempDir(), "plan.json")}, "run make plan"},
 		{[]string{"--stack-file", "../../Pulumi.yaml"}, "want a stack file"},
 		{[]string{"--rules", t.TempDir()}, "no .rego files"},
-		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"--no-such-flag"}, "flag provided but not defined"},
 	} {
 		code, _, errOut := runCmd(t, tc.args...)
 		if code != exitFailure || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, exitFailure, tc.want)
 		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, out, errOut := runCmd(t, "-h")
+	if code != exitOK || errOut != "" || !strings.HasPrefix(out, "usage: policy ") || !strings.Contains(out, "--stack-file") {
+		t.Errorf("-h: exit %d, stderr %q, stdout:\n%s", code, errOut, out)
 	}
 }
 

@@ -5,18 +5,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 	"github.com/asyncjobs/asyncjobs/internal/teststack"
 )
 
-// command is one subcommand: its flags, the checks made before any Pulumi
-// command runs, and what it does.
+// command is one subcommand: its usage, its flags, the checks made before
+// any Pulumi command runs, and what it does.
 type command struct {
-	name string
-	// synopsis shows its flags in the usage text; help says in one line
-	// what it does.
-	synopsis, help string
-	flags          func(fs *flag.FlagSet, o *options)
+	// Command names it ("teststack up"), shows its flags in the usage line
+	// and says in one line (Short) what it does.
+	*cli.Command
+	flags func(fs *flag.FlagSet, o *options)
 	// check returns what is wrong with the flags, one problem a line.
 	check func(o *options) []string
 	run   func(ctx context.Context, m *teststack.Manager, o *options, stdout io.Writer) error
@@ -25,9 +26,11 @@ type command struct {
 // commands are the subcommands, in the order the usage text lists them.
 var commands = []command{
 	{
-		name:     "up",
-		synopsis: "--name NAME --from TEMPLATE [--ttl 24h] [--owner NAME]",
-		help:     "create a test stack from a template stack, or update it, and deploy it",
+		Command: &cli.Command{
+			Name:      "teststack up",
+			UsageLine: "teststack up --name NAME --from TEMPLATE [--ttl 24h] [--owner NAME] [common flags]",
+			Short:     "create a test stack from a template stack, or update it, and deploy it",
+		},
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.name, "name", "", "test stack name, e.g. pr-123 (required)")
 			fs.StringVar(&o.from, "from", "", "template stack whose Pulumi.<from>.yaml is copied, e.g. dev (required)")
@@ -38,9 +41,11 @@ var commands = []command{
 		run:   up,
 	},
 	{
-		name:     "destroy",
-		synopsis: "--name NAME [--force]",
-		help:     "destroy a test stack's resources and remove the stack",
+		Command: &cli.Command{
+			Name:      "teststack destroy",
+			UsageLine: "teststack destroy --name NAME [--force] [common flags]",
+			Short:     "destroy a test stack's resources and remove the stack",
+		},
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.name, "name", "", "test stack name (required)")
 			fs.BoolVar(&o.force, "force", false, "destroy a stack that has no test record (never dev or prod)")
@@ -49,9 +54,11 @@ var commands = []command{
 		run:   destroy,
 	},
 	{
-		name:     "sweep",
-		synopsis: "--prefix PREFIX | --name NAME [--older-than DURATION] [--dry-run]",
-		help:     "destroy the test stacks whose TTL has passed since their last up",
+		Command: &cli.Command{
+			Name:      "teststack sweep",
+			UsageLine: "teststack sweep --prefix PREFIX | --name NAME [--older-than DURATION] [--dry-run] [common flags]",
+			Short:     "destroy the test stacks whose TTL has passed since their last up",
+		},
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.prefix, "prefix", "", "sweep the test stacks whose names start with this, e.g. pr- (or --name)")
 			fs.StringVar(&o.name, "name", "", "sweep this one test stack (or --prefix)")
@@ -62,9 +69,11 @@ var commands = []command{
 		run:   sweep,
 	},
 	{
-		name:     "providers",
-		synopsis: "--stack NAME",
-		help:     "refuse a stack (any, dev and prod too; it only reads) whose state names provider plugins other than go.mod's gcp and kubernetes versions",
+		Command: &cli.Command{
+			Name:      "teststack providers",
+			UsageLine: "teststack providers --stack NAME [common flags]",
+			Short:     "refuse a stack (any, dev and prod too; it only reads) whose state names provider plugins other than go.mod's gcp and kubernetes versions",
+		},
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.name, "stack", "", "stack whose state is checked, e.g. dev (required)")
 		},
@@ -73,15 +82,18 @@ var commands = []command{
 	},
 }
 
-// lookup finds a subcommand by name.
-func lookup(name string) (command, bool) {
+// lookup finds the subcommand sub describes.
+func lookup(sub *cli.Command) command {
 	for _, c := range commands {
-		if c.name == name {
-			return c, true
+		if c.Command == sub {
+			return c
 		}
 	}
-	return command{}, false
+	panic("teststack: no subcommand " + sub.Name)
 }
+
+// name is c's own name: "up".
+func (c command) name() string { return strings.TrimPrefix(c.Name, root.Name+" ") }
 
 func checkName(o *options) []string {
 	if o.name == "" {

@@ -34,7 +34,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,12 +51,37 @@ import (
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
-const commonUsage = `common flags: --dir DIR (project directory, default .), --protected NAMES (besides dev, prod),
-  --secrets-provider URL (new stacks; default $PULUMI_SECRETS_PROVIDER), --no-tags,
-  --go-mod FILE (the provider pins; default DIR/go.mod)
-`
+// exitStatus ends every -h text of teststack.
+const exitStatus = "Exit status: 0 done, 1 failed, 2 usage (refused before any Pulumi command ran)."
 
-func main() { cli.Main("teststack", run) }
+// root is teststack; its subcommands are commands'.
+var root = &cli.Command{
+	Name: "teststack",
+	Long: `Teststack creates, updates, destroys and sweeps short-lived test stacks of
+the asyncjobs program with the Pulumi Automation API. It needs the Pulumi
+CLI on PATH, the backend login and cloud credentials, as pulumi up does.
+Progress goes to stderr, results to stdout.
+
+Common flags: --dir DIR (project directory, default .), --protected NAMES
+(besides dev, prod), --secrets-provider URL (new stacks; default
+$PULUMI_SECRETS_PROVIDER), --no-tags, --go-mod FILE (the provider pins;
+default DIR/go.mod).
+
+` + exitStatus,
+	Commands: subcommands(),
+}
+
+// subcommands are commands' descriptions, each with its -h text.
+func subcommands() []*cli.Command {
+	subs := make([]*cli.Command, len(commands))
+	for i, c := range commands {
+		c.Long = strings.ToUpper(c.Short[:1]) + c.Short[1:] + ".\n\n" + exitStatus
+		subs[i] = c.Command
+	}
+	return subs
+}
+
+func main() { cli.Main(root.Name, run) }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return (&app{}).run(ctx, args, stdin, stdout, stderr)
@@ -95,90 +119,50 @@ func (o *options) registerCommon(fs *flag.FlagSet) {
 	fs.StringVar(&o.goMod, "go-mod", "", "go.mod whose gcp and kubernetes SDK versions pin the provider plugins a state may name (default: go.mod in --dir)")
 }
 
-// usage is the command's usage text, generated from commands.
-func usage() string {
-	var b strings.Builder
-	b.WriteString("usage:\n")
-	width := 0
-	for _, c := range commands {
-		width = max(width, len(c.name))
-	}
-	for _, c := range commands {
-		fmt.Fprintf(&b, "  teststack %-*s %s\n      %s\n", width, c.name, c.synopsis, c.help)
-	}
-	b.WriteString("\n" + commonUsage)
-	return b.String()
-}
-
+// run picks the subcommand, parses and checks its flags and runs it. -h
+// prints the usage on stdout.
 func (a *app) run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage())
-		if len(args) == 0 {
-			return cli.Exit(cli.ExitUsage)
-		}
-		return nil
+	sub, rest, err := root.Sub(args, stdout)
+	if err != nil {
+		return err
 	}
-	c, ok := lookup(args[0])
-	if !ok {
-		fmt.Fprintf(stderr, "teststack: unknown command %q\n%s", args[0], usage())
-		return cli.Exit(cli.ExitUsage)
-	}
-	o, err := c.parse(args[1:], stderr)
-	if o == nil || err != nil {
+	c := lookup(sub)
+	o, err := c.parse(rest, stdout)
+	if err != nil {
 		return err
 	}
 	dir, err := filepath.Abs(o.dir)
 	if err != nil {
-		return cli.UsageError(err)
+		return c.UsageError(err)
 	}
 	if o.goMod == "" {
 		o.goMod = filepath.Join(dir, "go.mod")
 	}
 	pins, err := teststack.PinsFromGoMod(o.goMod)
 	if err != nil {
-		return fmt.Errorf("%s: %w (pass --go-mod)", c.name, err)
+		return fmt.Errorf("%s: %w (pass --go-mod)", c.name(), err)
 	}
 	if err := c.run(ctx, a.manager(dir, o, pins, stderr), o, stdout); err != nil {
-		return fmt.Errorf("%s: %w", c.name, err)
+		return fmt.Errorf("%s: %w", c.name(), err)
 	}
 	return nil
 }
 
-// parse reads and checks c's flags. It prints what is wrong and returns
-// nil options with a usage error, or with no error after -h.
-func (c command) parse(args []string, stderr io.Writer) (*options, error) {
-	fs := flag.NewFlagSet("teststack "+c.name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// parse reads and checks c's flags. After -h it returns flag.ErrHelp; a
+// command line it refuses is a usage error naming every problem.
+func (c command) parse(args []string, stdout io.Writer) (*options, error) {
+	fs := c.FlagSet()
 	o := &options{}
 	o.registerCommon(fs)
 	c.flags(fs, o)
-	fs.Usage = func() { printUsage(stderr, fs, c.name) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil
-		}
-		return nil, cli.Exit(cli.ExitUsage) // the flag package has said why
-	}
-	if err := cli.ExtraArgs(fs); err != nil {
-		fmt.Fprintf(stderr, "teststack %s: %v\n", c.name, err)
-		return nil, cli.Exit(cli.ExitUsage)
+	if err := c.Parse(fs, args, stdout); err != nil {
+		return nil, err
 	}
 	o.protected = append([]string{"dev", "prod"}, cli.SplitList(o.protectedNames)...)
 	if problems := c.check(o); len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintf(stderr, "teststack %s: %s\n", c.name, p)
-		}
-		return nil, cli.Exit(cli.ExitUsage)
+		return nil, c.UsageError(fmt.Errorf("%s: %s", c.name(), strings.Join(problems, "; ")))
 	}
 	return o, nil
-}
-
-// printUsage prints a subcommand's flags with double dashes, as the other
-// operations commands do.
-func printUsage(w io.Writer, fs *flag.FlagSet, sub string) {
-	fmt.Fprintf(w, "usage: teststack %s [flags]\n\nflags:\n", sub)
-	cli.PrintFlags(w, fs, nil)
-	fmt.Fprintln(w, "\nexit status: 0 done, 1 failed, 2 usage")
 }
 
 // manager wires the lifecycle to this project: the program in dir, its
@@ -233,7 +217,7 @@ func validator(dir string) func(context.Context, string, *workspace.ProjectStack
 		if err != nil {
 			return err
 		}
-		_, err = stacks.Load(stacks.Source(st.Config))
+		_, err = stacks.Load(st.Name, stacks.Source(st.Config))
 		return err
 	}
 }

@@ -38,8 +38,10 @@ func TestUsage(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{nil, []string{"usage:"}},
-		{[]string{"bogus"}, []string{`unknown command "bogus"`}},
+		{nil, []string{"missing command", "usage: teststack up|destroy|sweep|providers [flags]"}},
+		{[]string{"bogus"}, []string{`unknown command "bogus"`, "usage: teststack up|destroy|sweep|providers [flags]"}},
+		{[]string{"--name", "pr-1", "up"}, []string{"flag --name before the command"}},
+		{[]string{"up", "--name", "pr-1"}, []string{"--from is required", "usage: teststack up --name NAME --from TEMPLATE"}},
 		{[]string{"up"}, []string{"--name is required", "--from is required"}},
 		{[]string{"up", "--name", "dev", "--from", "dev"}, []string{`stack "dev" is protected`}},
 		{[]string{"up", "--name", "pr-1", "--from", "dev", "--ttl", "1s"}, []string{"ttl 1s"}},
@@ -53,7 +55,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"sweep", "--prefix", "d"}, []string{`prefix "d"`}},
 		{[]string{"sweep", "--prefix", "p"}, []string{`prefix "p"`}},
 		{[]string{"sweep", "--prefix", "pr-", "--older-than", "-1h"}, []string{"--older-than must not be negative"}},
-		{[]string{"sweep", "--prefix", "pr-", "extra"}, []string{"unexpected arguments"}},
+		{[]string{"sweep", "--prefix", "pr-", "extra"}, []string{`unexpected argument "extra"`}},
 		{[]string{"sweep", "--prefix", "pr-", "--name", "pr-1"}, []string{"not both"}},
 		{[]string{"sweep", "--name", "prod"}, []string{`stack "prod" is protected`}},
 		{[]string{"sweep", "--prefx", "pr-"}, []string{"flag provided but not defined"}},
@@ -297,26 +299,37 @@ func TestSweepReport(t *testing.T) {
 }
 
 // TestSubcommandHelp: --help on a subcommand exits 0 and lists its flags
-// with double dashes.
+// with double dashes, on stdout; so does teststack's own.
 func TestSubcommandHelp(t *testing.T) {
-	for _, sub := range []string{"up", "destroy", "sweep"} {
+	for _, sub := range []string{"up", "destroy", "sweep", "providers"} {
 		for _, h := range []string{"--help", "-h"} {
 			code, stdout, stderr := runCmd(t, nil, sub, h)
 			if code != cli.ExitOK {
 				t.Errorf("%s %s: exit %d, want 0", sub, h, code)
 			}
-			if !strings.Contains(stderr, "  --dir") || strings.Contains(stderr, "\n  -dir") {
-				t.Errorf("%s %s: flags not shown with double dashes:\n%s", sub, h, stderr)
+			if !strings.HasPrefix(stdout, "usage: teststack "+sub+" ") || !strings.Contains(stdout, "  --dir") || strings.Contains(stdout, "\n  -dir") {
+				t.Errorf("%s %s: no usage, or flags not shown with double dashes:\n%s", sub, h, stdout)
 			}
-			if stdout != "" {
-				t.Errorf("%s %s: stdout %q", sub, h, stdout)
+			if stderr != "" {
+				t.Errorf("%s %s: stderr %q", sub, h, stderr)
 			}
 		}
 	}
-	_, _, stderr := runCmd(t, nil, "sweep", "--help")
-	for _, w := range []string{"--prefix", "--name", "--older-than", "--dry-run"} {
-		if !strings.Contains(stderr, w) {
-			t.Errorf("sweep --help lacks %s:\n%s", w, stderr)
+	_, stdout, _ := runCmd(t, nil, "sweep", "--help")
+	for _, w := range []string{"--prefix", "--name", "--older-than", "--dry-run", "Exit status"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("sweep --help lacks %s:\n%s", w, stdout)
+		}
+	}
+	for _, h := range []string{"-h", "--help", "help"} {
+		code, stdout, stderr := runCmd(t, nil, h)
+		if code != cli.ExitOK || stderr != "" || !strings.HasPrefix(stdout, "usage: teststack up|destroy|sweep|providers [flags]") {
+			t.Errorf("teststack %s: exit %d, stderr %q, stdout:\n%s", h, code, stderr, stdout)
+		}
+		for _, sub := range []string{"up --name NAME --from TEMPLATE", "destroy", "sweep --prefix PREFIX", "providers --stack NAME", "Common flags"} {
+			if !strings.Contains(stdout, sub) {
+				t.Errorf("teststack %s lacks %q:\n%s", h, sub, stdout)
+			}
 		}
 	}
 }

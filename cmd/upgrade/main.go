@@ -26,7 +26,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +40,21 @@ import (
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
-func main() { cli.Main("upgrade", run) }
+var command = &cli.Command{
+	Name:      "upgrade",
+	UsageLine: "upgrade --stack name [--yes | --check] [--bootstrap-stack name] [--json] [--dir dir] [--pulumi path]",
+	Long: `Upgrade prepares a stack's state, as an earlier release of asyncjobs
+deployed it, for this release's first pulumi up, and says what that up
+changes that pulumi preview --diff does not show. Without --yes it changes
+nothing; with --yes it writes the state as it was to
+build/upgrade/<stack>-<time>.json and imports the state without the
+resources it removes. It never changes anything in Google.
+
+Exit status: 0 nothing to do or done, 1 failed or (--check) the state needs
+changes, 2 usage.`,
+}
+
+func main() { cli.Main(command.Name, run) }
 
 type options struct {
 	stack, dir, pulumi, bootstrapStack string
@@ -49,8 +62,7 @@ type options struct {
 }
 
 func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("upgrade", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := command.FlagSet()
 	var o options
 	fs.StringVar(&o.stack, "stack", "", "the stack whose state to prepare (required)")
 	fs.StringVar(&o.dir, "dir", ".", "project directory (Pulumi.yaml)")
@@ -59,20 +71,14 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	fs.BoolVar(&o.yes, "yes", false, "carry out the state changes")
 	fs.BoolVar(&o.check, "check", false, "change nothing; exit 1 when the state needs changes")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return cli.Exit(cli.ExitUsage)
-	}
-	if err := cli.ExtraArgs(fs); err != nil {
-		return cli.UsageError(err)
+	if err := command.Parse(fs, args, stdout); err != nil {
+		return err
 	}
 	switch {
 	case o.stack == "":
-		return cli.UsageError(errors.New("-stack is required"))
+		return command.UsageError(errors.New("--stack is required"))
 	case o.yes && o.check:
-		return cli.UsageError(errors.New("-yes and -check exclude each other"))
+		return command.UsageError(errors.New("--yes and --check exclude each other"))
 	}
 
 	st, err := stackOf(o)
@@ -164,7 +170,7 @@ func stackOf(o options) (upgrade.Stack, error) {
 	if err != nil {
 		return st, err
 	}
-	cfg, err := stacks.LoadStack(o.stack, stacks.Source(f.Config))
+	cfg, err := stacks.Load(o.stack, stacks.Source(f.Config))
 	if err != nil {
 		return st, fmt.Errorf("stack file Pulumi.%s.yaml: %w", o.stack, err)
 	}

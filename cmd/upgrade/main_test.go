@@ -63,8 +63,8 @@ func TestUsage(t *testing.T) {
 			t.Errorf("upgrade %q: exit %d, want %d (%v)", args, cli.ExitCode(err), cli.ExitUsage, err)
 		}
 	}
-	if _, _, err := runUpgrade("-h"); err != nil {
-		t.Errorf("upgrade -h: %v", err)
+	if out, _, err := runUpgrade("-h"); cli.ExitCode(err) != cli.ExitOK || !strings.HasPrefix(out, "usage: upgrade --stack name") {
+		t.Errorf("upgrade -h: exit %d (%v), stdout:\n%s", cli.ExitCode(err), err, out)
 	}
 }
 

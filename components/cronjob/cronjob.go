@@ -14,6 +14,7 @@ import (
 
 	"github.com/asyncjobs/asyncjobs/components/workload"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/outputmap"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -23,10 +24,14 @@ const TypeToken = "asyncjobs:cronjob:CronJob"
 // evicting a running pod; it only works on the pod template.
 const SafeToEvict = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 
-// Args are a CronJob's validated settings and where it runs.
+// Args are the CronJob's settings: the project, the labels (its Google
+// service account takes none) and the resolved, validated Spec (its Names
+// filled by the stack), then where it runs and what it may use.
 type Args struct {
-	Spec         Spec
-	Project      string
+	Project string
+	Labels  map[string]string
+	Spec    Spec
+	// Namespace is the workloads' namespace (gke.Names.Namespace).
 	Namespace    string
 	WorkloadPool string
 	// Grants are the job's resource-level roles, resolved by the stack to
@@ -47,11 +52,13 @@ type ResolvedGrant struct {
 }
 
 // CronJob is the CronJob, its Kubernetes service account and, when asked
-// for, its Google identity.
+// for, its Google identity. Its tagged fields are its outputs, registered
+// and exported as they are (package outputmap).
 type CronJob struct {
 	pulumi.ResourceState
 
-	Name pulumi.StringOutput `pulumi:"name"`
+	// Kind is the workload's Kubernetes kind, CronJob.
+	Kind string `pulumi:"kind"`
 	// Identity is nil unless the job has a Google service account.
 	Identity *workload.Identity
 }
@@ -61,7 +68,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.Spec.GoogleServiceAccount != nil && args.Spec.Names.Account == "" {
 		// The stack's resolve step fills it; a guess here could name an
 		// account other than the one validated.
-		return nil, fmt.Errorf("cronjob %q: physical names not resolved (Spec.Names is empty; set it with Spec.PhysicalNames)", args.Spec.Name)
+		return nil, fmt.Errorf("cronjob %q: physical names not resolved (Spec.Names is empty; package stacks resolves it)", args.Spec.Name)
 	}
 	c := &CronJob{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, c, opts...); err != nil {
@@ -154,8 +161,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}, parent, k8s); err != nil {
 		return nil, err
 	}
-	c.Name = pulumi.String(spec.Name).ToStringOutput()
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"name": c.Name}); err != nil {
+	c.Kind = "CronJob"
+	if err := ctx.RegisterResourceOutputs(c, outputmap.Of(c)); err != nil {
 		return nil, err
 	}
 	return c, nil

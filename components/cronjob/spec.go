@@ -49,24 +49,17 @@ type Spec struct {
 	Suspend                    bool               `json:"suspend" doc:"pause scheduling"`
 	Container                  workload.Container `json:"container" doc:"the job container"`
 	GoogleServiceAccount       *GoogleAccess      `json:"googleServiceAccount" doc:"Workload Identity to a dedicated Google service account; omit for none"`
-	// Names are the physical names, filled by the stack's resolve step
-	// (PhysicalNames); configuration cannot set them.
+	// Names are resolved by the stack (package stacks, Config.resolve)
+	// before validation; configuration cannot set them.
 	Names Names `json:"-"`
+	// Unread lists the keys that did not decode (strictconfig.Unread).
+	Unread strictconfig.Unread `json:"-"`
 }
 
 // Names are the CronJob's physical names in Google Cloud.
 type Names struct {
 	// Account is empty when the job has no Google service account.
 	Account string
-}
-
-// PhysicalNames derives the CronJob's physical names for the stack's name
-// suffix (see gcpname.Physical).
-func (s Spec) PhysicalNames(suffix string) Names {
-	if s.GoogleServiceAccount == nil {
-		return Names{}
-	}
-	return Names{Account: gcpname.Physical(s.AccountID(), suffix)}
 }
 
 // GoogleAccess is a CronJob's Google identity and its resource-level roles.
@@ -80,6 +73,8 @@ type Grant struct {
 	Role         string `json:"role" doc:"roles/pubsub.publisher on a topic or roles/pubsub.subscriber on a subscription"`
 	Topic        string `json:"topic" doc:"topic name of asyncjobs:topics"`
 	Subscription string `json:"subscription" doc:"<topic>/<subscription> of asyncjobs:topics"`
+	// Unread lists the keys that did not decode (strictconfig.Unread).
+	Unread strictconfig.Unread `json:"-"`
 }
 
 // DefaultSpec returns the defaults: the project's safety settings.
@@ -122,7 +117,7 @@ func (s Spec) AccountID() string {
 
 // Validate checks everything the API server would reject, and the safety
 // settings the project requires.
-func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
+func (s Spec) Validate(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, msg := range validation.IsDNS1123Subdomain(s.Name) {
 		errs = append(errs, field.Invalid(path.Child("name"), s.Name, msg))
@@ -154,7 +149,7 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 	if s.Completions < 0 {
 		errs = append(errs, field.Invalid(path.Child("completions"), s.Completions, "must be >= 0 (0 leaves it unset)"))
 	}
-	if s.CompletionMode == "Indexed" && s.Completions == 0 {
+	if s.CompletionMode == "Indexed" && s.Completions == 0 && !s.Unread["completionMode"] {
 		errs = append(errs, field.Required(path.Child("completions"), "when completionMode is Indexed"))
 	}
 	if s.CompletionMode == "Indexed" {
@@ -166,7 +161,7 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 			errs = append(errs, field.Invalid(path.Child("parallelism"), s.Parallelism, fmt.Sprintf("must be <= %d when completionMode is Indexed (Kubernetes' limit)", MaxIndexed)))
 		}
 	}
-	if s.Completions > 0 && s.Parallelism > s.Completions {
+	if s.Completions > 0 && s.Parallelism > s.Completions && !s.Unread["completions"] {
 		errs = append(errs, field.Invalid(path.Child("parallelism"), s.Parallelism, fmt.Sprintf("must be <= completions (%d)", s.Completions)))
 	}
 	if s.SuccessfulJobsHistoryLimit < 0 {
@@ -178,10 +173,12 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 	errs = append(errs, s.Container.Validate(path.Child("container"))...)
 	if g := s.GoogleServiceAccount; g != nil {
 		gp := path.Child("googleServiceAccount")
-		errs = append(errs, gcpname.ValidateServiceAccountID(gp.Child("accountId"), s.PhysicalNames(suffix).Account)...)
+		errs = append(errs, gcpname.ValidateServiceAccountID(gp.Child("accountId"), s.Names.Account)...)
 		for i, grant := range g.Grants {
 			p := gp.Child("grants").Index(i)
 			switch {
+			case grant.Unread.Any("role", "topic", "subscription"):
+				// Its decode error says what is wrong.
 			case grant.Role == gcpiam.RolePubSubPublisher && grant.Topic != "" && grant.Subscription == "":
 			case grant.Role == gcpiam.RolePubSubSubscriber && grant.Subscription != "" && grant.Topic == "":
 			default:

@@ -21,6 +21,7 @@ import (
 
 	"github.com/asyncjobs/asyncjobs/internal/actas"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/outputmap"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	clientcmdlatest "k8s.io/client-go/tools/clientcmd/api/latest"
 )
@@ -28,17 +29,13 @@ import (
 // TypeToken is the component's Pulumi type.
 const TypeToken = "asyncjobs:gke:Cluster"
 
-// Args are the cluster settings, validated.
+// Args are the cluster's settings: the project, the labels and the
+// resolved, validated Spec (its Names filled by the stack), then what the
+// stack wires in.
 type Args struct {
-	Spec    Spec
 	Project string
-	// Region is where a created cluster lives when Spec.Location is empty.
-	Region string
-	Labels map[string]string
-	// Namespace is the physical name of the workloads' namespace (the
-	// configured one with the stack's name suffix, so that stacks sharing a
-	// cluster never share Kubernetes objects).
-	Namespace string
+	Labels  map[string]string
+	Spec    Spec
 	// Deployers are the IAM members that deploy the stack
 	// (asyncjobs:deployers). A created cluster's nodes run as a dedicated
 	// account, and creating the cluster needs actAs on it: each deployer
@@ -57,11 +54,12 @@ type Args struct {
 const RoleNodeServiceAccount = "roles/container.defaultNodeServiceAccount"
 
 // Cluster is access to a GKE cluster: an explicit provider and the
-// workloads' namespace.
+// workloads' namespace. Its tagged fields are its outputs, registered and
+// exported as they are (package outputmap).
 type Cluster struct {
 	pulumi.ResourceState
 
-	Name      pulumi.StringOutput `pulumi:"name"`
+	Name      pulumi.StringOutput `pulumi:"cluster"`
 	Namespace pulumi.StringOutput `pulumi:"namespace"`
 	// WorkloadPool is the Workload Identity pool, <project>.svc.id.goog.
 	WorkloadPool string
@@ -78,23 +76,18 @@ type Cluster struct {
 
 // New looks the cluster up (or creates it) and declares the provider and namespace.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Cluster, error) {
+	spec := args.Spec
+	if n := spec.Names; n.Namespace == "" || n.Project == "" || n.Location == "" {
+		// The stack's resolve step fills them; a guess here could reach
+		// another cluster than the one validated and watched.
+		return nil, fmt.Errorf("gke: spec not resolved (Names %+v; package stacks resolves it)", n)
+	}
 	c := &Cluster{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, c, opts...); err != nil {
 		return nil, err
 	}
 	child := pulumi.Composite(pulumi.Parent(c), pulumi.DependsOn(args.DependsOn))
-	spec := args.Spec
-	if args.Namespace == "" {
-		return nil, errors.New("gke: no namespace")
-	}
-	project := spec.Project
-	if project == "" {
-		project = args.Project
-	}
-	location := spec.Location
-	if location == "" {
-		location = args.Region
-	}
+	project, location := spec.Names.Project, spec.Names.Location
 	c.WorkloadPool = project + ".svc.id.goog"
 
 	var endpoint, ca pulumi.StringOutput
@@ -109,7 +102,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Location:           pulumi.String(location),
 			Name:               pulumi.String(spec.Name),
 			EnableAutopilot:    pulumi.Bool(true),
-			DeletionProtection: pulumi.Bool(spec.DeletionProtection),
+			DeletionProtection: pulumi.Bool(spec.Names.DeletionProtection),
 			ReleaseChannel:     &container.ClusterReleaseChannelArgs{Channel: pulumi.String("REGULAR")},
 			WorkloadIdentityConfig: &container.ClusterWorkloadIdentityConfigArgs{
 				WorkloadPool: pulumi.String(c.WorkloadPool),
@@ -124,7 +117,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			ResourceLabels: pulumi.ToStringMap(args.Labels),
 			// The node role and every deployer's actAs on the node account
 			// exist before GKE is asked to create nodes with it.
-		}, child, pulumi.DependsOn(nodes.grants), pulumi.Protect(spec.DeletionProtection))
+		}, child, pulumi.DependsOn(nodes.grants))
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +151,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Kubeconfig: kubeconfig,
 		// Workloads name their namespace explicitly; nothing may land in
 		// whatever namespace a kubeconfig happens to default to.
-		Namespace: pulumi.String(args.Namespace),
+		Namespace: pulumi.String(spec.Names.Namespace),
 	}, child, pulumi.AdditionalSecretOutputs([]string{"kubeconfig"}))
 	if err != nil {
 		return nil, err
@@ -167,7 +160,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	ns, err := corev1.NewNamespace(ctx, name+"-"+spec.Namespace, &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(args.Namespace),
+			Name: pulumi.String(spec.Names.Namespace),
 			Labels: pulumi.StringMap{
 				"app.kubernetes.io/part-of":          pulumi.String("asyncjobs"),
 				"pod-security.kubernetes.io/enforce": pulumi.String("restricted"),
@@ -182,7 +175,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	c.Namespace = ns.Metadata.Name().Elem()
 	c.Ready = append(c.Ready, ns)
 
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"name": c.Name, "namespace": c.Namespace}); err != nil {
+	if err := ctx.RegisterResourceOutputs(c, outputmap.Of(c)); err != nil {
 		return nil, err
 	}
 	return c, nil

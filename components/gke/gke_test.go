@@ -75,27 +75,58 @@ func TestKubeconfigRefusesBadInput(t *testing.T) {
 func TestCreatedClusterNameFitsItsNodeAccount(t *testing.T) {
 	s := DefaultSpec()
 	s.Create, s.Name = true, "asyncjobs-prod"
-	if errs := s.Validate(field.NewPath("gke")); len(errs) != 0 {
+	if errs := resolved(s).Validate(field.NewPath("gke")); len(errs) != 0 {
 		t.Fatalf("valid spec refused: %v", errs)
 	}
 	if got := s.NodeAccountID(); got != "asyncjobs-prod-nodes" {
 		t.Errorf("node account %q", got)
 	}
 	s.Name = "a-cluster-name-of-25-char"
-	errs := s.Validate(field.NewPath("gke"))
+	errs := resolved(s).Validate(field.NewPath("gke"))
 	if len(errs) != 1 || errs[0].Field != "gke.name" || !strings.Contains(errs[0].Detail, "at most 24 for the name") {
 		t.Errorf("errors %v, want one on gke.name about the node account", errs)
 	}
 	s.Create = false // an existing cluster's name is not limited by it
-	if errs := s.Validate(field.NewPath("gke")); len(errs) != 0 {
+	if errs := resolved(s).Validate(field.NewPath("gke")); len(errs) != 0 {
 		t.Errorf("existing cluster refused: %v", errs)
 	}
+}
+
+// TestSuffixedNamespaceStaysALabel: the resolved namespace (with the
+// stack's name suffix) is checked, not only the configured one.
+func TestSuffixedNamespaceStaysALabel(t *testing.T) {
+	s := DefaultSpec()
+	s.Name, s.Namespace = "c1", strings.Repeat("n", 61)
+	ok := resolved(s)
+	if errs := ok.Validate(field.NewPath("gke")); len(errs) != 0 {
+		t.Fatalf("a 61-character namespace without suffix refused: %v", errs)
+	}
+	long := ok
+	long.Names.Namespace = s.Namespace + "-t1"
+	errs := long.Validate(field.NewPath("gke"))
+	if len(errs) != 1 || errs[0].Field != "gke.namespace" || !strings.Contains(errs[0].Detail, `with the name suffix it becomes "`+long.Names.Namespace+`"`) {
+		t.Errorf("errors %v, want one on gke.namespace about the suffixed name", errs)
+	}
+}
+
+// resolved fills the spec's Names as the stack's resolve step does for a
+// stack in project p and region asia-northeast1, without a name suffix,
+// that is protected (asyncjobs:protect).
+func resolved(s Spec) Spec {
+	s.Names = Names{Project: s.Project, Location: s.Location, Namespace: s.Namespace, DeletionProtection: s.Create}
+	if s.Names.Project == "" {
+		s.Names.Project = "p"
+	}
+	if s.Names.Location == "" {
+		s.Names.Location = "asia-northeast1"
+	}
+	return s
 }
 
 func createdSpec() Spec {
 	s := DefaultSpec()
 	s.Create, s.Name, s.Location = true, "asyncjobs-prod", "asia-northeast1"
-	return s
+	return resolved(s)
 }
 
 // TestCreatedClusterWaitsForTheGate: in a deployment a created cluster is
@@ -106,7 +137,7 @@ func TestCreatedClusterWaitsForTheGate(t *testing.T) {
 	events := &plantest.Events{}
 	gate := &plantest.Gate{Events: events}
 	err := plantest.RunDeployment(func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "gke", Args{Spec: createdSpec(), Project: "p", Namespace: "asyncjobs",
+		_, err := New(ctx, "gke", Args{Project: "p", Spec: createdSpec(),
 			Deployers: []string{"serviceAccount:deployer@ci.iam.gserviceaccount.com"}, Gate: gate})
 		return err
 	}, events)
@@ -136,7 +167,7 @@ func TestCreatedClusterWaitsForTheGate(t *testing.T) {
 func TestCreatedClusterPreview(t *testing.T) {
 	gate := &plantest.Gate{}
 	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "gke", Args{Spec: createdSpec(), Project: "p", Namespace: "asyncjobs", Gate: gate})
+		_, err := New(ctx, "gke", Args{Project: "p", Spec: createdSpec(), Gate: gate})
 		return err
 	}, recorder.Options{Project: "asyncjobs", Stack: "test", Preview: true})
 	if err != nil {
@@ -147,4 +178,41 @@ func TestCreatedClusterPreview(t *testing.T) {
 	}
 	cluster := plantest.Find(t, plan, "gcp:container/cluster:Cluster", "gke")
 	plantest.Input(t, cluster, "clusterAutoscaling.autoProvisioningDefaults.serviceAccount", "asyncjobs-prod-nodes@p.iam.gserviceaccount.com")
+	// Where it is and its deletion protection are the resolved Names.
+	plantest.Inputs(t, cluster, map[string]any{"project": "p", "location": "asia-northeast1", "deletionProtection": true})
+	ns := plantest.Find(t, plan, "kubernetes:core/v1:Namespace", "gke-asyncjobs")
+	plantest.Input(t, ns, "metadata.name", "asyncjobs")
+}
+
+// TestUnresolvedSpecIsRefused: a spec whose Names were not filled (no
+// stack resolve step) is an error, not a guess; no resource is declared.
+func TestUnresolvedSpecIsRefused(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		mutate func(*Names)
+	}{
+		{"project", func(n *Names) { n.Project = "" }},
+		{"location", func(n *Names) { n.Location = "" }},
+		{"namespace", func(n *Names) { n.Namespace = "" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := createdSpec()
+			c.mutate(&spec.Names)
+			plan, err := recorder.Run(func(ctx *pulumi.Context) error {
+				_, err := New(ctx, "gke", Args{Project: "p", Spec: spec, Gate: &plantest.Gate{}})
+				return err
+			}, recorder.Options{Project: "asyncjobs", Stack: "test", Preview: true})
+			if err == nil || !strings.Contains(err.Error(), "gke: spec not resolved") {
+				t.Fatalf("got %v, want an error saying the spec is not resolved", err)
+			}
+			if plan == nil {
+				t.Fatal("the recorder returned no plan")
+			}
+			for _, r := range plan.Resources {
+				if r.Custom {
+					t.Errorf("declared %s %s before refusing", r.Type, r.Name)
+				}
+			}
+		})
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/outputmap"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -25,12 +26,13 @@ const (
 	RoleDeadLetterTopic = "dead-letter-topic"
 )
 
-// Args are the topic's validated settings.
+// Args are the topic's settings: the project, the labels and the
+// resolved, validated Spec (its Names filled by the stack), then what the
+// stack wires in.
 type Args struct {
-	Spec    TopicSpec
 	Project string
 	Labels  map[string]string
-	Protect bool
+	Spec    TopicSpec
 	// DependsOn orders every child after these resources (API enablement).
 	DependsOn []pulumi.Resource
 	// ServiceAgent is the Pub/Sub service agent's IAM member
@@ -43,7 +45,8 @@ type Args struct {
 	PushServiceEmail pulumi.StringInput
 }
 
-// Subscription is what the stack exports per worker subscription.
+// Subscription is a worker subscription; its tagged fields are its
+// outputs (package outputmap).
 type Subscription struct {
 	// Resource is the subscription itself: grants on it are replaced with it.
 	Resource               *pubsub.Subscription
@@ -53,13 +56,15 @@ type Subscription struct {
 }
 
 // Topic is a topic, its worker subscriptions and their dead-letter pairs.
+// Its tagged fields are its outputs, registered and exported as they are
+// (package outputmap).
 type Topic struct {
 	pulumi.ResourceState
 
-	TopicID pulumi.StringOutput `pulumi:"topic"`
+	TopicID       pulumi.StringOutput     `pulumi:"topic"`
+	Subscriptions map[string]Subscription `pulumi:"subscriptions"`
 	// Resource is the topic itself: grants on it are replaced with it.
-	Resource      *pubsub.Topic
-	Subscriptions map[string]Subscription
+	Resource *pubsub.Topic
 }
 
 // New declares the topic and everything under it.
@@ -72,7 +77,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	child := pulumi.Composite(pulumi.Parent(t), pulumi.DependsOn(args.DependsOn))
-	protect := pulumi.Protect(args.Protect)
 	spec := args.Spec
 
 	topicArgs := &pubsub.TopicArgs{
@@ -83,7 +87,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if spec.MessageRetention.Set {
 		topicArgs.MessageRetentionDuration = pulumi.String(spec.MessageRetention.GoogleSeconds())
 	}
-	topic, err := pubsub.NewTopic(ctx, name, topicArgs, child, protect)
+	topic, err := pubsub.NewTopic(ctx, name, topicArgs, child)
 	if err != nil {
 		return nil, err
 	}
@@ -99,29 +103,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 	}
 
-	outs := pulumi.Map{"topic": topic.ID().ToStringOutput()}
-	subOuts := pulumi.Map{}
 	for _, s := range spec.Subscriptions {
-		sub, err := newSubscription(ctx, name+"-"+s.Name, topic, s, args, child, protect)
+		sub, err := newSubscription(ctx, name+"-"+s.Name, topic, s, args, child)
 		if err != nil {
 			return nil, err
 		}
 		t.Subscriptions[s.Name] = sub
-		subOuts[s.Name] = pulumi.Map{
-			"subscription":           sub.Subscription,
-			"deadLetterTopic":        sub.DeadLetterTopic,
-			"deadLetterSubscription": sub.DeadLetterSubscription,
-		}
 	}
-	outs["subscriptions"] = subOuts
 	t.TopicID = topic.ID().ToStringOutput()
-	if err := ctx.RegisterResourceOutputs(t, outs); err != nil {
+	if err := ctx.RegisterResourceOutputs(t, outputmap.Of(t)); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-func newSubscription(ctx *pulumi.Context, name string, topic *pubsub.Topic, s SubscriptionSpec, args Args, child, protect pulumi.ResourceOption) (Subscription, error) {
+func newSubscription(ctx *pulumi.Context, name string, topic *pubsub.Topic, s SubscriptionSpec, args Args, child pulumi.ResourceOption) (Subscription, error) {
 	dlName := s.Names.DeadLetter
 	never := &pubsub.SubscriptionExpirationPolicyArgs{Ttl: pulumi.String("")}
 
@@ -129,7 +125,7 @@ func newSubscription(ctx *pulumi.Context, name string, topic *pubsub.Topic, s Su
 		Project: pulumi.String(args.Project),
 		Name:    pulumi.String(dlName),
 		Labels:  labels(args.Labels, RoleDeadLetterTopic),
-	}, child, protect)
+	}, child)
 	if err != nil {
 		return Subscription{}, err
 	}
@@ -143,7 +139,7 @@ func newSubscription(ctx *pulumi.Context, name string, topic *pubsub.Topic, s Su
 		MessageRetentionDuration: pulumi.String(s.DeadLetter.MessageRetention.GoogleSeconds()),
 		ExpirationPolicy:         never,
 		Labels:                   labels(args.Labels, RoleDeadLetter),
-	}, child, protect)
+	}, child)
 	if err != nil {
 		return Subscription{}, err
 	}
@@ -184,7 +180,7 @@ func newSubscription(ctx *pulumi.Context, name string, topic *pubsub.Topic, s Su
 			},
 		}
 	}
-	sub, err := pubsub.NewSubscription(ctx, name, subArgs, child, protect)
+	sub, err := pubsub.NewSubscription(ctx, name, subArgs, child)
 	if err != nil {
 		return Subscription{}, err
 	}
@@ -232,11 +228,11 @@ func newSubscription(ctx *pulumi.Context, name string, topic *pubsub.Topic, s Su
 // other than the ones validated and watched.
 func checkNames(spec TopicSpec) error {
 	if spec.Names.Topic == "" {
-		return fmt.Errorf("topic %q: physical names not resolved (Spec.Names is %+v; set it with TopicSpec.PhysicalNames)", spec.Name, spec.Names)
+		return fmt.Errorf("topic %q: physical names not resolved (Spec.Names is %+v; package stacks resolves it)", spec.Name, spec.Names)
 	}
 	for _, s := range spec.Subscriptions {
 		if s.Names.Subscription == "" || s.Names.DeadLetter == "" {
-			return fmt.Errorf("topic %q subscription %q: physical names not resolved (Names is %+v; set it with SubscriptionSpec.PhysicalNames)", spec.Name, s.Name, s.Names)
+			return fmt.Errorf("topic %q subscription %q: physical names not resolved (Names is %+v; package stacks resolves it)", spec.Name, s.Name, s.Names)
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/internal/duration"
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 	"github.com/asyncjobs/asyncjobs/internal/plantest"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 )
@@ -33,12 +34,17 @@ func topicSpec() TopicSpec {
 	}
 }
 
-// resolved fills the spec's physical names as the stack's resolve step does.
+// resolved fills the spec's physical names as the stack's resolve step
+// does for the name suffix (components never compute them).
 func resolved(spec TopicSpec, suffix string) TopicSpec {
-	spec.Names = spec.PhysicalNames(suffix)
+	spec.Names = TopicNames{Topic: gcpname.Physical(spec.Name, suffix)}
 	spec.Subscriptions = append([]SubscriptionSpec{}, spec.Subscriptions...)
 	for i := range spec.Subscriptions {
-		spec.Subscriptions[i].Names = spec.Subscriptions[i].PhysicalNames(suffix)
+		s := &spec.Subscriptions[i]
+		s.Names = SubscriptionNames{
+			Subscription: gcpname.Physical(s.Name, suffix),
+			DeadLetter:   gcpname.Physical(DeadLetterName(s.Name), suffix),
+		}
 	}
 	return spec
 }
@@ -47,7 +53,7 @@ func record(t *testing.T, spec TopicSpec) *recorder.Plan {
 	t.Helper()
 	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
 		_, err := New(ctx, "topic", Args{
-			Spec: resolved(spec, "x1"), Project: "p", Protect: true,
+			Project: "p", Spec: resolved(spec, "x1"),
 			ServiceAgent:     pulumi.String(agent),
 			WorkerURL:        pulumi.String("https://worker.example.run.app"),
 			PushServiceEmail: pulumi.String("worker-push@p.iam.gserviceaccount.com"),
@@ -87,8 +93,10 @@ func TestTopicAndDeadLetters(t *testing.T) {
 		"labels.asyncjobs-role":                "worker",
 	})
 	plantest.Absent(t, sub, "pushConfig")
-	if !sub.Protect {
-		t.Error("worker subscription not protected")
+	// Protection is the stack's alone (asyncjobs:protect, applied to every
+	// resource; see stacks.TestProtectionComesFromConfig).
+	if sub.Protect {
+		t.Error("the component protects the worker subscription itself")
 	}
 
 	dlTopic := plantest.Find(t, plan, "gcp:pubsub/topic:Topic", "topic-jobs-worker-dl")
@@ -102,8 +110,8 @@ func TestTopicAndDeadLetters(t *testing.T) {
 		"labels.asyncjobs-role":    "dead-letter",
 	})
 	plantest.Absent(t, dlSub, "deadLetterPolicy")
-	if !dlTopic.Protect || !dlSub.Protect {
-		t.Error("dead-letter pair not protected")
+	if dlTopic.Protect || dlSub.Protect {
+		t.Error("the component protects the dead-letter pair itself")
 	}
 
 	agentPub := plantest.Find(t, plan, "gcp:pubsub/topicIAMMember:TopicIAMMember", "topic-jobs-worker-dl-agent-publisher")
@@ -200,7 +208,7 @@ func TestTopicSpecValidation(t *testing.T) {
 		{"dead-letter name too long", func(s *TopicSpec) { s.Subscriptions[0].Name = "s" + strings.Repeat("x", 250) }, "t.subscriptions[0].name"},
 		{"public subscriber", func(s *TopicSpec) { s.Subscriptions[0].Subscribers = []string{"allAuthenticatedUsers"} }, "t.subscriptions[0].subscribers[0]"},
 	}
-	if errs := topicSpec().Validate(field.NewPath("t"), ""); len(errs) != 0 {
+	if errs := resolved(topicSpec(), "").Validate(field.NewPath("t")); len(errs) != 0 {
 		t.Fatalf("the valid topic is rejected: %v", errs)
 	}
 	for _, tc := range cases {
@@ -212,7 +220,7 @@ func TestTopicSpecValidation(t *testing.T) {
 			p := *s.Subscriptions[1].Push
 			s.Subscriptions[1].Push = &p
 			tc.mutate(&s)
-			errs := s.Validate(field.NewPath("t"), "")
+			errs := resolved(s, "").Validate(field.NewPath("t"))
 			for _, e := range errs {
 				if e.Field == tc.path {
 					return
@@ -220,5 +228,19 @@ func TestTopicSpecValidation(t *testing.T) {
 			}
 			t.Errorf("want an error at %s, got %v", tc.path, errs)
 		})
+	}
+}
+
+// TestValidateChecksResolvedNames: the limits apply to the physical names
+// (with the stack's suffix), which Validate reads from Names.
+func TestValidateChecksResolvedNames(t *testing.T) {
+	s := topicSpec()
+	s.Name = "t" + strings.Repeat("x", gcpname.MaxPubSub-1)
+	if errs := resolved(s, "").Validate(field.NewPath("t")); len(errs) != 0 {
+		t.Fatalf("a %d-character topic name without suffix is rejected: %v", len(s.Name), errs)
+	}
+	errs := resolved(s, "x1").Validate(field.NewPath("t"))
+	if len(errs) != 1 || errs[0].Field != "t.name" {
+		t.Errorf("with suffix x1: %v, want one error at t.name", errs)
 	}
 }

@@ -35,20 +35,17 @@ type TopicSpec struct {
 	MessageRetention duration.Duration  `json:"messageRetention" doc:"topic retention for replay, 10m-31d (unset: subscriptions decide)"`
 	Publishers       []string           `json:"publishers" doc:"IAM members granted pubsub.publisher on this topic"`
 	Subscriptions    []SubscriptionSpec `json:"subscriptions" doc:"the topic's worker subscriptions"`
-	// Names are the physical names, filled by the stack's resolve step
-	// (PhysicalNames); configuration cannot set them.
+	// Names are resolved by the stack (package stacks, Config.resolve)
+	// before validation; configuration cannot set them.
 	Names TopicNames `json:"-"`
+	// Unread lists the keys that did not decode (strictconfig.Unread).
+	Unread strictconfig.Unread `json:"-"`
 }
 
-// TopicNames are a topic's physical names in Google Cloud.
+// TopicNames are a topic's physical names in Google Cloud; each
+// subscription has its own.
 type TopicNames struct {
 	Topic string
-}
-
-// PhysicalNames derives the topic's physical names for the stack's name
-// suffix (see gcpname.Physical); each subscription has its own.
-func (t TopicSpec) PhysicalNames(suffix string) TopicNames {
-	return TopicNames{Topic: gcpname.Physical(t.Name, suffix)}
 }
 
 // SubscriptionSpec is the configuration of one worker subscription.
@@ -63,9 +60,11 @@ type SubscriptionSpec struct {
 	DeadLetter       DeadLetterSpec    `json:"deadLetter" doc:"dead-lettering (always on)"`
 	Push             *PushSpec         `json:"push" doc:"push to the Cloud Run worker with an OIDC token; omit for pull"`
 	Subscribers      []string          `json:"subscribers" doc:"IAM members granted pubsub.subscriber on this subscription"`
-	// Names are the physical names, filled by the stack's resolve step
-	// (PhysicalNames); configuration cannot set them.
+	// Names are resolved by the stack (package stacks, Config.resolve)
+	// before validation; configuration cannot set them.
 	Names SubscriptionNames `json:"-"`
+	// Unread lists the keys that did not decode (strictconfig.Unread).
+	Unread strictconfig.Unread `json:"-"`
 }
 
 // SubscriptionNames are a subscription's physical names in Google Cloud.
@@ -75,19 +74,12 @@ type SubscriptionNames struct {
 	DeadLetter string
 }
 
-// PhysicalNames derives the subscription's physical names for the stack's
-// name suffix (see gcpname.Physical).
-func (s SubscriptionSpec) PhysicalNames(suffix string) SubscriptionNames {
-	return SubscriptionNames{
-		Subscription: gcpname.Physical(s.Name, suffix),
-		DeadLetter:   gcpname.Physical(DeadLetterName(s.Name), suffix),
-	}
-}
-
 // RetryPolicy is exponential redelivery backoff.
 type RetryPolicy struct {
 	MinimumBackoff duration.Duration `json:"minimumBackoff" doc:"0s-600s"`
 	MaximumBackoff duration.Duration `json:"maximumBackoff" doc:"0s-600s, >= minimumBackoff"`
+	// Unread lists the keys that did not decode (strictconfig.Unread).
+	Unread strictconfig.Unread `json:"-"`
 }
 
 // DeadLetterSpec configures the dead-letter topic and its subscription.
@@ -124,27 +116,28 @@ func (s *SubscriptionSpec) UnmarshalJSON(b []byte) error {
 // subscription on it.
 func DeadLetterName(subscription string) string { return subscription + DeadLetterSuffix }
 
-// Validate checks the topic and its subscriptions against Pub/Sub's limits.
-func (t TopicSpec) Validate(path *field.Path, suffix string) field.ErrorList {
+// Validate checks the resolved topic and its subscriptions against
+// Pub/Sub's limits.
+func (t TopicSpec) Validate(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	errs = append(errs, gcpname.ValidatePubSub(path.Child("name"), t.PhysicalNames(suffix).Topic)...)
+	errs = append(errs, gcpname.ValidatePubSub(path.Child("name"), t.Names.Topic)...)
 	if t.MessageRetention.Set {
 		errs = append(errs, validateRetention(path.Child("messageRetention"), t.MessageRetention)...)
 	}
 	errs = append(errs, gcpiam.ValidateMembers(path.Child("publishers"), t.Publishers)...)
-	if len(t.Subscriptions) == 0 {
+	if len(t.Subscriptions) == 0 && !t.Unread["subscriptions"] {
 		errs = append(errs, field.Required(path.Child("subscriptions"), "at least one subscription: messages published to a topic without subscriptions are lost"))
 	}
 	for i, s := range t.Subscriptions {
-		errs = append(errs, s.Validate(path.Child("subscriptions").Index(i), suffix)...)
+		errs = append(errs, s.Validate(path.Child("subscriptions").Index(i))...)
 	}
 	return errs
 }
 
-// Validate checks one subscription.
-func (s SubscriptionSpec) Validate(path *field.Path, suffix string) field.ErrorList {
+// Validate checks one resolved subscription.
+func (s SubscriptionSpec) Validate(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	names := s.PhysicalNames(suffix)
+	names := s.Names
 	if nameErrs := gcpname.ValidatePubSub(path.Child("name"), names.Subscription); len(nameErrs) > 0 {
 		errs = append(errs, nameErrs...)
 	} else {
@@ -167,11 +160,11 @@ func (s SubscriptionSpec) Validate(path *field.Path, suffix string) field.ErrorL
 				errs = append(errs, field.Invalid(r.Child(b.name), b.d.Written(), "must be between 0s and 600s"))
 			}
 		}
-		if s.Retry.MinimumBackoff.Duration > s.Retry.MaximumBackoff.Duration {
+		if !s.Retry.Unread.Any("minimumBackoff", "maximumBackoff") && s.Retry.MinimumBackoff.Duration > s.Retry.MaximumBackoff.Duration {
 			errs = append(errs, field.Invalid(r.Child("maximumBackoff"), s.Retry.MaximumBackoff.Written(), fmt.Sprintf("must be >= minimumBackoff (%s)", s.Retry.MinimumBackoff.Written())))
 		}
 	}
-	if s.ExactlyOnce && s.Push != nil {
+	if s.ExactlyOnce && s.Push != nil && !s.Unread.Any("exactlyOnce", "push") {
 		errs = append(errs, field.Invalid(path.Child("exactlyOnce"), true, "exactly-once delivery is only available on pull subscriptions; remove push or exactlyOnce"))
 	}
 	if len(s.Filter) > MaxFilterBytes {

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 )
 
 // Severities of alert policies.
@@ -89,9 +87,9 @@ func Alerts(a Args) ([]Alert, error) {
 	window, wait := t.Window.Duration, t.Duration.Duration
 	var out []Alert
 	add := func(al Alert) {
-		al.DisplayName = fmt.Sprintf("[%s] %s", a.Stack, al.DisplayName)
+		al.DisplayName = fmt.Sprintf("[%s] %s", a.Spec.Names.Stack, al.DisplayName)
 		al.Condition.DisplayName = al.Subject
-		al.Subject = fmt.Sprintf("[%s] %s", a.Stack, al.Subject)
+		al.Subject = fmt.Sprintf("[%s] %s", a.Spec.Names.Stack, al.Subject)
 		out = append(out, al)
 	}
 
@@ -230,8 +228,8 @@ type metricNames struct{ failed, missed string }
 // metricNames are the physical names of the stack's log-based metrics.
 func (a Args) metricNames() metricNames {
 	return metricNames{
-		gcpname.Physical(MetricCronJobFailed, a.Suffix),
-		gcpname.Physical(MetricCronJobMissed, a.Suffix),
+		a.Spec.Names.CronJobFailedMetric,
+		a.Spec.Names.CronJobMissedMetric,
 	}
 }
 

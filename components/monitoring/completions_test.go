@@ -92,7 +92,7 @@ func TestCompletionsMetricCountsCronJobRuns(t *testing.T) {
 func TestNoStackMakesTheCompletionsMetric(t *testing.T) {
 	for _, suffix := range []string{"", "x1"} {
 		args := testArgs()
-		args.Suffix = suffix
+		args.Spec.Names = resolvedNames("test", suffix)
 		plan, err := recorder.Run(func(ctx *pulumi.Context) error {
 			_, err := New(ctx, "monitoring", args)
 			return err

@@ -223,7 +223,7 @@ func BuildDashboard(a Args) Dashboard {
 			line(CronJobFilter(names.missed, a.Cluster, c.Name), counts, "missed", "STACKED_BAR")))
 	}
 	return Dashboard{
-		DisplayName:  fmt.Sprintf("asyncjobs %s", a.Stack),
+		DisplayName:  fmt.Sprintf("asyncjobs %s", a.Spec.Names.Stack),
 		MosaicLayout: MosaicLayout{Columns: dashboardColumns, Tiles: tiles},
 	}
 }

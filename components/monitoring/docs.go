@@ -87,7 +87,7 @@ type oldestUnackedRunbook struct {
 func (r *renderer) oldestUnackedDocs(a Args, s Subscription, age time.Duration) string {
 	return r.runbook(KindOldestUnacked, oldestUnackedRunbook{
 		runbookCluster: clusterOf(a),
-		Subscription:   s.Name, Ref: s.Ref.String(), Project: a.Project, Stack: a.Stack, Age: Span(age),
+		Subscription:   s.Name, Ref: s.Ref.String(), Project: a.Project, Stack: a.Spec.Names.Stack, Age: Span(age),
 	})
 }
 
@@ -116,7 +116,7 @@ type deadLetteredRunbook struct {
 func (r *renderer) deadLetteredDocs(a Args, s Subscription) string {
 	return r.runbook(KindDeadLettered, deadLetteredRunbook{
 		Subscription: s.Name, Ref: s.Ref.String(), DeadLetter: s.DeadLetter,
-		Project: a.Project, Stack: a.Stack, Attempts: s.MaxDeliveryAttempts,
+		Project: a.Project, Stack: a.Spec.Names.Stack, Attempts: s.MaxDeliveryAttempts,
 	})
 }
 
@@ -127,7 +127,7 @@ type deadLettersWaitingRunbook struct {
 
 func (r *renderer) deadLettersWaitingDocs(a Args, s Subscription) string {
 	return r.runbook(KindDeadLetterWait, deadLettersWaitingRunbook{
-		Subscription: s.Name, Ref: s.Ref.String(), DeadLetter: s.DeadLetter, Project: a.Project, Stack: a.Stack,
+		Subscription: s.Name, Ref: s.Ref.String(), DeadLetter: s.DeadLetter, Project: a.Project, Stack: a.Spec.Names.Stack,
 	})
 }
 
@@ -142,7 +142,7 @@ type queueDepthRunbook struct {
 
 func (r *renderer) queueDepthDocs(a Args, q Queue) string {
 	return r.runbook(KindQueueDepth, queueDepthRunbook{
-		Queue: q.ID, Name: q.Name, Location: q.Location, Project: a.Project, Stack: a.Stack,
+		Queue: q.ID, Name: q.Name, Location: q.Location, Project: a.Project, Stack: a.Spec.Names.Stack,
 		Threshold: a.Spec.Thresholds.QueueDepth, Window: Span(a.Spec.Thresholds.Window.Duration),
 	})
 }
@@ -156,7 +156,7 @@ type failedAttemptsRunbook struct {
 
 func (r *renderer) failedAttemptsDocs(a Args, q Queue) string {
 	return r.runbook(KindFailedAttempts, failedAttemptsRunbook{
-		Queue: q.ID, Name: q.Name, Location: q.Location, Project: a.Project, Stack: a.Stack,
+		Queue: q.ID, Name: q.Name, Location: q.Location, Project: a.Project, Stack: a.Spec.Names.Stack,
 		Threshold: number(a.Spec.Thresholds.FailedAttemptsPerSecond), Window: Span(a.Spec.Thresholds.Window.Duration),
 	})
 }

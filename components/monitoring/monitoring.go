@@ -16,24 +16,21 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/logging"
 	gcpmonitoring "github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/monitoring"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/asyncjobs/asyncjobs/internal/outputmap"
 )
 
 // TypeToken is the component's Pulumi type.
 const TypeToken = "asyncjobs:monitoring:Monitoring"
 
-// Args are the validated alerting settings and the resources watched, by
-// their physical names.
+// Args are the monitoring's settings: the project, the labels (the
+// policies' and channels' user labels) and the resolved, validated Spec
+// (its Names filled by the stack), then the resources watched, by their
+// physical names.
 type Args struct {
-	Spec    Spec
-	Project string
-	// Stack names the stack in display names and in the commands the
-	// policies' documentation gives.
-	Stack string
-	// Suffix is appended to the names of the stack's log-based metrics
-	// (not to the project's CompletionsMetric, which stacks share).
-	Suffix string
-	// Labels become the policies' and channels' user labels.
+	Project       string
 	Labels        map[string]string
+	Spec          Spec
 	Worker        Service
 	Subscriptions []Subscription
 	Queues        []Queue
@@ -130,7 +127,8 @@ type Cluster struct {
 	Namespace string
 }
 
-// Monitoring is the stack's alerting and dashboard.
+// Monitoring is the stack's alerting and dashboard. Its tagged fields are
+// its outputs, registered and exported as they are (package outputmap).
 type Monitoring struct {
 	pulumi.ResourceState
 
@@ -145,6 +143,11 @@ type Monitoring struct {
 // New declares the notification channels, the log-based metrics of the
 // CronJobs' failed and missed runs, the alert policies and the dashboard.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Monitoring, error) {
+	if n := args.Spec.Names; n.Stack == "" || len(args.CronJobs) > 0 && (n.CronJobFailedMetric == "" || n.CronJobMissedMetric == "") {
+		// The stack's resolve step fills them; a guess here could name
+		// metrics other than the ones the alerts read.
+		return nil, fmt.Errorf("monitoring: spec not resolved (Names %+v; package stacks resolves it)", n)
+	}
 	m := &Monitoring{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, m, opts...); err != nil {
 		return nil, err
@@ -177,8 +180,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			ch, err := gcpmonitoring.NewNotificationChannel(ctx, fmt.Sprintf("%s-email-%d", name, i), &gcpmonitoring.NotificationChannelArgs{
 				Project:     project,
 				Type:        pulumi.String("email"),
-				DisplayName: pulumi.String(fmt.Sprintf("asyncjobs %s: %s", args.Stack, email)),
-				Description: pulumi.String("Receives every asyncjobs alert of stack " + args.Stack + "."),
+				DisplayName: pulumi.String(fmt.Sprintf("asyncjobs %s: %s", args.Spec.Names.Stack, email)),
+				Description: pulumi.String("Receives every asyncjobs alert of stack " + args.Spec.Names.Stack + "."),
 				Labels:      pulumi.StringMap{"email_address": pulumi.String(email)},
 				UserLabels:  pulumi.ToStringMap(args.Labels),
 			}, child)
@@ -215,11 +218,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	m.Dashboard = dash.ID().ToStringOutput()
 	m.AlertPolicies = policies.ToStringArrayOutput()
 	m.NotificationChannels = channels.ToStringArrayOutput()
-	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{
-		"dashboard":            m.Dashboard,
-		"alertPolicies":        m.AlertPolicies,
-		"notificationChannels": m.NotificationChannels,
-	}); err != nil {
+	if err := ctx.RegisterResourceOutputs(m, outputmap.Of(m)); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 	"github.com/asyncjobs/asyncjobs/internal/plantest"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 )
@@ -27,9 +28,9 @@ func testArgs() Args {
 	spec := DefaultSpec()
 	spec.NotificationChannels = []string{existing}
 	spec.Emails = []string{"oncall@example.com"}
+	spec.Names = resolvedNames("test", "x1")
 	return Args{
-		Spec: spec, Project: "p", Stack: "test", Suffix: "x1",
-		Labels: map[string]string{"environment": "test"},
+		Project: "p", Labels: map[string]string{"environment": "test"}, Spec: spec,
 		Worker: Service{Service: "worker-x1", Region: "asia-northeast1"},
 		Subscriptions: []Subscription{{
 			Ref:  SubscriptionRef{Topic: "jobs", Subscription: "jobs-worker"},
@@ -42,6 +43,16 @@ func testArgs() Args {
 			{Name: "nightly.report", Schedule: "0 3 * * *", TimeZone: "Asia/Tokyo"},
 		},
 		Cluster: Cluster{Project: "p-gke", Location: "asia-northeast1", Name: "c1", Namespace: "jobs"},
+	}
+}
+
+// resolvedNames are the Names the stack's resolve step fills for the stack
+// and its name suffix (components never compute them).
+func resolvedNames(stack, suffix string) Names {
+	return Names{
+		Stack:               stack,
+		CronJobFailedMetric: gcpname.Physical(MetricCronJobFailed, suffix),
+		CronJobMissedMetric: gcpname.Physical(MetricCronJobMissed, suffix),
 	}
 }
 

@@ -46,6 +46,19 @@ type Spec struct {
 	NotificationChannels []string   `json:"notificationChannels" doc:"existing notification channels every alert notifies, projects/<project>/notificationChannels/<id>"`
 	Emails               []string   `json:"emails" doc:"e-mail addresses; each gets an e-mail notification channel that every alert notifies"`
 	Thresholds           Thresholds `json:"thresholds" doc:"when the alerts fire"`
+	// Names are resolved by the stack (package stacks, Config.resolve)
+	// before validation; configuration cannot set them.
+	Names Names `json:"-"`
+}
+
+// Names are the stack's name, which display names and the commands in the
+// policies' documentation carry, and the physical names of the stack's
+// log-based metrics (the project's CompletionsMetric, which stacks share,
+// has none of the stack's suffix).
+type Names struct {
+	Stack               string
+	CronJobFailedMetric string
+	CronJobMissedMetric string
 }
 
 // Thresholds say when each alert fires. They apply to every resource of

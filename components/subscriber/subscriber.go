@@ -14,13 +14,10 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/components/workload"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
-	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
+	"github.com/asyncjobs/asyncjobs/internal/outputmap"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -30,75 +27,14 @@ const TypeToken = "asyncjobs:subscriber:Subscriber"
 // nacks what it holds before it is killed.
 const gracePadding = 30
 
-// Spec is one subscriber's configuration.
-type Spec struct {
-	Name         string             `json:"name" doc:"Deployment name, DNS-1123 label"`
-	Subscription string             `json:"subscription" doc:"<topic>/<subscription> of asyncjobs:topics to pull"`
-	Container    workload.Container `json:"container" doc:"the subscriber container"`
-	// int32 in the HorizontalPodAutoscaler (autoscaling/v2: minReplicas, maxReplicas, averageUtilization).
-	MinReplicas          int    `json:"minReplicas" api:"int32" doc:"HPA minimum, >= 1"`
-	MaxReplicas          int    `json:"maxReplicas" api:"int32" doc:"HPA maximum, >= minReplicas (10 is the documents' rate cap)"`
-	TargetCPUUtilization int    `json:"targetCpuUtilization" api:"int32" doc:"HPA CPU target, 1-100 percent"`
-	ServiceAccountID     string `json:"serviceAccountId" doc:"Google service account id (default <name>-sub)"`
-	// Names are the physical names, filled by the stack's resolve step
-	// (PhysicalNames); configuration cannot set them.
-	Names Names `json:"-"`
-}
-
-// Names are the subscriber's physical names in Google Cloud.
-type Names struct {
-	Account string
-}
-
-// PhysicalNames derives the subscriber's physical names for the stack's
-// name suffix (see gcpname.Physical).
-func (s Spec) PhysicalNames(suffix string) Names {
-	return Names{Account: gcpname.Physical(s.AccountID(), suffix)}
-}
-
-// DefaultSpec returns the defaults.
-func DefaultSpec() Spec {
-	return Spec{Container: workload.DefaultContainer(), MinReplicas: 1, MaxReplicas: 10, TargetCPUUtilization: 70}
-}
-
-// UnmarshalJSON decodes onto the defaults.
-func (s *Spec) UnmarshalJSON(b []byte) error {
-	type plain Spec
-	return strictconfig.DecodeOver(b, s, DefaultSpec(), func(s *Spec) *plain { return (*plain)(s) })
-}
-
-// AccountID is the Google service account id before the stack suffix.
-func (s Spec) AccountID() string {
-	if s.ServiceAccountID != "" {
-		return s.ServiceAccountID
-	}
-	return s.Name + "-sub"
-}
-
-// Validate checks the subscriber; the subscription reference is checked by the stack.
-func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range validation.IsDNS1123Label(s.Name) {
-		errs = append(errs, field.Invalid(path.Child("name"), s.Name, msg))
-	}
-	errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("serviceAccountId"), s.PhysicalNames(suffix).Account)...)
-	errs = append(errs, s.Container.Validate(path.Child("container"))...)
-	if s.MinReplicas < 1 {
-		errs = append(errs, field.Invalid(path.Child("minReplicas"), s.MinReplicas, "must be >= 1"))
-	}
-	if s.MaxReplicas < s.MinReplicas || s.MaxReplicas < 1 {
-		errs = append(errs, field.Invalid(path.Child("maxReplicas"), s.MaxReplicas, fmt.Sprintf("must be >= minReplicas (%d) and >= 1", s.MinReplicas)))
-	}
-	if s.TargetCPUUtilization < 1 || s.TargetCPUUtilization > 100 {
-		errs = append(errs, field.Invalid(path.Child("targetCpuUtilization"), s.TargetCPUUtilization, "must be between 1 and 100"))
-	}
-	return errs
-}
-
-// Args are a subscriber's validated settings and where it runs.
+// Args are the subscriber's settings: the project, the labels (its
+// Google service account takes none) and the resolved, validated Spec (its
+// Names filled by the stack), then where it runs and what it pulls.
 type Args struct {
-	Spec         Spec
-	Project      string
+	Project string
+	Labels  map[string]string
+	Spec    Spec
+	// Namespace is the workloads' namespace (gke.Names.Namespace).
 	Namespace    string
 	WorkloadPool string
 	// SubscriptionID is the full subscription id; SubscriptionName the
@@ -115,12 +51,15 @@ type Args struct {
 	DependsOn          []pulumi.Resource
 }
 
-// Subscriber is the Deployment, its HPA and PDB, and its identities.
+// Subscriber is the Deployment, its HPA and PDB, and its identities. Its
+// tagged fields are its outputs, registered and exported as they are
+// (package outputmap).
 type Subscriber struct {
 	pulumi.ResourceState
 
-	Deployment          pulumi.StringOutput `pulumi:"deployment"`
-	ServiceAccountEmail pulumi.StringOutput `pulumi:"serviceAccountEmail"`
+	// Kind is the workload's Kubernetes kind, Deployment.
+	Kind                string              `pulumi:"kind"`
+	ServiceAccountEmail pulumi.StringOutput `pulumi:"serviceAccount"`
 }
 
 // New declares the subscriber.
@@ -128,7 +67,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.Spec.Names.Account == "" || args.SubscriptionName == "" {
 		// The stack's resolve step fills them; a guess here could name
 		// resources other than the ones validated and watched.
-		return nil, fmt.Errorf("subscriber %q: physical names not resolved (Spec.Names is %+v, SubscriptionName %q; set them from PhysicalNames)", args.Spec.Name, args.Spec.Names, args.SubscriptionName)
+		return nil, fmt.Errorf("subscriber %q: physical names not resolved (Spec.Names is %+v, SubscriptionName %q; package stacks resolves them)", args.Spec.Name, args.Spec.Names, args.SubscriptionName)
 	}
 	s := &Subscriber{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, s, opts...); err != nil {
@@ -213,9 +152,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}, parent, k8s); err != nil {
 		return nil, err
 	}
-	s.Deployment = pulumi.String(spec.Name).ToStringOutput()
+	s.Kind = "Deployment"
 	s.ServiceAccountEmail = id.Email
-	if err := ctx.RegisterResourceOutputs(s, pulumi.Map{"deployment": s.Deployment, "serviceAccountEmail": s.ServiceAccountEmail}); err != nil {
+	if err := ctx.RegisterResourceOutputs(s, outputmap.Of(s)); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -15,7 +15,8 @@ import (
 func TestUnresolvedNamesAreRefused(t *testing.T) {
 	resolved := DefaultSpec()
 	resolved.Name = "puller"
-	resolved.Names = resolved.PhysicalNames("t1")
+	// As the stack's resolve step fills them for name suffix t1.
+	resolved.Names = Names{Account: "puller-sub-t1"}
 	unresolved := resolved
 	unresolved.Names = Names{}
 	for _, c := range []struct {

@@ -30,26 +30,18 @@ type Spec struct {
 	Enqueuers            []string    `json:"enqueuers" doc:"extra IAM members that may enqueue tasks (enqueuer on the queue, actAs on the invoker account)"`
 	InvokerAccountID     string      `json:"invokerAccountId" doc:"invoker service account id (default <name>-invoker)"`
 	EnqueuerAccountID    string      `json:"enqueuerAccountId" doc:"enqueuer service account id (default <name>-enqueuer)"`
-	// Names are the physical names, filled by the stack's resolve step
-	// (PhysicalNames); configuration cannot set them.
+	// Names are resolved by the stack (package stacks, Config.resolve)
+	// before validation; configuration cannot set them.
 	Names Names `json:"-"`
 }
 
-// Names are the queue's physical names in Google Cloud.
+// Names are where the queue lives and its physical names in Google Cloud.
 type Names struct {
+	// Location is Spec.Location, or the stack's region when it is empty.
+	Location        string
 	Queue           string
 	InvokerAccount  string
 	EnqueuerAccount string
-}
-
-// PhysicalNames derives the queue's physical names for the stack's name
-// suffix (see gcpname.Physical).
-func (s Spec) PhysicalNames(suffix string) Names {
-	return Names{
-		Queue:           gcpname.Physical(s.Name, suffix),
-		InvokerAccount:  gcpname.Physical(s.InvokerID(), suffix),
-		EnqueuerAccount: gcpname.Physical(s.EnqueuerID(), suffix),
-	}
 }
 
 // RateLimits bound how fast the queue dispatches.
@@ -67,6 +59,8 @@ type RetryConfig struct {
 	MaxBackoff       duration.Duration `json:"maxBackoff" doc:"retry interval cap, >= minBackoff, whole seconds"`
 	MaxDoublings     int               `json:"maxDoublings" api:"int32" doc:"times the interval doubles before growing linearly, >= 0"`
 	MaxRetryDuration duration.Duration `json:"maxRetryDuration" doc:"time limit for retrying, whole seconds, 0s = unlimited"`
+	// Unread lists the keys that did not decode (strictconfig.Unread).
+	Unread strictconfig.Unread `json:"-"`
 }
 
 // DefaultSpec returns the defaults: Cloud Tasks' own, made explicit, except
@@ -108,10 +102,10 @@ func (s Spec) EnqueuerID() string {
 	return strings.ToLower(s.Name) + "-enqueuer"
 }
 
-// Validate checks the queue against Cloud Tasks' limits.
-func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
+// Validate checks the resolved queue against Cloud Tasks' limits.
+func (s Spec) Validate(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	names := s.PhysicalNames(suffix)
+	names := s.Names
 	errs = append(errs, gcpname.ValidateQueue(path.Child("name"), names.Queue)...)
 	if s.Location != "" {
 		errs = append(errs, gcpname.ValidateRegion(path.Child("location"), s.Location)...)
@@ -136,7 +130,7 @@ func (s Spec) Validate(path *field.Path, suffix string) field.ErrorList {
 	}
 	if s.Retry.MaxBackoff.Duration < 0 {
 		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.Written(), "must be >= 0s"))
-	} else if s.Retry.MaxBackoff.Duration < s.Retry.MinBackoff.Duration {
+	} else if !s.Retry.Unread.Any("minBackoff", "maxBackoff") && s.Retry.MaxBackoff.Duration < s.Retry.MinBackoff.Duration {
 		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.Written(), fmt.Sprintf("must be >= minBackoff (%s)", s.Retry.MinBackoff.Written())))
 	}
 	// Cloud Tasks truncates these to whole seconds: a fraction would be

@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/outputmap"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -24,13 +25,13 @@ type Invoker interface {
 	GrantInvoker(ctx *pulumi.Context, name string, member pulumi.StringInput, account pulumi.Resource, opts ...pulumi.ResourceOption) (*cloudrunv2.ServiceIamMember, error)
 }
 
-// Args are the queue's validated settings.
+// Args are the queue's settings: the project, the labels (Cloud Tasks
+// queues take none) and the resolved, validated Spec (its Location and
+// Names filled by the stack), then what the stack wires in.
 type Args struct {
-	Spec    Spec
 	Project string
-	// Location is where the queue lives (Spec.Location or the stack region).
-	Location string
-	Protect  bool
+	Labels  map[string]string
+	Spec    Spec
 	// DependsOn orders every child after these resources (API enablement).
 	DependsOn []pulumi.Resource
 	// Worker receives the invoker grant; WorkerURL is the task target and
@@ -40,12 +41,13 @@ type Args struct {
 	WorkerTimeoutSeconds int
 }
 
-// Queue is a Cloud Tasks queue and the identities that use it.
+// Queue is a Cloud Tasks queue and the identities that use it. Its tagged
+// fields are its outputs, registered and exported as they are (package
+// outputmap).
 type Queue struct {
 	pulumi.ResourceState
 
 	QueuePath              pulumi.StringOutput `pulumi:"queuePath"`
-	QueueName              pulumi.StringOutput `pulumi:"queueName"`
 	Location               pulumi.StringOutput `pulumi:"location"`
 	WorkerURL              pulumi.StringOutput `pulumi:"workerUrl"`
 	Audience               pulumi.StringOutput `pulumi:"audience"`
@@ -57,10 +59,10 @@ type Queue struct {
 // New declares the queue, its invoker and enqueuer service accounts and
 // their grants, each on a single resource.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Queue, error) {
-	if n := args.Spec.Names; n.Queue == "" || n.InvokerAccount == "" || n.EnqueuerAccount == "" {
+	if n := args.Spec.Names; n.Queue == "" || n.InvokerAccount == "" || n.EnqueuerAccount == "" || n.Location == "" {
 		// The stack's resolve step fills them; a guess here could name
 		// resources other than the ones validated and watched.
-		return nil, fmt.Errorf("queue %q: physical names not resolved (Spec.Names is %+v; set it with Spec.PhysicalNames)", args.Spec.Name, n)
+		return nil, fmt.Errorf("queue %q: spec not resolved (Names %+v; package stacks resolves it)", args.Spec.Name, n)
 	}
 	q := &Queue{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, q, opts...); err != nil {
@@ -90,7 +92,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	queue, err := cloudtasks.NewQueue(ctx, name, &cloudtasks.QueueArgs{
 		Project:  pulumi.String(args.Project),
-		Location: pulumi.String(args.Location),
+		Location: pulumi.String(spec.Names.Location),
 		Name:     pulumi.String(spec.Names.Queue),
 		RateLimits: &cloudtasks.QueueRateLimitsArgs{
 			MaxDispatchesPerSecond:  pulumi.Float64(spec.RateLimits.MaxDispatchesPerSecond),
@@ -106,7 +108,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		StackdriverLoggingConfig: &cloudtasks.QueueStackdriverLoggingConfigArgs{
 			SamplingRatio: pulumi.Float64(spec.LoggingSamplingRatio),
 		},
-	}, child, pulumi.Protect(args.Protect))
+	}, child)
 	if err != nil {
 		return nil, err
 	}
@@ -145,23 +147,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	q.QueuePath = queue.ID().ToStringOutput()
-	q.QueueName = queue.Name
 	q.Location = queue.Location
 	q.WorkerURL = args.WorkerURL.ToStringOutput()
 	q.Audience = args.WorkerURL.ToStringOutput()
 	q.InvokerServiceAccount = invoker.Email
 	q.EnqueuerServiceAccount = enqueuer.Email
 	q.WorkerTimeoutSeconds = pulumi.Int(args.WorkerTimeoutSeconds).ToIntOutput()
-	if err := ctx.RegisterResourceOutputs(q, pulumi.Map{
-		"queuePath":              q.QueuePath,
-		"queueName":              q.QueueName,
-		"location":               q.Location,
-		"workerUrl":              q.WorkerURL,
-		"audience":               q.Audience,
-		"invokerServiceAccount":  q.InvokerServiceAccount,
-		"enqueuerServiceAccount": q.EnqueuerServiceAccount,
-		"workerTimeoutSeconds":   q.WorkerTimeoutSeconds,
-	}); err != nil {
+	if err := ctx.RegisterResourceOutputs(q, outputmap.Of(q)); err != nil {
 		return nil, err
 	}
 	return q, nil

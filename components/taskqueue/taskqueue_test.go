@@ -27,7 +27,17 @@ func documentSpec() Spec {
 		MaxRetryDuration: duration.Of(0),
 	}
 	s.Enqueuers = []string{"serviceAccount:producer@p.iam.gserviceaccount.com"}
-	s.Names = s.PhysicalNames("")
+	return resolved(s)
+}
+
+// resolved fills the spec's location and physical names as the stack's
+// resolve step does for a stack in asia-northeast1 without a name suffix
+// (components never compute them).
+func resolved(s Spec) Spec {
+	s.Names = Names{Location: s.Location, Queue: s.Name, InvokerAccount: s.InvokerID(), EnqueuerAccount: s.EnqueuerID()}
+	if s.Names.Location == "" {
+		s.Names.Location = "asia-northeast1"
+	}
 	return s
 }
 
@@ -36,13 +46,13 @@ func record(t *testing.T, spec Spec) *recorder.Plan {
 	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
 		ws := worker.DefaultSpec()
 		ws.Image = "gcr.io/p/w:1"
-		ws.Names = ws.PhysicalNames("")
-		w, err := worker.New(ctx, "worker", worker.Args{Spec: ws, Project: "p", Region: "asia-northeast1"})
+		ws.Names = worker.Names{Region: "asia-northeast1", Service: "worker", RuntimeAccount: "worker-run"}
+		w, err := worker.New(ctx, "worker", worker.Args{Project: "p", Spec: ws})
 		if err != nil {
 			return err
 		}
 		_, err = New(ctx, "queue", Args{
-			Spec: spec, Project: "p", Location: "asia-northeast1", Protect: true,
+			Project: "p", Spec: spec,
 			Worker: w, WorkerURL: w.URL, WorkerTimeoutSeconds: 3600,
 		})
 		return err
@@ -72,8 +82,10 @@ func TestQueueInputs(t *testing.T) {
 		"stackdriverLoggingConfig.samplingRatio": 1.0,
 	})
 	plantest.Absent(t, q, "rateLimits.maxBurstSize") // output-only in the API
-	if !q.Protect {
-		t.Errorf("queue not protected although Protect was set")
+	// Protection is the stack's alone (asyncjobs:protect, applied to every
+	// resource; see stacks.TestProtectionComesFromConfig).
+	if q.Protect {
+		t.Errorf("the component protects the queue itself")
 	}
 
 	inv := plantest.Find(t, plan, "gcp:serviceaccount/account:Account", "queue-invoker")
@@ -146,14 +158,14 @@ func TestQueueSpecValidation(t *testing.T) {
 		{"duplicate enqueuer", func(s *Spec) { s.Enqueuers = []string{"user:a@example.com", "user:a@example.com"} }, "q.enqueuers[1]"},
 		{"bad location", func(s *Spec) { s.Location = "Tokyo" }, "q.location"},
 	}
-	if errs := documentSpec().Validate(field.NewPath("q"), ""); len(errs) != 0 {
+	if errs := documentSpec().Validate(field.NewPath("q")); len(errs) != 0 {
 		t.Fatalf("the document's queue is rejected: %v", errs)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := documentSpec()
 			tc.mutate(&s)
-			errs := s.Validate(field.NewPath("q"), "")
+			errs := resolved(s).Validate(field.NewPath("q"))
 			for _, e := range errs {
 				if e.Field == tc.path {
 					return
@@ -164,16 +176,39 @@ func TestQueueSpecValidation(t *testing.T) {
 	}
 }
 
-// TestUnresolvedNamesAreRefused: a spec whose physical names were not
-// filled (no stack resolve step) is an error naming it, not a guess.
+// TestUnresolvedNamesAreRefused: a spec whose location or physical names
+// were not filled (no stack resolve step) is an error naming it, not a
+// guess.
 func TestUnresolvedNamesAreRefused(t *testing.T) {
-	spec := documentSpec()
-	spec.Names.EnqueuerAccount = ""
-	_, err := recorder.Run(func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "queue", Args{Spec: spec, Project: "p", Location: "asia-northeast1"})
-		return err
-	}, recorder.Options{Project: "asyncjobs", Stack: "test"})
-	if err == nil || !strings.Contains(err.Error(), `queue "sample-queue": physical names not resolved`) {
-		t.Fatalf("got %v, want an error naming the queue's unresolved names", err)
+	for _, c := range []struct {
+		name   string
+		mutate func(*Names)
+	}{
+		{"queue", func(n *Names) { n.Queue = "" }},
+		{"invoker account", func(n *Names) { n.InvokerAccount = "" }},
+		{"enqueuer account", func(n *Names) { n.EnqueuerAccount = "" }},
+		{"location", func(n *Names) { n.Location = "" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := documentSpec()
+			c.mutate(&spec.Names)
+			_, err := recorder.Run(func(ctx *pulumi.Context) error {
+				_, err := New(ctx, "queue", Args{Project: "p", Spec: spec})
+				return err
+			}, recorder.Options{Project: "asyncjobs", Stack: "test"})
+			if err == nil || !strings.Contains(err.Error(), `queue "sample-queue": spec not resolved`) {
+				t.Fatalf("got %v, want an error naming the queue's unresolved spec", err)
+			}
+		})
 	}
+}
+
+// TestQueueLivesAtTheResolvedLocation: the queue and its grants are where
+// Names.Location says (the stack's region when Spec.Location is empty).
+func TestQueueLivesAtTheResolvedLocation(t *testing.T) {
+	spec := documentSpec()
+	spec.Location, spec.Names.Location = "", "europe-west1"
+	plan := record(t, spec)
+	plantest.Input(t, plantest.Find(t, plan, "gcp:cloudtasks/queue:Queue", "queue"), "location", "europe-west1")
+	plantest.Input(t, plantest.Find(t, plan, "gcp:cloudtasks/queueIamMember:QueueIamMember", "queue-enqueuer-0"), "location", "europe-west1")
 }

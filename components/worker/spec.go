@@ -64,26 +64,22 @@ type Spec struct {
 	ServiceAccountID string            `json:"serviceAccountId" doc:"runtime service account id (default <name>-run)"`
 	// PushServiceAccountID names the identity only push subscriptions use.
 	PushServiceAccountID string `json:"pushServiceAccountId" doc:"service account id in Pub/Sub push tokens (default <name>-push); created, and checked, only when a subscription pushes"`
-	// Names are the physical names, filled by the stack's resolve step
-	// (PhysicalNames); configuration cannot set them.
+	// Names are resolved by the stack (package stacks, Config.resolve)
+	// before validation; configuration cannot set them.
 	Names Names `json:"-"`
+	// Unread lists the keys that did not decode (strictconfig.Unread).
+	Unread strictconfig.Unread `json:"-"`
 }
 
-// Names are the worker's physical names in Google Cloud.
+// Names are where the worker runs and its physical names in Google Cloud.
 type Names struct {
+	// Region is the stack's region.
+	Region         string
 	Service        string
 	RuntimeAccount string
-	PushAccount    string
-}
-
-// PhysicalNames derives the worker's physical names for the stack's name
-// suffix (see gcpname.Physical).
-func (s Spec) PhysicalNames(suffix string) Names {
-	return Names{
-		Service:        gcpname.Physical(s.Name, suffix),
-		RuntimeAccount: gcpname.Physical(s.RuntimeAccountID(), suffix),
-		PushAccount:    gcpname.Physical(s.PushAccountID(), suffix),
-	}
+	// PushAccount is empty when no subscription pushes: the push identity
+	// is then neither created nor checked.
+	PushAccount string
 }
 
 // DefaultSpec returns the defaults: Cloud Run's own, made explicit.
@@ -148,53 +144,58 @@ func scaled(q resource.Quantity, scale resource.Scale) (int64, bool) {
 	return q.ScaledValue(scale), true
 }
 
-// Validate checks every field against Cloud Run's rules. suffix is the
-// stack's name suffix, which counts towards name lengths; push says whether
-// a subscription pushes to the worker, which is when its push identity
-// exists (and so when its id is checked).
-func (s Spec) Validate(path *field.Path, suffix string, push bool) field.ErrorList {
+// Validate checks every field of the resolved spec against Cloud Run's
+// rules; the physical names (with the stack's suffix) are what count
+// towards name lengths.
+func (s Spec) Validate(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	names := s.PhysicalNames(suffix)
-	errs = append(errs, gcpname.ValidateRunService(path.Child("name"), names.Service)...)
-	errs = append(errs, validateAccount(path.Child("serviceAccountId"), s.ServiceAccountID, names.RuntimeAccount)...)
-	if push {
-		errs = append(errs, validateAccount(path.Child("pushServiceAccountId"), s.PushServiceAccountID, names.PushAccount)...)
+	errs = append(errs, gcpname.ValidateRunService(path.Child("name"), s.Names.Service)...)
+	errs = append(errs, validateAccount(path.Child("serviceAccountId"), s.ServiceAccountID, s.Names.RuntimeAccount)...)
+	if s.Names.PushAccount != "" {
+		errs = append(errs, validateAccount(path.Child("pushServiceAccountId"), s.PushServiceAccountID, s.Names.PushAccount)...)
 	}
 	errs = append(errs, image.Validate(path.Child("image"), s.Image)...)
 	if s.Port < 1 || s.Port > 65535 {
 		errs = append(errs, field.Invalid(path.Child("port"), s.Port, "must be between 1 and 65535"))
 	}
+	// The rules across cpu, memory and concurrency compare read values only.
 	milli, cpuOK := int64(0), false
-	if q, err := resource.ParseQuantity(s.CPU); err != nil {
+	q, err := resource.ParseQuantity(s.CPU)
+	switch {
+	case s.Unread["cpu"]:
+		// Its decode error says what is wrong.
+	case err != nil:
 		errs = append(errs, field.Invalid(path.Child("cpu"), s.CPU, "must be a CPU quantity such as 1000m or 2"))
-	} else if m, ok := scaled(q, resource.Milli); !ok {
-		errs = append(errs, field.Invalid(path.Child("cpu"), s.CPU, "out of range: Cloud Run accepts 80m-1000m, or 1, 2, 4, 6 or 8 CPUs"))
-	} else {
-		milli = m
-		if milli < MinFractionalMilli || milli > MaxCPUMilli || (milli > 1000 && !wholeCPUs[milli]) {
+	default:
+		m, ok := scaled(q, resource.Milli)
+		switch {
+		case !ok:
+			errs = append(errs, field.Invalid(path.Child("cpu"), s.CPU, "out of range: Cloud Run accepts 80m-1000m, or 1, 2, 4, 6 or 8 CPUs"))
+		case m < MinFractionalMilli || m > MaxCPUMilli || (m > 1000 && !wholeCPUs[m]):
+			milli = m
 			errs = append(errs, field.Invalid(path.Child("cpu"), s.CPU, "Cloud Run accepts 80m-1000m, or 1, 2, 4, 6 or 8 CPUs"))
-		} else {
-			cpuOK = true
+		default:
+			milli, cpuOK = m, true
 		}
 	}
 	if q, err := resource.ParseQuantity(s.Memory); err != nil {
 		errs = append(errs, field.Invalid(path.Child("memory"), s.Memory, "must be a memory quantity such as 512Mi or 2Gi"))
 	} else if bytes, ok := scaled(q, 0); !ok || bytes%(1024*1024) != 0 || bytes/(1024*1024) < MinMemoryMiB || bytes/(1024*1024) > MaxMemoryMiB {
 		errs = append(errs, field.Invalid(path.Child("memory"), s.Memory, "must be a whole number of MiB between 128Mi and 32Gi"))
-	} else if cpuOK {
+	} else if cpuOK && !s.Unread["memory"] {
 		// Both in range: Cloud Run still refuses some combinations.
 		errs = append(errs, ValidateResources(path, milli, bytes/(1024*1024), s.CPU, s.Memory)...)
 	}
 	switch {
 	case s.Concurrency < 1 || s.Concurrency > MaxConcurrency:
 		errs = append(errs, field.Invalid(path.Child("concurrency"), s.Concurrency, fmt.Sprintf("must be between 1 and %d", MaxConcurrency)))
-	case milli > 0 && milli < 1000 && s.Concurrency != 1:
+	case milli > 0 && milli < 1000 && s.Concurrency != 1 && !s.Unread["concurrency"]:
 		errs = append(errs, field.Invalid(path.Child("concurrency"), s.Concurrency, "must be 1 when cpu is below 1 (Cloud Run rule)"))
 	}
 	if s.MaxInstances < 1 || s.MaxInstances > MaxInstancesLimit {
 		errs = append(errs, field.Invalid(path.Child("maxInstances"), s.MaxInstances, fmt.Sprintf("must be between 1 and %d", MaxInstancesLimit)))
 	}
-	if s.MinInstances < 0 || s.MinInstances > s.MaxInstances {
+	if s.MinInstances < 0 || (s.MinInstances > s.MaxInstances && !s.Unread["maxInstances"]) {
 		errs = append(errs, field.Invalid(path.Child("minInstances"), s.MinInstances, fmt.Sprintf("must be between 0 and maxInstances (%d)", s.MaxInstances)))
 	}
 	if s.Timeout.Duration < MinTimeout || s.Timeout.Duration > MaxTimeout {

@@ -14,20 +14,21 @@ import (
 
 	"github.com/asyncjobs/asyncjobs/internal/actas"
 	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/outputmap"
 )
 
 // TypeToken is the component's Pulumi type.
 const TypeToken = "asyncjobs:worker:Worker"
 
-// Args are the worker's validated settings.
+// Args are the worker's settings: the project, the labels and the
+// resolved, validated Spec (its Names filled by the stack), then
+// what the stack wires in. The push identity, which Pub/Sub push
+// subscriptions put in their OIDC tokens and which may invoke this service
+// only, exists when Spec.Names.PushAccount is set.
 type Args struct {
-	Spec    Spec
 	Project string
-	Region  string
 	Labels  map[string]string
-	// PushIdentity creates the identity Pub/Sub push subscriptions put in
-	// their OIDC tokens, allowed to invoke this service only.
-	PushIdentity bool
+	Spec    Spec
 	// Deployers are IAM members that deploy the stack. Each is granted
 	// roles/iam.serviceAccountUser on the runtime account (and the push
 	// account) only: creating a Cloud Run service that runs as an account,
@@ -39,25 +40,25 @@ type Args struct {
 	// the account: IAM grants take effect minutes after they are made, and
 	// pulumi-gcp does not retry the refusal (see package actas).
 	Gate actas.Gate
-	// Protect marks the service as protected (production stacks).
-	Protect bool
 	// DependsOn orders every child after these resources (API enablement).
 	DependsOn []pulumi.Resource
 }
 
-// Worker is the private Cloud Run worker.
+// Worker is the private Cloud Run worker. Its tagged fields are its
+// outputs, registered and exported as they are (package outputmap).
 type Worker struct {
 	pulumi.ResourceState
 
 	URL                 pulumi.StringOutput `pulumi:"url"`
 	ServiceName         pulumi.StringOutput `pulumi:"serviceName"`
-	Location            pulumi.StringOutput `pulumi:"location"`
-	ServiceAccountEmail pulumi.StringOutput `pulumi:"serviceAccountEmail"`
-	// PushServiceAccountEmail is empty unless Args.PushIdentity is set.
+	ServiceAccountEmail pulumi.StringOutput `pulumi:"serviceAccount"`
+
+	// Location is the service's region, for grants on it.
+	Location pulumi.StringOutput
+	// PushServiceAccountEmail is empty unless Spec.Names.PushAccount is set.
 	// With Args.Gate it resolves once the deployer may act as the account,
 	// so push subscriptions that name it can be created.
-	PushServiceAccountEmail pulumi.StringOutput `pulumi:"pushServiceAccountEmail"`
-
+	PushServiceAccountEmail pulumi.StringOutput
 	// PushActAs are the deployers' actAs grants on the push account;
 	// push subscriptions depend on them.
 	PushActAs []pulumi.Resource
@@ -101,7 +102,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	svc, err := cloudrunv2.NewService(ctx, name, &cloudrunv2.ServiceArgs{
 		Project:  pulumi.String(args.Project),
-		Location: pulumi.String(args.Region),
+		Location: pulumi.String(spec.Names.Region),
 		Name:     pulumi.String(spec.Names.Service),
 		Ingress:  pulumi.String(spec.CloudRunIngress()),
 		Labels:   pulumi.ToStringMap(args.Labels),
@@ -129,7 +130,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				},
 			},
 		},
-	}, child, pulumi.DependsOn(actAs), pulumi.Protect(args.Protect))
+	}, child, pulumi.DependsOn(actAs))
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	w.PushServiceAccountEmail = pulumi.String("").ToStringOutput()
-	if args.PushIdentity {
+	if spec.Names.PushAccount != "" {
 		push, err := serviceaccount.NewAccount(ctx, name+"-push", &serviceaccount.AccountArgs{
 			Project:     pulumi.String(args.Project),
 			AccountId:   pulumi.String(spec.Names.PushAccount),
@@ -168,25 +169,19 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		w.PushServiceAccountEmail = actas.Await(ctx, args.Gate, push.Email, pushActAs)
 	}
 
-	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{
-		"pushServiceAccountEmail": w.PushServiceAccountEmail,
-		"url":                     w.URL,
-		"serviceName":             w.ServiceName,
-		"location":                w.Location,
-		"serviceAccountEmail":     w.ServiceAccountEmail,
-	}); err != nil {
+	if err := ctx.RegisterResourceOutputs(w, outputmap.Of(w)); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
 
-// checkNames refuses a spec whose physical names were not resolved: the
-// stack's resolve step fills them, and a guess here could name resources
-// other than the ones validated and watched.
+// checkNames refuses a spec that was not resolved: the stack's resolve
+// step fills its region and physical names, and a guess here could name
+// resources other than the ones validated and watched.
 func (a Args) checkNames() error {
 	n := a.Spec.Names
-	if n.Service == "" || n.RuntimeAccount == "" || (a.PushIdentity && n.PushAccount == "") {
-		return fmt.Errorf("worker %q: physical names not resolved (Spec.Names is %+v; set it with Spec.PhysicalNames)", a.Spec.Name, n)
+	if n.Service == "" || n.RuntimeAccount == "" || n.Region == "" {
+		return fmt.Errorf("worker %q: spec not resolved (Names %+v; package stacks resolves it)", a.Spec.Name, n)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/internal/duration"
+	"github.com/asyncjobs/asyncjobs/internal/gcpname"
 	"github.com/asyncjobs/asyncjobs/internal/plantest"
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
 )
@@ -21,14 +22,22 @@ func documentSpec() Spec {
 	s.Timeout = duration.Of(60 * time.Minute)
 	s.Env = map[string]string{"B": "2", "A": "1"}
 	s.Invokers = []string{"group:ops@example.com"}
-	s.Names = s.PhysicalNames("")
 	return s
 }
 
-// suffixed is documentSpec resolved for a stack with a name suffix.
-func suffixed(suffix string) Spec {
-	s := documentSpec()
-	s.Names = s.PhysicalNames(suffix)
+// resolved fills the spec's region and physical names as the stack's
+// resolve step does for a stack in asia-northeast1 with the name suffix
+// (components never compute them); the push account is named only when
+// push says a subscription pushes to the worker.
+func resolved(s Spec, suffix string, push bool) Spec {
+	s.Names = Names{
+		Region:         "asia-northeast1",
+		Service:        gcpname.Physical(s.Name, suffix),
+		RuntimeAccount: gcpname.Physical(s.RuntimeAccountID(), suffix),
+	}
+	if push {
+		s.Names.PushAccount = gcpname.Physical(s.PushAccountID(), suffix)
+	}
 	return s
 }
 
@@ -45,7 +54,7 @@ func record(t *testing.T, args Args) *recorder.Plan {
 }
 
 func TestWorkerInputs(t *testing.T) {
-	plan := record(t, Args{Spec: suffixed("t1"), Project: "p", Region: "asia-northeast1", Labels: map[string]string{"env": "dev"}, Protect: true})
+	plan := record(t, Args{Project: "p", Labels: map[string]string{"env": "dev"}, Spec: resolved(documentSpec(), "t1", false)})
 
 	comp := plantest.Find(t, plan, TypeToken, "worker")
 	if comp.Custom {
@@ -75,8 +84,10 @@ func TestWorkerInputs(t *testing.T) {
 	} {
 		plantest.Input(t, svc, path, v)
 	}
-	if !svc.Protect {
-		t.Errorf("service not protected although Protect was set")
+	// Protection is the stack's alone (asyncjobs:protect, applied to every
+	// resource; see stacks.TestProtectionComesFromConfig).
+	if svc.Protect {
+		t.Errorf("the component protects the service itself")
 	}
 	plantest.ChildOf(t, svc, comp)
 
@@ -96,7 +107,7 @@ func TestWorkerInputs(t *testing.T) {
 }
 
 func TestWorkerPushIdentity(t *testing.T) {
-	plan := record(t, Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", PushIdentity: true})
+	plan := record(t, Args{Project: "p", Spec: resolved(documentSpec(), "", true)})
 	push := plantest.Find(t, plan, "gcp:serviceaccount/account:Account", "worker-push")
 	plantest.Input(t, push, "accountId", "worker-push")
 	g := plantest.Find(t, plan, "gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "worker-push-invoker")
@@ -106,7 +117,7 @@ func TestWorkerPushIdentity(t *testing.T) {
 
 func TestWorkerDeployersActAsOnItsAccountsOnly(t *testing.T) {
 	deployer := "serviceAccount:deployer@ci.iam.gserviceaccount.com"
-	plan := record(t, Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", PushIdentity: true, Deployers: []string{deployer}})
+	plan := record(t, Args{Project: "p", Spec: resolved(documentSpec(), "", true), Deployers: []string{deployer}})
 	grants := plan.ByType("gcp:serviceaccount/iAMMember:IAMMember")
 	if len(grants) != 2 {
 		t.Fatalf("got %d actAs grants, want 2 (runtime and push account)", len(grants))
@@ -141,7 +152,7 @@ func TestServiceWaitsForTheGate(t *testing.T) {
 	gate := &plantest.Gate{Events: events}
 	var pushEmail string
 	err := plantest.RunDeployment(func(ctx *pulumi.Context) error {
-		w, err := New(ctx, "worker", Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", PushIdentity: true,
+		w, err := New(ctx, "worker", Args{Project: "p", Spec: resolved(documentSpec(), "", true),
 			Deployers: []string{"serviceAccount:deployer@ci.iam.gserviceaccount.com"}, Gate: gate})
 		if err != nil {
 			return err
@@ -181,7 +192,7 @@ func TestServiceNotCreatedWhenTheGateRefuses(t *testing.T) {
 	events := &plantest.Events{}
 	gate := &plantest.Gate{Events: events, Refuse: map[string]error{runtime: errors.New("still may not act as it")}}
 	err := plantest.RunDeployment(func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "worker", Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", Gate: gate})
+		_, err := New(ctx, "worker", Args{Project: "p", Spec: resolved(documentSpec(), "", false), Gate: gate})
 		return err
 	}, events)
 	if err == nil || !strings.Contains(err.Error(), "still may not act as it") {
@@ -198,7 +209,7 @@ func TestServiceNotCreatedWhenTheGateRefuses(t *testing.T) {
 func TestWorkerPreviewLeavesDeploymentValuesUnknown(t *testing.T) {
 	gate := &plantest.Gate{}
 	plan, err := recorder.Run(func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "worker", Args{Spec: documentSpec(), Project: "p", Region: "asia-northeast1", PushIdentity: true, Gate: gate})
+		_, err := New(ctx, "worker", Args{Project: "p", Spec: resolved(documentSpec(), "", true), Gate: gate})
 		return err
 	}, recorder.Options{Project: "asyncjobs", Stack: "test", Preview: true})
 	if err != nil {
@@ -248,14 +259,14 @@ func TestSpecValidation(t *testing.T) {
 		{"name too long", func(s *Spec) { s.Name = strings.Repeat("w", 50); s.ServiceAccountID = "worker-run" }, "w.name", field.ErrorTypeTooLong},
 		{"account id too short", func(s *Spec) { s.ServiceAccountID = "abc" }, "w.serviceAccountId", field.ErrorTypeInvalid},
 	}
-	if errs := documentSpec().Validate(field.NewPath("w"), "", true); len(errs) != 0 {
+	if errs := resolved(documentSpec(), "", true).Validate(field.NewPath("w")); len(errs) != 0 {
 		t.Fatalf("the documents' spec is rejected: %v", errs)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := documentSpec()
 			tc.mutate(&s)
-			errs := s.Validate(field.NewPath("w"), "", true)
+			errs := resolved(s, "", true).Validate(field.NewPath("w"))
 			for _, e := range errs {
 				if e.Field == tc.path && e.Type == tc.typ {
 					return
@@ -266,32 +277,66 @@ func TestSpecValidation(t *testing.T) {
 	}
 }
 
-// TestUnresolvedNamesAreRefused: a spec whose physical names were not
-// filled (no stack resolve step) is an error naming it, not a guess.
+// TestUnresolvedNamesAreRefused: a spec whose region or physical names
+// were not filled (no stack resolve step) is an error naming it, not a
+// guess. An empty push account is no error: it means nothing pushes.
 func TestUnresolvedNamesAreRefused(t *testing.T) {
-	noPush := documentSpec()
-	noPush.Names.PushAccount = ""
+	without := func(mutate func(*Names)) Spec {
+		s := resolved(documentSpec(), "", true)
+		mutate(&s.Names)
+		return s
+	}
 	for _, c := range []struct {
 		name string
-		args Args
+		spec Spec
 		ok   bool
 	}{
-		{"none", Args{Spec: DefaultSpec()}, false},
-		{"push account missing with push", Args{Spec: noPush, PushIdentity: true}, false},
-		{"push account missing without push", Args{Spec: noPush}, true},
+		{"none", DefaultSpec(), false},
+		{"region", without(func(n *Names) { n.Region = "" }), false},
+		{"service", without(func(n *Names) { n.Service = "" }), false},
+		{"runtime account", without(func(n *Names) { n.RuntimeAccount = "" }), false},
+		{"push account (no push)", without(func(n *Names) { n.PushAccount = "" }), true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := recorder.Run(func(ctx *pulumi.Context) error {
-				c.args.Project, c.args.Region = "p", "asia-northeast1"
-				_, err := New(ctx, "worker", c.args)
+				_, err := New(ctx, "worker", Args{Project: "p", Spec: c.spec})
 				return err
 			}, recorder.Options{Project: "asyncjobs", Stack: "test"})
 			if c.ok && err != nil {
 				t.Fatalf("got %v, want no error", err)
 			}
-			if !c.ok && (err == nil || !strings.Contains(err.Error(), `worker "worker": physical names not resolved`)) {
-				t.Fatalf("got %v, want an error naming the worker's unresolved names", err)
+			if !c.ok && (err == nil || !strings.Contains(err.Error(), `worker "worker": spec not resolved`)) {
+				t.Fatalf("got %v, want an error naming the worker's unresolved spec", err)
 			}
 		})
+	}
+}
+
+// TestValidateChecksThePushAccountOnlyWhenNamed: the push identity's id
+// is checked when the stack resolved one (a subscription pushes), and not
+// otherwise, since it is then never created.
+func TestValidateChecksThePushAccountOnlyWhenNamed(t *testing.T) {
+	s := documentSpec()
+	s.PushServiceAccountID = "abc"
+	errs := resolved(s, "", true).Validate(field.NewPath("w"))
+	if len(errs) != 1 || errs[0].Field != "w.pushServiceAccountId" {
+		t.Errorf("with push: %v, want one error at w.pushServiceAccountId", errs)
+	}
+	if errs := resolved(s, "", false).Validate(field.NewPath("w")); len(errs) != 0 {
+		t.Errorf("without push: %v, want none", errs)
+	}
+}
+
+// TestValidateChecksResolvedNames: the limits apply to the physical names
+// (with the stack's suffix), which Validate reads from Names.
+func TestValidateChecksResolvedNames(t *testing.T) {
+	s := documentSpec()
+	s.Name, s.ServiceAccountID = strings.Repeat("w", gcpname.MaxRunService), "worker-run"
+	if errs := resolved(s, "", false).Validate(field.NewPath("w")); len(errs) != 0 {
+		t.Fatalf("a %d-character name without suffix is rejected: %v", len(s.Name), errs)
+	}
+	errs := resolved(s, "t1", false).Validate(field.NewPath("w"))
+	if len(errs) != 1 || errs[0].Field != "w.name" || errs[0].Type != field.ErrorTypeTooLong {
+		t.Errorf("with suffix t1: %v, want one TooLong error at w.name", errs)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/internal/image"
+	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
 )
 
 // MinUID is the lowest user id workloads may run as: above 10000 so it
@@ -47,6 +48,8 @@ type Resources struct {
 type Quantities struct {
 	CPU    string `json:"cpu" doc:"e.g. 100m"`
 	Memory string `json:"memory" doc:"e.g. 128Mi"`
+	// Unread lists the keys that did not decode (strictconfig.Unread).
+	Unread strictconfig.Unread `json:"-"`
 }
 
 // DefaultContainer returns the defaults.
@@ -79,10 +82,16 @@ func (c Container) Validate(path *field.Path) field.ErrorList {
 		}
 	}
 	r := path.Child("resources")
+	reqs, lims := c.Resources.Requests, c.Resources.Limits
 	for _, q := range []struct {
 		name     string
 		req, lim string
-	}{{"cpu", c.Resources.Requests.CPU, c.Resources.Limits.CPU}, {"memory", c.Resources.Requests.Memory, c.Resources.Limits.Memory}} {
+		// read: both values decoded, so they may be compared.
+		read bool
+	}{
+		{"cpu", reqs.CPU, lims.CPU, !reqs.Unread["cpu"] && !lims.Unread["cpu"]},
+		{"memory", reqs.Memory, lims.Memory, !reqs.Unread["memory"] && !lims.Unread["memory"]},
+	} {
 		reqPath, limPath := r.Child("requests", q.name), r.Child("limits", q.name)
 		req, reqErr := resource.ParseQuantity(q.req)
 		lim, limErr := resource.ParseQuantity(q.lim)
@@ -92,7 +101,7 @@ func (c Container) Validate(path *field.Path) field.ErrorList {
 		if q.lim == "" || limErr != nil || lim.Sign() <= 0 {
 			errs = append(errs, field.Invalid(limPath, q.lim, "must be a positive quantity such as 500m or 256Mi"))
 		}
-		if reqErr == nil && limErr == nil && req.Cmp(lim) > 0 {
+		if q.read && reqErr == nil && limErr == nil && req.Cmp(lim) > 0 {
 			errs = append(errs, field.Invalid(reqPath, q.req, fmt.Sprintf("must be <= the limit (%s)", q.lim)))
 		}
 	}

@@ -1,5 +1,5 @@
-// Package cli gives every command under cmd/ the same shape: a testable
-// entry point
+// Package cli gives every command under cmd/ (and bootstrap/githubsettings)
+// the same shape: a testable entry point
 //
 //	func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
 //
@@ -8,6 +8,12 @@
 // stderr and exits with the status the error carries (see ExitCode). A
 // command's own exit statuses are ExitErrors it returns; a plain error is
 // ExitFailed.
+//
+// The same command line contract too: a Command describes the command, its
+// Parse (and Sub, for subcommands) is the one place its flags are parsed,
+// and its PrintUsage the one place its usage is printed. -h prints the
+// usage on stdout and exits 0, a refused command line exits 2 (ExitUsage)
+// with the reason and the usage line on stderr, a failure exits 1.
 //
 // It is a package of its own, on the standard library alone, rather than a
 // part of internal/opstool: opstool brings the Google Cloud client
@@ -103,10 +109,11 @@ func Run(ctx context.Context, name string, run Func, args []string, stdin io.Rea
 }
 
 // Report prints "<name>: <err>" on w, unless there is nothing to say: err
-// is nil, or an ExitError without an error (the command has said why
-// already).
+// is nil, flag.ErrHelp (the usage was asked for and printed), or an
+// ExitError without an error (the command has said why already). After a
+// Command's UsageError it prints that command's usage line.
 func Report(w io.Writer, name string, err error) {
-	if err == nil {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return
 	}
 	var e *ExitError
@@ -114,13 +121,8 @@ func Report(w io.Writer, name string, err error) {
 		return
 	}
 	fmt.Fprintf(w, "%s: %v\n", name, err)
-}
-
-// ExtraArgs refuses positional arguments: every input of the commands that
-// call it is a flag. It returns nil when fs has none left after parsing.
-func ExtraArgs(fs *flag.FlagSet) error {
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	var u *usageError
+	if errors.As(err, &u) {
+		u.printShortUsage(w)
 	}
-	return nil
 }

@@ -27,7 +27,8 @@ func TestExitCode(t *testing.T) {
 		{"wrapped code", fmt.Errorf("wrapped: %w", WithExit(4, base)), 4},
 		{"outermost code wins", WithExit(3, fmt.Errorf("x: %w", WithExit(4, base))), 3},
 		{"code without a message", Exit(1), 1},
-		{"help is an error unless the command says otherwise", flag.ErrHelp, ExitFailed},
+		{"help was asked for and printed", flag.ErrHelp, ExitOK},
+		{"help, wrapped", fmt.Errorf("x: %w", flag.ErrHelp), ExitOK},
 	}
 	for _, tt := range tests {
 		if got := ExitCode(tt.err); got != tt.want {
@@ -51,6 +52,7 @@ func TestRunReports(t *testing.T) {
 		{"coded error", WithExit(2, errors.New("bad flag")), 2, "tool: bad flag\n"},
 		{"said already", Exit(1), 1, ""},
 		{"said already, wrapped", fmt.Errorf("x: %w", Exit(2)), 2, ""},
+		{"help printed", flag.ErrHelp, ExitOK, ""},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 )
 
@@ -48,10 +49,13 @@ func WithExit(code int, err error) error {
 func Exit(code int) error { return &ExitError{Code: code} }
 
 // UsageError marks err as a refused command line or input (ExitUsage).
+// A Command's UsageError adds the command's usage line to the report.
 func UsageError(err error) error { return WithExit(ExitUsage, err) }
 
 // ExitCode is the exit status of a run that returned err: ExitOK for nil,
-// the code of the outermost ExitError in err's chain, else ExitFailed.
+// the code of the outermost ExitError in err's chain, ExitOK for
+// flag.ErrHelp (-h: Command.Parse has printed the usage asked for), else
+// ExitFailed.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
@@ -59,6 +63,9 @@ func ExitCode(err error) int {
 	var e *ExitError
 	if errors.As(err, &e) {
 		return e.Code
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
 	}
 	return ExitFailed
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
@@ -13,8 +12,6 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/asyncjobs/asyncjobs/internal/cli"
 )
 
 // cloudPlatformScope is the OAuth scope the impersonated token carries; IAM
@@ -143,12 +140,6 @@ func (c *Common) ClientOptions(ctx context.Context) ([]option.ClientOption, erro
 		return []option.ClientOption{option.WithTokenSource(ts)}, nil
 	}
 	return nil, nil
-}
-
-// PrintUsage writes a usage text for fs to w, leaving out HiddenFlags.
-func PrintUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
-	fmt.Fprintf(w, "%s\n\nFlags:\n", strings.TrimSpace(synopsis))
-	cli.PrintFlags(w, fs, HiddenFlags)
 }
 
 // KeyValues is a repeatable flag of key=value pairs, kept in order.

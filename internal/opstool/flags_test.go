@@ -7,6 +7,8 @@ import (
 	"flag"
 	"strings"
 	"testing"
+
+	"github.com/asyncjobs/asyncjobs/internal/cli"
 )
 
 func TestKeyValues(t *testing.T) {
@@ -98,9 +100,9 @@ func TestPrintUsageHidesTestHooks(t *testing.T) {
 	var c Common
 	c.Register(fs)
 	var buf bytes.Buffer
-	PrintUsage(&buf, fs, "Usage: x")
+	(&cli.Command{Name: "x", UsageLine: "x [flags]", Hidden: HiddenFlags}).PrintUsage(&buf, fs)
 	out := buf.String()
-	for _, want := range []string{"Usage: x", "--outputs file", "--stack stack", "--impersonate-service-account email"} {
+	for _, want := range []string{"usage: x [flags]", "--outputs file", "--stack stack", "--impersonate-service-account email"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("usage lacks %q:\n%s", want, out)
 		}

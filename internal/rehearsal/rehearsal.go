@@ -53,6 +53,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/kubeenv"
 	"github.com/asyncjobs/asyncjobs/internal/pulumicli"
 	"github.com/asyncjobs/asyncjobs/internal/stackfile"
+	"github.com/asyncjobs/asyncjobs/internal/stackplan"
 	"github.com/asyncjobs/asyncjobs/internal/toolcache"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
@@ -353,13 +354,10 @@ func cleanEnviron() []string {
 	return out
 }
 
-// stackConfig loads a stack file of the copy as the program resolves it.
+// stackConfig is the Config the program runs with for a stack file of the
+// copy, recorded (package stackplan), not computed again.
 func (e *Env) stackConfig(stack string) (stacks.Config, error) {
-	st, err := stackfile.Load(e.Dir, stack)
-	if err != nil {
-		return stacks.Config{}, err
-	}
-	cfg, err := stacks.LoadStack(stack, stacks.Source(st.Config))
+	_, cfg, err := stackplan.Record(e.Dir, stack)
 	if err != nil {
 		return stacks.Config{}, fmt.Errorf("stack file Pulumi.%s.yaml: %w", stack, err)
 	}
@@ -416,7 +414,7 @@ func (e *Env) seedGoogle(bootstrapped bool) error {
 		if cfg.GKE.Name == "" || cfg.GKE.Create {
 			continue
 		}
-		path := fmt.Sprintf("container.googleapis.com/v1beta1/projects/%s/locations/%s/clusters", cfg.ClusterProject(), cfg.GKE.Location)
+		path := fmt.Sprintf("container.googleapis.com/v1beta1/projects/%s/locations/%s/clusters", cfg.ClusterProject(), cfg.GKE.Names.Location)
 		if key := path + "/" + cfg.GKE.Name; !done[key] {
 			done[key] = true
 			body := map[string]any{"cluster": map[string]any{"name": cfg.GKE.Name}}

@@ -75,7 +75,9 @@ func ReadEnv() (map[string]string, error) {
 // defaults. Keys of other namespaces belong to providers and are left
 // alone. It returns every unknown key, type mismatch and unreadable value
 // at once, each with its own key path; a value with a problem leaves its
-// default, and everything around it is still decoded.
+// default, and everything around it is still decoded. Each problem's key
+// is recorded in the Unread field of the struct that holds it (see
+// Unread), so that validation leaves it to its decode error.
 func Decode(src map[string]string, namespace string, target any) field.ErrorList {
 	dst := reflect.ValueOf(target).Elem()
 	fields := map[string]Field{}
@@ -87,7 +89,6 @@ func Decode(src map[string]string, namespace string, target any) field.ErrorList
 	keys := slices.Sorted(maps.Keys(src))
 
 	var errs field.ErrorList
-	var err error
 	for _, key := range keys {
 		ns, name, ok := strings.Cut(key, ":")
 		if !ok || ns != namespace {
@@ -99,37 +100,43 @@ func Decode(src map[string]string, namespace string, target any) field.ErrorList
 			errs = append(errs, UnknownKey(path, names))
 			continue
 		}
-		value := src[key]
-		dest := dst.FieldByIndex(f.Field.Index)
-		if f.Field.Type.Kind() == reflect.String {
-			dest.SetString(value)
-			continue
-		}
-		var decoded any
-		if err := json.Unmarshal([]byte(value), &decoded); err != nil {
-			errs = append(errs, field.Invalid(path, value, "must be valid "+kindName(f.Field.Type)))
-			continue
-		}
-		raw := []byte(value)
-		if fe := Check(path, decoded, f.Field.Type); len(fe) > 0 {
-			errs = append(errs, fe...)
-			// Decode the rest: siblings of a bad value are still read, so
-			// their own mistakes are reported too.
-			pruned := Prune(path, decoded, fe)
-			if pruned == nil {
-				continue
-			}
-			if raw, err = json.Marshal(pruned); err != nil {
-				continue
-			}
-		}
-		if err := json.Unmarshal(raw, dest.Addr().Interface()); err != nil {
-			errs = append(errs, field.Invalid(path, value, err.Error()))
-		}
+		before := len(errs)
+		errs = append(errs, decodeKey(path, src[key], f, dst)...)
+		markUnread(dst.Addr(), name, errs[before:])
 	}
 	return errs
 }
 
+// decodeKey decodes one namespace key's value onto its field of dst.
+func decodeKey(path *field.Path, value string, f Field, dst reflect.Value) field.ErrorList {
+	dest := dst.FieldByIndex(f.Field.Index)
+	if f.Field.Type.Kind() == reflect.String {
+		dest.SetString(value)
+		return nil
+	}
+	var decoded any
+	if err := json.Unmarshal([]byte(value), &decoded); err != nil {
+		return field.ErrorList{field.Invalid(path, value, "must be valid "+kindName(f.Field.Type))}
+	}
+	raw := []byte(value)
+	errs := Check(path, decoded, f.Field.Type)
+	if len(errs) > 0 {
+		// Decode the rest: siblings of a bad value are still read, so
+		// their own mistakes are reported too.
+		pruned := Prune(path, decoded, errs)
+		if pruned == nil {
+			return errs
+		}
+		var err error
+		if raw, err = json.Marshal(pruned); err != nil {
+			return errs
+		}
+	}
+	if err := json.Unmarshal(raw, dest.Addr().Interface()); err != nil {
+		errs = append(errs, field.Invalid(path, value, err.Error()))
+	}
+	return errs
+}
 // kindName says what JSON a Go type is read from.
 func kindName(t reflect.Type) string {
 	switch t.Kind() {

@@ -68,8 +68,13 @@ func check(path *field.Path, value any, t reflect.Type, api string) field.ErrorL
 			names = append(names, f.Name)
 		}
 		var errs field.ErrorList
+		retired := retiredKeys(t)
 		for _, k := range sortedKeys(obj) {
 			f, ok := known[k]
+			if why, gone := retired[k]; !ok && gone {
+				errs = append(errs, field.Forbidden(path.Child(k), "this key was removed: "+why))
+				continue
+			}
 			if !ok {
 				errs = append(errs, UnknownKey(path.Child(k), names))
 				continue
@@ -212,6 +217,20 @@ func UnknownKey(path *field.Path, known []string) *field.Error {
 		msg = fmt.Sprintf("unknown key (did you mean %q?)", s)
 	}
 	return &field.Error{Type: field.ErrorTypeNotFound, Field: path.String(), BadValue: field.OmitValueType{}, Detail: msg}
+}
+
+// Retired is implemented by configuration types that once had keys they
+// no longer have: RetiredKeys maps each such key to what replaced it, and
+// a stack file that still sets one is told so, instead of "unknown key".
+type Retired interface {
+	RetiredKeys() map[string]string
+}
+
+func retiredKeys(t reflect.Type) map[string]string {
+	if r, ok := reflect.New(t).Elem().Interface().(Retired); ok {
+		return r.RetiredKeys()
+	}
+	return nil
 }
 
 // Field is one configuration key of a struct type.
