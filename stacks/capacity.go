@@ -72,7 +72,7 @@ func (cfg Config) capacityWarnings() []Warning {
 					"push subscription %s/%s waits %s for the worker's response (the ack deadline, at most 10m, is the push request timeout) but the worker's request timeout is %s: a request still running after %s counts as failed and Pub/Sub redelivers the message while the worker goes on with it; keep push work under %s or use a pull subscriber",
 					tp.Name, s.Name, timeline.Span(ack), timeline.Span(timeout), timeline.Span(ack), timeline.Span(ack))
 			}
-			if t := timeline.PubSub(s); t.TotalIfTimedOut > s.MessageRetention.Duration {
+			if t := timeline.PubSub(timelineSubscription(s)); t.TotalIfTimedOut > s.MessageRetention.Duration {
 				add(p.Child("messageRetention"),
 					"subscription %s/%s keeps a message %s, but a message whose attempts all run out the %s ack deadline is dead-lettered only %s after its first delivery: it can expire instead of reaching the dead-letter topic; raise messageRetention or lower deadLetter.maxDeliveryAttempts",
 					tp.Name, s.Name, timeline.Span(s.MessageRetention.Duration), timeline.Span(s.AckDeadline.Duration), timeline.Span(t.TotalIfTimedOut))
@@ -130,12 +130,12 @@ func consumers(cfg Config, ref string, self int) []string {
 func (cfg Config) Timelines() []timeline.Named {
 	var out []timeline.Named
 	for i, q := range cfg.Queues {
-		out = append(out, timeline.ForQueue(key("queues").Index(i).Child("retry").String(), q.Name, q.Retry))
+		out = append(out, timeline.ForQueue(key("queues").Index(i).Child("retry").String(), q.Name, timelineRetry(q.Retry)))
 	}
 	for i, tp := range cfg.Topics {
 		for j, s := range tp.Subscriptions {
 			p := key("topics").Index(i).Child("subscriptions").Index(j)
-			out = append(out, timeline.ForSubscription(p.String(), tp.Name+"/"+s.Name, s))
+			out = append(out, timeline.ForSubscription(p.String(), tp.Name+"/"+s.Name, timelineSubscription(s)))
 		}
 	}
 	return out

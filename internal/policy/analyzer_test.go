@@ -2,12 +2,14 @@ package policy_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -27,6 +29,14 @@ import (
 type analyzer struct {
 	rules   []policy.Rule
 	queries map[policy.Scope]rego.PreparedEvalQuery
+
+	// resourceMessages memoizes the resource rules' messages per
+	// resource input, keyed by the input's JSON. Rego reads an input as
+	// its JSON (rego.EvalInput round-trips it) and the rules are pure, so
+	// an equal key is the same evaluation: a rule case changes one or two
+	// resources, and the fixture's other resources are evaluated once.
+	mu               sync.Mutex
+	resourceMessages map[string]map[string][]string
 }
 
 func newAnalyzer(t testing.TB, e *policy.Engine) *analyzer {
@@ -47,7 +57,7 @@ func newAnalyzer(t testing.TB, e *policy.Engine) *analyzer {
 	if err != nil {
 		t.Fatalf("the rules do not compile as the analyzer compiles them (Rego v0 parser): %v", err)
 	}
-	a := &analyzer{rules: e.Rules(), queries: map[policy.Scope]rego.PreparedEvalQuery{}}
+	a := &analyzer{rules: e.Rules(), queries: map[policy.Scope]rego.PreparedEvalQuery{}, resourceMessages: map[string]map[string][]string{}}
 	for _, scope := range []policy.Scope{policy.ResourceScope, policy.StackScope} {
 		// One object holding the rules of the scope: {"deny_x": data.asyncjobs.deny_x, ...}.
 		var fields []string
@@ -106,12 +116,38 @@ func (a *analyzer) messages(t testing.TB, input map[string]any) map[string][]str
 				single[k] = v
 			}
 		}
-		a.eval(t, policy.ResourceScope, single, out)
+		for id, msgs := range a.resourceEval(t, single) {
+			out[id] = append(out[id], msgs...)
+		}
 	}
 	for _, msgs := range out {
 		sort.Strings(msgs)
 	}
 	return out
+}
+
+// resourceEval returns the resource rules' messages for one resource
+// input, evaluated once per distinct input (see resourceMessages). The
+// result is shared: callers must not change it.
+func (a *analyzer) resourceEval(t testing.TB, input map[string]any) map[string][]string {
+	t.Helper()
+	b, err := json.Marshal(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := string(b)
+	a.mu.Lock()
+	msgs, ok := a.resourceMessages[key]
+	a.mu.Unlock()
+	if ok {
+		return msgs
+	}
+	msgs = map[string][]string{}
+	a.eval(t, policy.ResourceScope, input, msgs)
+	a.mu.Lock()
+	a.resourceMessages[key] = msgs
+	a.mu.Unlock()
+	return msgs
 }
 
 func engineMessages(t testing.TB, e *policy.Engine, input map[string]any) map[string][]string {
@@ -137,25 +173,26 @@ func engineMessages(t testing.TB, e *policy.Engine, input map[string]any) map[st
 func TestAnalyzerReportsTheSame(t *testing.T) {
 	e := engine(t)
 	a := newAnalyzer(t, e)
-	check := func(t *testing.T, input map[string]any) {
-		got, want := a.messages(t, input), engineMessages(t, e, input)
-		if !reflect.DeepEqual(got, want) {
+	// check evaluates input once each way; breaks says the input must
+	// break a rule.
+	check := func(t *testing.T, input map[string]any, breaks bool) {
+		want := engineMessages(t, e, input)
+		if breaks && len(want) == 0 {
+			t.Fatal("the case breaks no rule")
+		}
+		if got := a.messages(t, input); !reflect.DeepEqual(got, want) {
 			t.Errorf("analyzer reports\n%v\ncmd/policy reports\n%v", got, want)
 		}
 	}
 	t.Run("good fixture", func(t *testing.T) {
-		check(t, policy.Input(goodPlan(t), policy.Options{}))
+		check(t, policy.Input(goodPlan(t), policy.Options{}), false)
 	})
 	for _, tc := range ruleCases {
 		t.Run(tc.rule+"/"+tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := goodPlan(t)
 			tc.mutate(t, p)
-			input := policy.Input(p, policy.Options{})
-			if len(engineMessages(t, e, input)) == 0 {
-				t.Fatal("the case breaks no rule")
-			}
-			check(t, input)
+			check(t, policy.Input(p, policy.Options{}), true)
 		})
 	}
 }

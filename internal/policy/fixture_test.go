@@ -31,9 +31,16 @@ const (
 	k8sProvider = "urn:pulumi:prod::asyncjobs::pulumi:providers:kubernetes::gke::" + recorder.Computed
 )
 
+// loadRules compiles the repository's rules once for the whole test
+// binary. An Engine does not change after Load and its prepared query is
+// safe for concurrent use, so every test, parallel ones included,
+// evaluates against the same compiled rules.
+var loadRules = sync.OnceValues(func() (*policy.Engine, error) { return policy.Load(rulesDir) })
+
+// engine is the engine of the repository's rules (see loadRules).
 func engine(t testing.TB) *policy.Engine {
 	t.Helper()
-	e, err := policy.Load(rulesDir)
+	e, err := loadRules()
 	if err != nil {
 		t.Fatalf("loading the rules: %v", err)
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/asyncjobs/asyncjobs/internal/recorder"
-	"github.com/asyncjobs/asyncjobs/internal/stackoutputs"
 	"github.com/asyncjobs/asyncjobs/internal/stackfile"
+	"github.com/asyncjobs/asyncjobs/internal/stackoutputs"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 

@@ -137,6 +137,7 @@ func decodeKey(path *field.Path, value string, f Field, dst reflect.Value) field
 	}
 	return errs
 }
+
 // kindName says what JSON a Go type is read from.
 func kindName(t reflect.Type) string {
 	switch t.Kind() {

@@ -132,4 +132,3 @@ func splitPath(p string) []string {
 	}
 	return segs
 }
-

@@ -7,8 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/components/messaging"
-	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/internal/duration"
 )
 
@@ -20,9 +18,9 @@ const (
 )
 
 // cloudTasksSummary says in one sentence how a queue's retries end.
-func cloudTasksSummary(r taskqueue.RetryConfig, t Timeline) string {
+func cloudTasksSummary(r TaskRetry, t Timeline) string {
 	limits := fmt.Sprintf("maxAttempts %s and maxRetryDuration %s", attemptsText(r.MaxAttempts), retryDurationText(r.MaxRetryDuration))
-	noLimit := r.MaxAttempts == taskqueue.UnlimitedAttempts && r.MaxRetryDuration.Truncate(time.Second) <= 0
+	noLimit := r.MaxAttempts == UnlimitedAttempts && r.MaxRetryDuration.Truncate(time.Second) <= 0
 	switch {
 	case t.End == GivenUp:
 		return fmt.Sprintf("%s over %s, then the task is deleted: retrying stops once %s are both reached",
@@ -41,10 +39,10 @@ func cloudTasksSummary(r taskqueue.RetryConfig, t Timeline) string {
 }
 
 // pubSubSummary says in one sentence when a subscription dead-letters.
-func pubSubSummary(s messaging.SubscriptionSpec, t Timeline) string {
+func pubSubSummary(s Subscription, t Timeline) string {
 	redelivery := "redelivered at once (no retry policy)"
-	if s.Retry != nil {
-		redelivery = fmt.Sprintf("redelivery backoff from %s doubling up to %s", Span(s.Retry.MinimumBackoff.Duration), Span(s.Retry.MaximumBackoff.Duration))
+	if s.RetryPolicy {
+		redelivery = fmt.Sprintf("redelivery backoff from %s doubling up to %s", Span(s.MinimumBackoff), Span(s.MaximumBackoff))
 	}
 	return fmt.Sprintf("dead-lettered after %s: %s after the first delivery when every attempt is nacked, %s when every attempt runs out the %s ack deadline; %s; Pub/Sub applies both best effort",
 		plural(t.Attempts, "delivery attempt"), Span(t.Total), Span(t.TotalIfTimedOut), Span(t.AckDeadline), redelivery)
@@ -64,13 +62,13 @@ type Named struct {
 }
 
 // ForQueue is the timeline of a queue's retry configuration at path.
-func ForQueue(path, name string, r taskqueue.RetryConfig) Named {
+func ForQueue(path, name string, r TaskRetry) Named {
 	t := CloudTasks(r)
 	return Named{Path: path, Kind: "queue", Name: name, Summary: cloudTasksSummary(r, t), Timeline: t}
 }
 
 // ForSubscription is the timeline of a subscription configured at path.
-func ForSubscription(path, name string, s messaging.SubscriptionSpec) Named {
+func ForSubscription(path, name string, s Subscription) Named {
 	t := PubSub(s)
 	return Named{Path: path, Kind: "subscription", Name: name, Summary: pubSubSummary(s, t), Timeline: t}
 }
@@ -138,17 +136,17 @@ func plural(n int, what string) string {
 }
 
 func attemptsText(n int) string {
-	if n == taskqueue.UnlimitedAttempts {
+	if n == UnlimitedAttempts {
 		return "-1 (unlimited)"
 	}
 	return fmt.Sprint(n)
 }
 
-func retryDurationText(d duration.Duration) string {
+func retryDurationText(d time.Duration) string {
 	if d.Truncate(time.Second) <= 0 {
 		return "0s (unlimited)"
 	}
-	return Span(d.Duration)
+	return Span(d)
 }
 
 // Span renders a duration for people, as everything in the project does

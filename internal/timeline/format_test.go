@@ -9,7 +9,7 @@ import (
 func TestFormatTimelines(t *testing.T) {
 	r := retry(9, 10*time.Second, 300*time.Second, 3, 0)
 	q := CloudTasks(r)
-	s := subscription(60*time.Second, 5, nil)
+	s := subscription(60*time.Second, 5)
 	p := PubSub(s)
 	var b strings.Builder
 	if err := FormatTimelines(&b, []Named{
@@ -90,6 +90,27 @@ func TestSummaries(t *testing.T) {
 				if !strings.Contains(got, w) {
 					t.Errorf("summary lacks %q:\n%s", w, got)
 				}
+			}
+		})
+	}
+}
+
+// TestPubSubSummaries: a retry policy is told apart from none, even one
+// whose backoffs are 0s and so gives the same intervals.
+func TestPubSubSummaries(t *testing.T) {
+	none := subscription(60*time.Second, 5)
+	for _, tc := range []struct {
+		name string
+		s    Subscription
+		want string
+	}{
+		{"no retry policy", none, "; redelivered at once (no retry policy);"},
+		{"retry policy", withRetryPolicy(none, 10*time.Second, 10*time.Minute), "; redelivery backoff from 10s doubling up to 10m;"},
+		{"retry policy of 0s", withRetryPolicy(none, 0, 0), "; redelivery backoff from 0s doubling up to 0s;"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := pubSubSummary(tc.s, PubSub(tc.s)); !strings.Contains(got, tc.want) {
+				t.Errorf("summary lacks %q:\n%s", tc.want, got)
 			}
 		})
 	}

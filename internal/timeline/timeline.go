@@ -1,18 +1,17 @@
 // Package timeline turns the retry settings of a stack into the schedules
 // they produce (when each attempt happens, when a task is given up, when a
-// message is dead-lettered). It imports only the components whose settings
-// it reads; the stack's warnings built on it live in package stacks. Nothing
-// here talks to Google Cloud: the schedules follow the documented semantics
-// of Cloud Tasks (google.cloud.tasks.v2.RetryConfig) and Pub/Sub
-// (RetryPolicy, DeadLetterPolicy).
+// message is dead-lettered). It takes its own input types, TaskRetry and
+// Subscription, holding only the settings it reads, and imports none of the
+// components: package stacks converts a queue's or subscription's
+// configuration to them, and the stack's warnings built on it live there
+// too. Nothing here talks to Google Cloud: the schedules follow the
+// documented semantics of Cloud Tasks (google.cloud.tasks.v2.RetryConfig)
+// and Pub/Sub (RetryPolicy, DeadLetterPolicy).
 package timeline
 
 import (
 	"encoding/json"
 	"time"
-
-	"github.com/asyncjobs/asyncjobs/components/messaging"
-	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 )
 
 // TaskRetention is Cloud Tasks' maximum task retention: a task is deleted
@@ -22,6 +21,38 @@ const TaskRetention = 31 * 24 * time.Hour
 // MaxListed caps the intervals a Timeline keeps; Attempts and Total are
 // still exact beyond it.
 const MaxListed = 1000
+
+// UnlimitedAttempts is the TaskRetry.MaxAttempts that sets no attempt limit
+// (Cloud Tasks' -1).
+const UnlimitedAttempts = -1
+
+// TaskRetry is the retry configuration of a Cloud Tasks queue
+// (google.cloud.tasks.v2.RetryConfig).
+type TaskRetry struct {
+	// MaxAttempts counts the first attempt; UnlimitedAttempts sets no limit.
+	MaxAttempts int
+	// MaxRetryDuration is the time limit for retrying; 0 sets no limit.
+	MaxRetryDuration time.Duration
+	MinBackoff       time.Duration
+	MaxBackoff       time.Duration
+	MaxDoublings     int
+}
+
+// Subscription is what a Pub/Sub subscription's redelivery timeline
+// depends on: its ack deadline, retry policy (RetryPolicy) and dead-letter
+// policy (DeadLetterPolicy.maxDeliveryAttempts).
+type Subscription struct {
+	AckDeadline time.Duration
+	// RetryPolicy reports whether the subscription has a retry policy;
+	// without one a message is redelivered at once and the backoffs are
+	// ignored.
+	RetryPolicy    bool
+	MinimumBackoff time.Duration
+	MaximumBackoff time.Duration
+	// MaxDeliveryAttempts is the number of delivery attempts before a
+	// message is dead-lettered.
+	MaxDeliveryAttempts int
+}
 
 // End says how a timeline ends.
 type End string
@@ -92,11 +123,11 @@ func (t Timeline) Starts() []time.Duration {
 // attempts, a 0s duration) leaves the other one to decide; with both
 // unlimited the task is retried until its retention ends. The API truncates
 // the durations to whole seconds, and so does this.
-func CloudTasks(r taskqueue.RetryConfig) Timeline {
+func CloudTasks(r TaskRetry) Timeline {
 	minB := r.MinBackoff.Truncate(time.Second)
 	maxB := max(r.MaxBackoff.Truncate(time.Second), minB) // Validate rejects less; stay finite
 	limit := r.MaxRetryDuration.Truncate(time.Second)
-	unlimitedAttempts := r.MaxAttempts == taskqueue.UnlimitedAttempts
+	unlimitedAttempts := r.MaxAttempts == UnlimitedAttempts
 	endless := unlimitedAttempts && limit <= 0
 	done := func(attempts int, at time.Duration) bool {
 		return !endless &&
@@ -162,17 +193,17 @@ func addCapped(a, b, limit time.Duration) time.Duration {
 
 // PubSub returns the redelivery timeline of a subscription for a message
 // that is never acknowledged, until it is dead-lettered after
-// deadLetter.maxDeliveryAttempts delivery attempts. With a retry policy
+// MaxDeliveryAttempts delivery attempts. With a retry policy
 // the redelivery delay starts at minimumBackoff and doubles up to
 // maximumBackoff; without one the message is redelivered at once. Pub/Sub
 // applies both on a best-effort basis, so real delays and attempt counts
 // can differ somewhat.
-func PubSub(s messaging.SubscriptionSpec) Timeline {
-	n := max(s.DeadLetter.MaxDeliveryAttempts, 1)
-	t := Timeline{Attempts: n, End: DeadLettered, AckDeadline: s.AckDeadline.Duration}
+func PubSub(s Subscription) Timeline {
+	n := max(s.MaxDeliveryAttempts, 1)
+	t := Timeline{Attempts: n, End: DeadLettered, AckDeadline: s.AckDeadline}
 	var cur, maxB time.Duration
-	if s.Retry != nil {
-		cur, maxB = s.Retry.MinimumBackoff.Duration, s.Retry.MaximumBackoff.Duration
+	if s.RetryPolicy {
+		cur, maxB = s.MinimumBackoff, s.MaximumBackoff
 		cur = min(cur, maxB)
 	}
 	for i := 1; i < n; i++ {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/components/messaging"
-	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/internal/duration"
 )
 
@@ -19,13 +17,13 @@ func secs(ns ...int) []time.Duration {
 	return out
 }
 
-func retry(attempts int, minB, maxB time.Duration, doublings int, limit time.Duration) taskqueue.RetryConfig {
-	return taskqueue.RetryConfig{
+func retry(attempts int, minB, maxB time.Duration, doublings int, limit time.Duration) TaskRetry {
+	return TaskRetry{
 		MaxAttempts:      attempts,
-		MinBackoff:       duration.Of(minB),
-		MaxBackoff:       duration.Of(maxB),
+		MinBackoff:       minB,
+		MaxBackoff:       maxB,
 		MaxDoublings:     doublings,
-		MaxRetryDuration: duration.Of(limit),
+		MaxRetryDuration: limit,
 	}
 }
 
@@ -35,7 +33,7 @@ func retry(attempts int, minB, maxB time.Duration, doublings int, limit time.Dur
 func TestCloudTasksIntervals(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		r     taskqueue.RetryConfig
+		r     TaskRetry
 		want  []time.Duration
 		total time.Duration
 	}{{
@@ -92,7 +90,7 @@ func TestCloudTasksGiveUp(t *testing.T) {
 	const s = time.Second
 	for _, tc := range []struct {
 		name     string
-		r        taskqueue.RetryConfig
+		r        TaskRetry
 		attempts int
 		total    time.Duration
 		end      End
@@ -113,7 +111,7 @@ func TestCloudTasksGiveUp(t *testing.T) {
 		{"retry duration beyond the retention", retry(1, time.Hour, time.Hour, 0, 40*24*time.Hour), 745, TaskRetention, Expired},
 		// A 10h interval does not fit after the attempt at 740h.
 		{"last retry would come after the retention", retry(-1, 10*time.Hour, 10*time.Hour, 0, 0), 75, 740 * time.Hour, Expired},
-		// Taken from taskqueue.DefaultSpec: 0.1s is sent, and applied, as 0s.
+		// Cloud Tasks' documented 0.1s default minBackoff is sent, and applied, as 0s.
 		{"zero minBackoff: only the attempt limit counts", retry(100, 100*time.Millisecond, time.Hour, 16, 0), 100, 0, GivenUp},
 		{"zero minBackoff with a duration limit", retry(100, 0, time.Hour, 16, time.Hour), 0, TaskRetention, Expired},
 		{"zero minBackoff, both unlimited", retry(-1, 0, 0, 0, 0), 0, TaskRetention, Expired},
@@ -162,11 +160,14 @@ func TestStarts(t *testing.T) {
 	}
 }
 
-func subscription(ack time.Duration, attempts int, r *messaging.RetryPolicy) messaging.SubscriptionSpec {
-	s := messaging.DefaultSubscription()
-	s.AckDeadline = duration.Of(ack)
-	s.DeadLetter.MaxDeliveryAttempts = attempts
-	s.Retry = r
+// subscription is a subscription without a retry policy; withRetryPolicy
+// gives it one.
+func subscription(ack time.Duration, attempts int) Subscription {
+	return Subscription{AckDeadline: ack, MaxDeliveryAttempts: attempts}
+}
+
+func withRetryPolicy(s Subscription, minB, maxB time.Duration) Subscription {
+	s.RetryPolicy, s.MinimumBackoff, s.MaximumBackoff = true, minB, maxB
 	return s
 }
 
@@ -175,7 +176,7 @@ func subscription(ack time.Duration, attempts int, r *messaging.RetryPolicy) mes
 func TestPubSub(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		s        messaging.SubscriptionSpec
+		s        Subscription
 		want     []time.Duration
 		total    time.Duration
 		timedOut time.Duration
@@ -184,7 +185,7 @@ func TestPubSub(t *testing.T) {
 	}{{
 		// The dev stack: immediate redelivery, 5 attempts, 60s ack deadline.
 		name:     "no retry policy: redelivered at once",
-		s:        subscription(60*time.Second, 5, nil),
+		s:        subscription(60*time.Second, 5),
 		want:     secs(0, 0, 0, 0),
 		total:    0,
 		timedOut: 5 * time.Minute,
@@ -193,7 +194,7 @@ func TestPubSub(t *testing.T) {
 	}, {
 		// The prod stack's pull subscription.
 		name:     "exponential from 10s, capped at 600s",
-		s:        subscription(120*time.Second, 10, &messaging.RetryPolicy{MinimumBackoff: duration.Of(10 * time.Second), MaximumBackoff: duration.Of(600 * time.Second)}),
+		s:        withRetryPolicy(subscription(120*time.Second, 10), 10*time.Second, 600*time.Second),
 		want:     secs(10, 20, 40, 80, 160, 320, 600, 600, 600),
 		total:    2430 * time.Second,
 		timedOut: 2430*time.Second + 10*120*time.Second,
@@ -201,7 +202,7 @@ func TestPubSub(t *testing.T) {
 		ack:      120 * time.Second,
 	}, {
 		name:     "minimum equal to maximum",
-		s:        subscription(10*time.Second, 5, &messaging.RetryPolicy{MinimumBackoff: duration.Of(30 * time.Second), MaximumBackoff: duration.Of(30 * time.Second)}),
+		s:        withRetryPolicy(subscription(10*time.Second, 5), 30*time.Second, 30*time.Second),
 		want:     secs(30, 30, 30, 30),
 		total:    120 * time.Second,
 		timedOut: 170 * time.Second,
@@ -234,7 +235,7 @@ func TestJSON(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
-	b, err = json.Marshal(PubSub(subscription(60*time.Second, 5, nil)))
+	b, err = json.Marshal(PubSub(subscription(60*time.Second, 5)))
 	if err != nil {
 		t.Fatal(err)
 	}
