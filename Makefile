@@ -43,7 +43,7 @@ unit: fmt-check vet
 
 ## rehearse: every stack file through the real Pulumi engine, the Kubernetes half applied by the real provider to a real API server (make test runs it too)
 rehearse: tools
-	$(GO) test -count=1 -timeout 30m ./internal/rehearsal/...
+	$(GO) test -count=1 -timeout 30m ./internal/testenv/rehearsal/...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

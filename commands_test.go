@@ -82,7 +82,7 @@ func subcommands(name, help string) []string {
 }
 
 // TestCommandContract builds every command and checks the contract
-// internal/cli gives them all: -h prints the usage on stdout and exits 0;
+// internal/command/cli gives them all: -h prints the usage on stdout and exits 0;
 // an unknown flag, a stray argument and an unknown subcommand exit 2 with
 // the reason and the usage line on stderr.
 func TestCommandContract(t *testing.T) {

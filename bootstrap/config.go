@@ -10,7 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
+	"github.com/asyncjobs/asyncjobs/internal/program/strictconfig"
 )
 
 // Namespace is the bootstrap project's configuration namespace (its name),

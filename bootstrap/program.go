@@ -16,7 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
-	"github.com/asyncjobs/asyncjobs/internal/protect"
+	"github.com/asyncjobs/asyncjobs/internal/program/protect"
 )
 
 // Role is a predefined role, the reason an identity holds it, and, when

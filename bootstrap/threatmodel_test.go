@@ -13,8 +13,8 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
-	"github.com/asyncjobs/asyncjobs/internal/stackfile"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/plan/stackfile"
 )
 
 // The threat model (docs/threat-model.md) over the bootstrap's recorded

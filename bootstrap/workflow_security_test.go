@@ -16,8 +16,8 @@ import (
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/text"
 
-	"github.com/asyncjobs/asyncjobs/internal/pulumicli"
-	"github.com/asyncjobs/asyncjobs/internal/teststack"
+	"github.com/asyncjobs/asyncjobs/internal/testenv/pulumicli"
+	"github.com/asyncjobs/asyncjobs/internal/testenv/teststack"
 )
 
 // The routes around the pools' conditions that a workflow could open: a

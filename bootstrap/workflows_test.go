@@ -13,7 +13,7 @@ import (
 	"github.com/rhysd/actionlint"
 	"gopkg.in/yaml.v3"
 
-	"github.com/asyncjobs/asyncjobs/internal/toolcache"
+	"github.com/asyncjobs/asyncjobs/internal/testenv/toolcache"
 )
 
 // The GitHub workflows are checked here because they run this program's

@@ -15,7 +15,7 @@ import rego.v1
 #     a deny_*/warn_* rule once per resource, with that resource as `input`,
 #     and a stack_deny_*/stack_warn_* rule once, with every resource of the
 #     stack in `input.resources`;
-#   - internal/policy (cmd/policy and the tests) turns the recorded plan into
+#   - internal/plan/policy (cmd/policy and the tests) turns the recorded plan into
 #     the same resource objects and evaluates every rule once, with all of
 #     them in `input.resources`.
 #
@@ -26,7 +26,7 @@ resources := [input] if {
 } else := input.resources
 
 # message formats every violation: the resource (type and logical name),
-# what is wrong, and the fix. internal/policy reads the resource back from
+# what is wrong, and the fix. internal/plan/policy reads the resource back from
 # the "<type> <name>: " prefix, so rules build their messages only here.
 message(r, problem, fix) := sprintf("%s %s: %s. Fix: %s", [r.__type, r.__name, problem, fix])
 

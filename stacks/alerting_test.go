@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
-	"github.com/asyncjobs/asyncjobs/internal/plantest"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/plan/plantest"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 

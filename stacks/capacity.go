@@ -6,9 +6,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/internal/cloudtasks"
-	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
-	"github.com/asyncjobs/asyncjobs/internal/timeline"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/program/tasklimits"
+	"github.com/asyncjobs/asyncjobs/internal/program/timeline"
 )
 
 // Warnings lists what is valid but deserves attention, in a stable order:
@@ -33,15 +33,15 @@ func (cfg Config) capacityWarnings() []Warning {
 
 	// Dispatch deadlines against the worker's request timeout.
 	if len(cfg.Queues) > 0 {
-		if timeout < cloudtasks.DefaultDispatchDeadline {
+		if timeout < tasklimits.DefaultDispatchDeadline {
 			add(key("worker").Child("timeout"),
 				"the worker's request timeout %s is shorter than the %s dispatch deadline Cloud Tasks gives a task created without one: Cloud Run ends such a task's slow attempt with 504 and Cloud Tasks retries it; create tasks with a dispatch deadline of at most %s (the enqueue tool does)",
-				timeline.Span(timeout), timeline.Span(cloudtasks.DefaultDispatchDeadline), timeline.Span(timeout))
+				timeline.Span(timeout), timeline.Span(tasklimits.DefaultDispatchDeadline), timeline.Span(timeout))
 		}
-		if timeout > cloudtasks.MaxDispatchDeadline {
+		if timeout > tasklimits.MaxDispatchDeadline {
 			add(key("worker").Child("timeout"),
 				"the worker's request timeout %s is longer than the longest dispatch deadline Cloud Tasks allows (%s): an attempt still running then counts as failed and is retried while the worker goes on with it, so a task can run twice at once; keep task work under %s or lower the timeout to %s",
-				timeline.Span(timeout), timeline.Span(cloudtasks.MaxDispatchDeadline), timeline.Span(cloudtasks.MaxDispatchDeadline), timeline.Span(cloudtasks.MaxDispatchDeadline))
+				timeline.Span(timeout), timeline.Span(tasklimits.MaxDispatchDeadline), timeline.Span(tasklimits.MaxDispatchDeadline), timeline.Span(tasklimits.MaxDispatchDeadline))
 		}
 	}
 

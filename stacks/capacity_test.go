@@ -8,8 +8,8 @@ import (
 
 	"github.com/asyncjobs/asyncjobs/components/cronjob"
 	"github.com/asyncjobs/asyncjobs/components/messaging"
-	"github.com/asyncjobs/asyncjobs/internal/duration"
-	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpiam"
 )
 
 // base is a valid configuration that draws no warning: a worker taking

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncjobs/asyncjobs/internal/actas"
+	"github.com/asyncjobs/asyncjobs/internal/program/actas"
 )
 
 // TestChooseGate: a deployment by the real engine (no preview, no mocks),

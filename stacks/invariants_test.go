@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/asyncjobs/asyncjobs/components/gke"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
 )
 
 // checkInvariants asserts the properties every plan must have, whatever its

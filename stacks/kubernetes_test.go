@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncjobs/asyncjobs/internal/kubeenv"
-	"github.com/asyncjobs/asyncjobs/internal/manifests"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/plan/manifests"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/testenv/kubeenv"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 

@@ -17,9 +17,9 @@ import (
 	"github.com/asyncjobs/asyncjobs/components/subscriber"
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
 	"github.com/asyncjobs/asyncjobs/components/worker"
-	"github.com/asyncjobs/asyncjobs/internal/actas"
-	"github.com/asyncjobs/asyncjobs/internal/outputmap"
-	"github.com/asyncjobs/asyncjobs/internal/protect"
+	"github.com/asyncjobs/asyncjobs/internal/program/actas"
+	"github.com/asyncjobs/asyncjobs/internal/program/outputmap"
+	"github.com/asyncjobs/asyncjobs/internal/program/protect"
 )
 
 // APIs are the Google APIs the stack uses.

@@ -94,15 +94,20 @@ func TestProgramDependencies(t *testing.T) {
 		"testing", "github.com/stretchr/testify", "cloud.google.com/go/pubsub", "cloud.google.com/go/cloudtasks",
 		"github.com/open-policy-agent/opa", "github.com/zegl/kube-score", "github.com/rhysd/actionlint",
 		"k8s.io/client-go", "github.com/pulumi/pulumi/sdk/v3/go/auto", "github.com/yuin/goldmark",
-		"github.com/asyncjobs/asyncjobs/internal/recorder", "github.com/asyncjobs/asyncjobs/internal/plantest",
-		"github.com/asyncjobs/asyncjobs/internal/planview", "github.com/asyncjobs/asyncjobs/internal/opstool", "github.com/asyncjobs/asyncjobs/cmd/",
+		"github.com/asyncjobs/asyncjobs/cmd/",
 	}
+	// Of this module's internal packages, the program links the program
+	// libraries' group only (see the README's Layout).
+	const internal, program = "github.com/asyncjobs/asyncjobs/internal/", "github.com/asyncjobs/asyncjobs/internal/program/"
 	// The kubeconfig is built from client-go's kubeconfig types and codec
 	// (components/gke); the rest of client-go stays out.
 	allowed := []string{"k8s.io/client-go/tools/clientcmd/api", "k8s.io/client-go/tools/clientcmd/api/latest", "k8s.io/client-go/tools/clientcmd/api/v1"}
 	for _, d := range deps {
 		if slices.Contains(allowed, d) {
 			continue
+		}
+		if strings.HasPrefix(d, internal) && !strings.HasPrefix(d, program) {
+			t.Errorf("the Pulumi program depends on %s, outside internal/program", d)
 		}
 		for _, f := range forbidden {
 			if d == f || strings.HasPrefix(d, f+"/") || (strings.HasSuffix(f, "/") && strings.HasPrefix(d, f)) {

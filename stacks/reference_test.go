@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncjobs/asyncjobs/internal/duration"
-	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
+	"github.com/asyncjobs/asyncjobs/internal/program/strictconfig"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 

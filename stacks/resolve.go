@@ -3,7 +3,7 @@ package stacks
 import (
 	"github.com/asyncjobs/asyncjobs/components/messaging"
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpname"
 )
 
 // resolve fills, after decoding and before validation (the Kubernetes

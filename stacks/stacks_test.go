@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncjobs/asyncjobs/internal/plantest"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
-	"github.com/asyncjobs/asyncjobs/internal/stackfile"
+	"github.com/asyncjobs/asyncjobs/internal/plan/plantest"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/plan/stackfile"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 

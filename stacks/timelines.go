@@ -3,7 +3,7 @@ package stacks
 import (
 	"github.com/asyncjobs/asyncjobs/components/messaging"
 	"github.com/asyncjobs/asyncjobs/components/taskqueue"
-	"github.com/asyncjobs/asyncjobs/internal/timeline"
+	"github.com/asyncjobs/asyncjobs/internal/program/timeline"
 )
 
 // timelineRetry is the timeline input of a queue's retry configuration.

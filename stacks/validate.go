@@ -7,8 +7,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/components/messaging"
-	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpname"
 )
 
 func key(name string) *field.Path { return field.NewPath(Namespace + ":" + name) }

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncjobs/asyncjobs/internal/plantest"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/plan/plantest"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
 )
 
 // TestDevWorkloads checks Pulumi.dev.yaml's GKE settings and the

@@ -46,7 +46,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
 )
 
 var command = &cli.Command{

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
 )
 
 const repoPath = "/repos/my-org/asyncjobs"

@@ -14,7 +14,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
 )
 
 var line = regexp.MustCompile(`^BenchmarkPlan/x(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)

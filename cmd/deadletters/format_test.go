@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"github.com/asyncjobs/asyncjobs/internal/opstool"
+	"github.com/asyncjobs/asyncjobs/internal/command/opstool"
 )
 
 func TestExcerpt(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/opstool"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/opstool"
 )
 
 // maxCount bounds how many messages past --max inspect counts (without

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/opstool"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/opstool"
 )
 
 // maxPullBatch is the most messages one Pull may ask for.

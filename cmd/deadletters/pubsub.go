@@ -11,7 +11,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	pubsubapi "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"github.com/asyncjobs/asyncjobs/internal/opstool"
+	"github.com/asyncjobs/asyncjobs/internal/command/opstool"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"

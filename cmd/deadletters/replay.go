@@ -10,8 +10,8 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/opstool"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/opstool"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"

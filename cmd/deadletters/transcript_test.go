@@ -12,7 +12,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
-	"github.com/asyncjobs/asyncjobs/internal/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
 )
 
 var update = flag.Bool("update", false, "rewrite the transcript in docs/operations.md")

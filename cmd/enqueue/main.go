@@ -20,8 +20,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/opstool"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/opstool"
 )
 
 func main() { cli.Main(command.Name, run, opstool.Interrupt) }

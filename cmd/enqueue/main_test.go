@@ -19,7 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
 )
 
 const (

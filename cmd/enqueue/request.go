@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/internal/cloudtasks"
-	"github.com/asyncjobs/asyncjobs/internal/opstool"
+	"github.com/asyncjobs/asyncjobs/internal/command/opstool"
+	"github.com/asyncjobs/asyncjobs/internal/program/tasklimits"
 	"github.com/google/uuid"
 )
 
@@ -75,11 +75,11 @@ func dispatchDeadline(d time.Duration, explicit bool, workerTimeout time.Duratio
 	if !explicit && workerTimeout > 0 && workerTimeout < d {
 		d = workerTimeout
 	}
-	if d < cloudtasks.MinDispatchDeadline || d > cloudtasks.MaxDispatchDeadline {
+	if d < tasklimits.MinDispatchDeadline || d > tasklimits.MaxDispatchDeadline {
 		if !explicit {
-			return 0, fmt.Errorf("--dispatch-deadline: the worker's timeout %s (workerTimeoutSeconds in the stack outputs) is below Cloud Tasks' minimum dispatch deadline %s", workerTimeout, cloudtasks.MinDispatchDeadline)
+			return 0, fmt.Errorf("--dispatch-deadline: the worker's timeout %s (workerTimeoutSeconds in the stack outputs) is below Cloud Tasks' minimum dispatch deadline %s", workerTimeout, tasklimits.MinDispatchDeadline)
 		}
-		return 0, fmt.Errorf("--dispatch-deadline=%s: must be between %s and %s", d, cloudtasks.MinDispatchDeadline, cloudtasks.MaxDispatchDeadline)
+		return 0, fmt.Errorf("--dispatch-deadline=%s: must be between %s and %s", d, tasklimits.MinDispatchDeadline, tasklimits.MaxDispatchDeadline)
 	}
 	if workerTimeout > 0 && d > workerTimeout {
 		return 0, fmt.Errorf("--dispatch-deadline=%s: exceeds the worker's request timeout %s (workerTimeoutSeconds in the stack outputs); Cloud Run would end the request first", d, workerTimeout)

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/opstool"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/opstool"
 	"google.golang.org/grpc/codes"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/internal/opstool"
+	"github.com/asyncjobs/asyncjobs/internal/command/opstool"
 )
 
 // target is where the task goes, and where each value came from.

@@ -18,12 +18,12 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/manifests"
-	"github.com/asyncjobs/asyncjobs/internal/planview"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
-	"github.com/asyncjobs/asyncjobs/internal/stackplan"
-	"github.com/asyncjobs/asyncjobs/internal/timeline"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/plan/manifests"
+	"github.com/asyncjobs/asyncjobs/internal/plan/planview"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/plan/stackplan"
+	"github.com/asyncjobs/asyncjobs/internal/program/timeline"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 

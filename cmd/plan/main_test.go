@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncjobs/asyncjobs/internal/plandiff"
-	"github.com/asyncjobs/asyncjobs/internal/stackplan"
+	"github.com/asyncjobs/asyncjobs/internal/plan/plandiff"
+	"github.com/asyncjobs/asyncjobs/internal/plan/stackplan"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 

@@ -5,7 +5,7 @@
 // added, removed and changed, property by property, as Markdown, each with
 // what the engine will do: create, update, replace (delete-before-replace or
 // create-before-delete) or delete, as the real provider plugins decide
-// (internal/providerdiff; scripts/tools.sh provides them, or -plugin names
+// (internal/plan/providerdiff; scripts/tools.sh provides them, or -plugin names
 // them), and above it all every replacement or deletion of a resource that
 // holds data or identity. Secrets are never printed. Ctrl-C stops it and
 // removes the base worktree.
@@ -31,11 +31,11 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/plandiff"
-	"github.com/asyncjobs/asyncjobs/internal/providerdiff"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
-	"github.com/asyncjobs/asyncjobs/internal/toolcache"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/plan/plandiff"
+	"github.com/asyncjobs/asyncjobs/internal/plan/providerdiff"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/testenv/toolcache"
 )
 
 // Exit codes, as diff(1) has them; a refused command line is

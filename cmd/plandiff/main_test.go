@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
 )
 
 func runCmd(t *testing.T, args ...string) (int, string, string) {

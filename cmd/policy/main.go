@@ -23,11 +23,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/manifests"
-	"github.com/asyncjobs/asyncjobs/internal/policy"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
-	"github.com/asyncjobs/asyncjobs/internal/stackplan"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/plan/manifests"
+	"github.com/asyncjobs/asyncjobs/internal/plan/policy"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/plan/stackplan"
 )
 
 // Exit codes, as grep(1) has them: 1 is the check's answer, 2 that there

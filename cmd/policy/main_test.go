@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/policy"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/plan/policy"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
 )
 
 const fixtureManifests = "../../policy/testdata/manifests"

@@ -7,8 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/teststack"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/testenv/teststack"
 )
 
 // command is one subcommand: its usage, its flags, the checks made before

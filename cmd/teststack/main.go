@@ -45,9 +45,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/stackfile"
-	"github.com/asyncjobs/asyncjobs/internal/teststack"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/plan/stackfile"
+	"github.com/asyncjobs/asyncjobs/internal/testenv/teststack"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 

@@ -15,9 +15,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/pulumicli"
-	"github.com/asyncjobs/asyncjobs/internal/teststack"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/testenv/pulumicli"
+	"github.com/asyncjobs/asyncjobs/internal/testenv/teststack"
 )
 
 // repoRoot holds the project's Pulumi.yaml and stack files.
@@ -226,7 +226,7 @@ func TestProvidersAgainstBackend(t *testing.T) {
 			t.Fatalf("pulumi %v: %v\n%s", args, err, out)
 		}
 	}
-	raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "teststack", "testdata", "pinned-state.json"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "testenv", "teststack", "testdata", "pinned-state.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/internal/teststack"
+	"github.com/asyncjobs/asyncjobs/internal/testenv/teststack"
 )
 
 func writeUp(w io.Writer, res *teststack.UpResult) {

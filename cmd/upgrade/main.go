@@ -1,7 +1,7 @@
 // Command upgrade prepares a stack's state, as an earlier release of
 // asyncjobs deployed it, for this release's first `pulumi up`, and says
 // what that up changes that `pulumi preview --diff` does not show
-// (internal/upgrade has the rules; CHANGELOG.md says when to run it):
+// (internal/command/upgrade has the rules; CHANGELOG.md says when to run it):
 //
 //	upgrade -stack dev                      # what the state needs (changes nothing)
 //	upgrade -stack dev -yes                 # and carry out the state changes
@@ -34,9 +34,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
-	"github.com/asyncjobs/asyncjobs/internal/stackfile"
-	"github.com/asyncjobs/asyncjobs/internal/upgrade"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/upgrade"
+	"github.com/asyncjobs/asyncjobs/internal/plan/stackfile"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 

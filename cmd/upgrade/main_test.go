@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncjobs/asyncjobs/internal/cli"
+	"github.com/asyncjobs/asyncjobs/internal/command/cli"
 )
 
 // fakePulumi stands in for the CLI: stack export prints the state file,

@@ -6,8 +6,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
-	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/program/strictconfig"
 )
 
 // Spec is the cluster configuration.

@@ -7,10 +7,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/internal/duration"
-	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
-	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/program/strictconfig"
 )
 
 // Pub/Sub limits (google/pubsub/v1/pubsub.proto).

@@ -10,8 +10,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/asyncjobs/asyncjobs/internal/plantest"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/plan/plantest"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
 )
 
 func TestCompletionsMetric(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 	gcpmonitoring "github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/monitoring"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/asyncjobs/asyncjobs/internal/outputmap"
+	"github.com/asyncjobs/asyncjobs/internal/program/outputmap"
 )
 
 // TypeToken is the component's Pulumi type.

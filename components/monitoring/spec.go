@@ -10,8 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/components/messaging"
-	"github.com/asyncjobs/asyncjobs/internal/duration"
-	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
+	"github.com/asyncjobs/asyncjobs/internal/program/strictconfig"
 )
 
 // Cloud Monitoring limits (google/monitoring/v3/alert.proto, common.proto;

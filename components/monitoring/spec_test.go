@@ -7,7 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/internal/duration"
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
 )
 
 func TestSpecDecodesOntoDefaults(t *testing.T) {

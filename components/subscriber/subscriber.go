@@ -16,8 +16,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/asyncjobs/asyncjobs/components/workload"
-	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
-	"github.com/asyncjobs/asyncjobs/internal/outputmap"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/program/outputmap"
 )
 
 // TypeToken is the component's Pulumi type.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
 )
 
 // TestUnresolvedNamesAreRefused: a spec whose physical names were not

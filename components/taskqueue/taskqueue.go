@@ -12,8 +12,8 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
-	"github.com/asyncjobs/asyncjobs/internal/outputmap"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/program/outputmap"
 )
 
 // TypeToken is the component's Pulumi type.

@@ -9,9 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/components/worker"
-	"github.com/asyncjobs/asyncjobs/internal/duration"
-	"github.com/asyncjobs/asyncjobs/internal/plantest"
-	"github.com/asyncjobs/asyncjobs/internal/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/plan/plantest"
+	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
 )
 
 // documentSpec is Pulumi.dev.yaml's sample-queue: its retry settings, and an

@@ -10,11 +10,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/internal/duration"
-	"github.com/asyncjobs/asyncjobs/internal/gcpiam"
-	"github.com/asyncjobs/asyncjobs/internal/gcpname"
-	"github.com/asyncjobs/asyncjobs/internal/image"
-	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpiam"
+	"github.com/asyncjobs/asyncjobs/internal/program/gcpname"
+	"github.com/asyncjobs/asyncjobs/internal/program/image"
+	"github.com/asyncjobs/asyncjobs/internal/program/strictconfig"
 )
 
 // Ingress settings accepted in configuration and the Cloud Run values they map to.

@@ -16,8 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/asyncjobs/asyncjobs/internal/image"
-	"github.com/asyncjobs/asyncjobs/internal/strictconfig"
+	"github.com/asyncjobs/asyncjobs/internal/program/image"
+	"github.com/asyncjobs/asyncjobs/internal/program/strictconfig"
 )
 
 // MinUID is the lowest user id workloads may run as: above 10000 so it
