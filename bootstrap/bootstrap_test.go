@@ -80,7 +80,8 @@ func TestPoolsTrustOnlyTheRepository(t *testing.T) {
 	// workflows that authenticate, never pull_request_target,
 	// workflow_run or issue_comment.
 	prod := plantest.Find(t, plan, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider", "github-prod")
-	if got, want := str(t, prod, "attributeCondition"), byIDs+` && assertion.event_name in ["push", "workflow_dispatch"] && assertion.environment == "production" && assertion.ref == "refs/heads/main"`+
+	if got, want := str(t, prod, "attributeCondition"), byIDs+` && assertion.event_name in ["push", "workflow_dispatch"]`+
+		` && assertion.environment == "production" && assertion.ref == "refs/heads/main"`+
 		` && assertion.job_workflow_ref == "my-org/asyncjobs/.github/workflows/deploy.yml@refs/heads/main"`; got != want {
 		t.Errorf("prod condition %q, want %q", got, want)
 	}
@@ -284,43 +285,63 @@ func TestInvalidConfig(t *testing.T) {
 		want []string
 	}{
 		{"no repository", map[string]string{"asyncjobs-bootstrap:repository": ""}, []string{"asyncjobs-bootstrap:repository: Required value"}},
-		{"repository with a quote", map[string]string{"asyncjobs-bootstrap:repository": `my-org/x" || true || "`}, []string{"asyncjobs-bootstrap:repository: Invalid value"}},
+		{"repository with a quote", map[string]string{"asyncjobs-bootstrap:repository": `my-org/x" || true || "`},
+			[]string{"asyncjobs-bootstrap:repository: Invalid value"}},
 		{"repository without owner", map[string]string{"asyncjobs-bootstrap:repository": "asyncjobs"}, []string{"owner/name"}},
 		{"bad bucket", map[string]string{"asyncjobs-bootstrap:stateBucket": "Google-State"}, []string{"asyncjobs-bootstrap:stateBucket: Invalid value"}},
 		{"no location", map[string]string{"asyncjobs-bootstrap:location": ""}, []string{"asyncjobs-bootstrap:location: Required value"}},
 		{"no environments", map[string]string{"asyncjobs-bootstrap:environments": `{}`}, []string{"asyncjobs-bootstrap:environments: Required value"}},
-		{"bad environment name", map[string]string{"asyncjobs-bootstrap:environments": `{"Prod!":{"project":"asyncjobs-dev"}}`}, []string{"asyncjobs-bootstrap:environments[Prod!]: Invalid value"}},
-		{"environment with a quote", map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"prod\" || true"}}`}, []string{"environments[prod].githubEnvironment: Invalid value"}},
-		{"branch without environment", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","branch":"main"}}`}, []string{"environments[dev].branch: Invalid value"}},
-		{"bad environment project", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"X"}}`}, []string{"environments[dev].project: Invalid value"}},
+		{"bad environment name", map[string]string{"asyncjobs-bootstrap:environments": `{"Prod!":{"project":"asyncjobs-dev"}}`},
+			[]string{"asyncjobs-bootstrap:environments[Prod!]: Invalid value"}},
+		{"environment with a quote",
+			map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"prod\" || true"}}`},
+			[]string{"environments[prod].githubEnvironment: Invalid value"}},
+		{"branch without environment", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","branch":"main"}}`},
+			[]string{"environments[dev].branch: Invalid value"}},
+		{"bad environment project", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"X"}}`},
+			[]string{"environments[dev].project: Invalid value"}},
 		{"no environment project", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{}}`}, []string{"environments[dev].project: Required value"}},
-		{"environment in the host project", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev"},"prod":{"project":"asyncjobs-ci","githubEnvironment":"production"}}`},
+		{"environment in the host project", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev"},` +
+			`"prod":{"project":"asyncjobs-ci","githubEnvironment":"production"}}`},
 			[]string{"environments[prod].project: Invalid value: \"asyncjobs-ci\": is the host project asyncjobs-ci (gcp:project)"}},
-		{"environments sharing a project", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-app"},"prod":{"project":"asyncjobs-app","githubEnvironment":"production"}}`},
+		{"environments sharing a project", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-app"},` +
+			`"prod":{"project":"asyncjobs-app","githubEnvironment":"production"}}`},
 			[]string{"environments[prod].project: Invalid value: \"asyncjobs-app\": is also environment dev's project"}},
-		{"createsCluster not a bool", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","createsCluster":"yes"}}`}, []string{"environments[dev].createsCluster"}},
+		{"createsCluster not a bool", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","createsCluster":"yes"}}`},
+			[]string{"environments[dev].createsCluster"}},
 		{"no repository id", map[string]string{"asyncjobs-bootstrap:repositoryId": ""}, []string{"asyncjobs-bootstrap:repositoryId: Required value"}},
-		{"repository id not digits", map[string]string{"asyncjobs-bootstrap:repositoryId": `1" || true || "`}, []string{"asyncjobs-bootstrap:repositoryId: Invalid value"}},
+		{"repository id not digits", map[string]string{"asyncjobs-bootstrap:repositoryId": `1" || true || "`},
+			[]string{"asyncjobs-bootstrap:repositoryId: Invalid value"}},
 		{"no owner id", map[string]string{"asyncjobs-bootstrap:repositoryOwnerId": ""}, []string{"asyncjobs-bootstrap:repositoryOwnerId: Required value"}},
-		{"owner id not digits", map[string]string{"asyncjobs-bootstrap:repositoryOwnerId": "my-org"}, []string{"asyncjobs-bootstrap:repositoryOwnerId: Invalid value"}},
-		{"state bucket too long for an environment", map[string]string{"asyncjobs-bootstrap:stateBucket": strings.Repeat("a", 60)}, []string{"environments[dev]: Invalid value: \"dev\": state bucket"}},
-		{"unknown key", map[string]string{"asyncjobs-bootstrap:repositry": repo}, []string{`asyncjobs-bootstrap:repositry: Not found: unknown key (did you mean "repository"?)`}},
-		{"unknown environment key", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","projct":"a"}}`}, []string{`environments[dev].projct: Not found`}},
+		{"owner id not digits", map[string]string{"asyncjobs-bootstrap:repositoryOwnerId": "my-org"},
+			[]string{"asyncjobs-bootstrap:repositoryOwnerId: Invalid value"}},
+		{"state bucket too long for an environment", map[string]string{"asyncjobs-bootstrap:stateBucket": strings.Repeat("a", 60)},
+			[]string{"environments[dev]: Invalid value: \"dev\": state bucket"}},
+		{"unknown key", map[string]string{"asyncjobs-bootstrap:repositry": repo},
+			[]string{`asyncjobs-bootstrap:repositry: Not found: unknown key (did you mean "repository"?)`}},
+		{"unknown environment key", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","projct":"a"}}`},
+			[]string{`environments[dev].projct: Not found`}},
 		{"wrong type", map[string]string{"asyncjobs-bootstrap:environments": `["dev"]`}, []string{"asyncjobs-bootstrap:environments: Invalid value"}},
 		{"bad pool", map[string]string{"asyncjobs-bootstrap:poolId": "gcp-pool"}, []string{"asyncjobs-bootstrap:poolId: Invalid value"}},
 		{"no project", map[string]string{"gcp:project": ""}, []string{"gcp:project: Invalid value"}},
 		// A production environment without its GitHub environment would
 		// trust every branch pull request: an omission is refused, only an
 		// explicit unprotected: true allows it.
-		{"environment neither protected nor unprotected", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","unprotected":true},"prod":{"project":"asyncjobs-prod","createsCluster":true}}`},
+		{"environment neither protected nor unprotected",
+			map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","unprotected":true},` +
+				`"prod":{"project":"asyncjobs-prod","createsCluster":true}}`},
 			[]string{"environments[prod].githubEnvironment: Required value", "every branch pull request", "unprotected: true"}},
-		{"protected and unprotected", map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"production","unprotected":true}}`},
+		{"protected and unprotected",
+			map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"production","unprotected":true}}`},
 			[]string{"environments[prod].unprotected: Invalid value: true: contradicts githubEnvironment production"}},
-		{"workflow without environment", map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","unprotected":true,"workflow":"deploy.yml"}}`},
+		{"workflow without environment",
+			map[string]string{"asyncjobs-bootstrap:environments": `{"dev":{"project":"asyncjobs-dev","unprotected":true,"workflow":"deploy.yml"}}`},
 			[]string{"environments[dev].workflow: Invalid value"}},
-		{"workflow with a quote", map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"production","workflow":"x\" || true || \".yml"}}`},
+		{"workflow with a quote", map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"production",` +
+			`"workflow":"x\" || true || \".yml"}}`},
 			[]string{"environments[prod].workflow: Invalid value"}},
-		{"workflow not a file name", map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"production","workflow":"../deploy.yml"}}`},
+		{"workflow not a file name",
+			map[string]string{"asyncjobs-bootstrap:environments": `{"prod":{"project":"asyncjobs-prod","githubEnvironment":"production","workflow":"../deploy.yml"}}`},
 			[]string{"environments[prod].workflow: Invalid value"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,25 +27,25 @@ const ProjectKey = "gcp:project"
 // Config is the bootstrap stack's configuration, defaults applied.
 type Config struct {
 	Project      string                 `json:"-"`
-	Repository   string                 `json:"repository" doc:"GitHub repository (owner/name) whose workflows may deploy (names the accounts and pools; required)"`
-	RepositoryID string                 `json:"repositoryId" doc:"numeric id of the repository (GitHub API: .id); the pools admit only tokens whose repository_id claim is this, since names can be re-registered (required)"`
-	OwnerID      string                 `json:"repositoryOwnerId" doc:"numeric id of the repository's owner (GitHub API: .owner.id); the pools also require the repository_owner_id claim (required)"`
-	StateBucket  string                 `json:"stateBucket" doc:"name prefix of the Cloud Storage buckets created for Pulumi state, one per environment: <stateBucket>-<environment> (globally unique; required)"`
+	Repository   string                 `json:"repository" doc:"GitHub repository (owner/name) whose workflows may deploy (names the accounts and pools; required)"`                                                           //nolint:lll // a struct tag cannot be wrapped
+	RepositoryID string                 `json:"repositoryId" doc:"numeric id of the repository (GitHub API: .id); the pools admit only tokens whose repository_id claim is this, since names can be re-registered (required)"` //nolint:lll // a struct tag cannot be wrapped
+	OwnerID      string                 `json:"repositoryOwnerId" doc:"numeric id of the repository's owner (GitHub API: .owner.id); the pools also require the repository_owner_id claim (required)"`                         //nolint:lll // a struct tag cannot be wrapped
+	StateBucket  string                 `json:"stateBucket" doc:"name prefix of the Cloud Storage buckets created for Pulumi state, one per environment: <stateBucket>-<environment> (globally unique; required)"`             //nolint:lll // a struct tag cannot be wrapped
 	Location     string                 `json:"location" doc:"location of the state bucket and the KMS key ring, e.g. asia-northeast1 (required)"`
 	PoolID       string                 `json:"poolId" doc:"workload identity pool id; protected environments get <poolId>-<environment>"`
 	Environments map[string]Environment `json:"environments" doc:"deployment environments by stack name, e.g. dev and prod (at least one)"`
-	Protect      bool                   `json:"protect" doc:"protect every resource (state buckets, keys, deployer accounts and their grants, pools, metrics) from pulumi destroy and replacement"`
+	Protect      bool                   `json:"protect" doc:"protect every resource (state buckets, keys, deployer accounts and their grants, pools, metrics) from pulumi destroy and replacement"` //nolint:lll // a struct tag cannot be wrapped
 }
 
 // Environment is one deployment target: a stack name of the main program.
 type Environment struct {
-	Project           string `json:"project" doc:"Google Cloud project the environment's stack deploys to (required; neither gcp:project nor another environment's project)"`
-	GitHubEnvironment string `json:"githubEnvironment" doc:"when set, only jobs of Workflow running in this GitHub environment on Branch, started by a push or by hand, may deploy; pull requests get a read-only previewer instead (required unless unprotected)"`
+	Project           string `json:"project" doc:"Google Cloud project the environment's stack deploys to (required; neither gcp:project nor another environment's project)"`                                                                                       //nolint:lll // a struct tag cannot be wrapped
+	GitHubEnvironment string `json:"githubEnvironment" doc:"when set, only jobs of Workflow running in this GitHub environment on Branch, started by a push or by hand, may deploy; pull requests get a read-only previewer instead (required unless unprotected)"` //nolint:lll // a struct tag cannot be wrapped
 	Branch            string `json:"branch" doc:"branch deployments of a protected environment run from"`
-	Workflow          string `json:"workflow" doc:"file name, under .github/workflows, of the only workflow whose jobs may deploy a protected environment (its job_workflow_ref claim)"`
-	Unprotected       bool   `json:"unprotected" doc:"say so explicitly for an environment without githubEnvironment: every branch pull request of the repository can then act as its deployer (a shared test environment such as dev)"`
-	CreatesCluster    bool   `json:"createsCluster" doc:"the environment's stack creates its GKE cluster (asyncjobs:gke.create): only then does its deployer get roles/container.clusterAdmin and the right to grant the GKE node role"`
-	ClusterProject    string `json:"clusterProject" doc:"project of the environment's GKE cluster when it is not project (the stack's asyncjobs:gke.project); the CronJob completions metric is created there (neither gcp:project nor another environment's project)"`
+	Workflow          string `json:"workflow" doc:"file name, under .github/workflows, of the only workflow whose jobs may deploy a protected environment (its job_workflow_ref claim)"`                                                                                //nolint:lll // a struct tag cannot be wrapped
+	Unprotected       bool   `json:"unprotected" doc:"say so explicitly for an environment without githubEnvironment: every branch pull request of the repository can then act as its deployer (a shared test environment such as dev)"`                                //nolint:lll // a struct tag cannot be wrapped
+	CreatesCluster    bool   `json:"createsCluster" doc:"the environment's stack creates its GKE cluster (asyncjobs:gke.create): only then does its deployer get roles/container.clusterAdmin and the right to grant the GKE node role"`                                //nolint:lll // a struct tag cannot be wrapped
+	ClusterProject    string `json:"clusterProject" doc:"project of the environment's GKE cluster when it is not project (the stack's asyncjobs:gke.project); the CronJob completions metric is created there (neither gcp:project nor another environment's project)"` //nolint:lll // a struct tag cannot be wrapped
 }
 
 // Protected reports whether deploying needs the GitHub environment.
@@ -92,7 +92,8 @@ func Load(src map[string]string) (Config, error) {
 	if p, ok := src[ProjectKey]; ok {
 		cfg.Project = p
 	} else {
-		errs = append(errs, field.Required(field.NewPath(ProjectKey), "the project that holds the pools, accounts, bucket and keys (pulumi config set gcp:project <id>)"))
+		errs = append(errs, field.Required(field.NewPath(ProjectKey),
+			"the project that holds the pools, accounts, bucket and keys (pulumi config set gcp:project <id>)"))
 	}
 	errs = append(errs, strictconfig.Decode(src, Namespace, &cfg)...)
 	if len(errs) == 0 {
@@ -138,7 +139,8 @@ func (c Config) Validate() field.ErrorList {
 	var errs field.ErrorList
 	key := func(name string) *field.Path { return field.NewPath(Namespace + ":" + name) }
 	if !projectRE.MatchString(c.Project) {
-		errs = append(errs, field.Invalid(field.NewPath(ProjectKey), c.Project, "a Google Cloud project id: 6-30 lowercase letters, digits or hyphens, starting with a letter"))
+		errs = append(errs, field.Invalid(field.NewPath(ProjectKey), c.Project,
+			"a Google Cloud project id: 6-30 lowercase letters, digits or hyphens, starting with a letter"))
 	}
 	switch {
 	case c.Repository == "":
@@ -161,7 +163,8 @@ func (c Config) Validate() field.ErrorList {
 	case c.StateBucket == "":
 		errs = append(errs, field.Required(key("stateBucket"), "a globally unique bucket name"))
 	case !bucketRE.MatchString(c.StateBucket) || strings.HasPrefix(c.StateBucket, "goog") || strings.Contains(c.StateBucket, "google"):
-		errs = append(errs, field.Invalid(key("stateBucket"), c.StateBucket, "3-63 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit, without goog/google"))
+		errs = append(errs, field.Invalid(key("stateBucket"), c.StateBucket,
+			"3-63 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit, without goog/google"))
 	}
 	switch {
 	case c.Location == "":
@@ -173,7 +176,8 @@ func (c Config) Validate() field.ErrorList {
 		errs = append(errs, field.Invalid(key("poolId"), c.PoolID, "4-32 lowercase letters, digits or hyphens, not starting with gcp-"))
 	}
 	if len(c.Environments) == 0 {
-		errs = append(errs, field.Required(key("environments"), "at least one environment, e.g. {dev: {project: my-dev}, prod: {project: my-prod, githubEnvironment: production, createsCluster: true}}"))
+		errs = append(errs, field.Required(key("environments"),
+			"at least one environment, e.g. {dev: {project: my-dev}, prod: {project: my-prod, githubEnvironment: production, createsCluster: true}}"))
 	}
 	names := slices.Sorted(maps.Keys(c.Environments))
 	projectOf := map[string]string{}
@@ -189,9 +193,14 @@ func (c Config) Validate() field.ErrorList {
 		case !projectRE.MatchString(e.Project):
 			errs = append(errs, field.Invalid(p.Child("project"), e.Project, "a Google Cloud project id"))
 		case e.Project == c.Project:
-			errs = append(errs, field.Invalid(p.Child("project"), e.Project, fmt.Sprintf("is the host project %s (gcp:project), which holds every deployer account and the state: an environment's deployer holds admin roles on its project and would reach the other environments' deployers; use a project no environment deploys to as gcp:project", c.Project)))
+			errs = append(errs, field.Invalid(p.Child("project"), e.Project, fmt.Sprintf(
+				"is the host project %s (gcp:project), which holds every deployer account and the state: "+
+					"an environment's deployer holds admin roles on its project and would reach the other environments' deployers; "+
+					"use a project no environment deploys to as gcp:project", c.Project)))
 		case projectOf[e.Project] != "":
-			errs = append(errs, field.Invalid(p.Child("project"), e.Project, fmt.Sprintf("is also environment %s's project: each deployer's roles on its project would reach the other environment's resources and accounts", projectOf[e.Project])))
+			errs = append(errs, field.Invalid(p.Child("project"), e.Project, fmt.Sprintf(
+				"is also environment %s's project: each deployer's roles on its project would reach the other environment's resources and accounts",
+				projectOf[e.Project])))
 		default:
 			projectOf[e.Project] = n
 		}
@@ -203,7 +212,8 @@ func (c Config) Validate() field.ErrorList {
 			case e.ClusterProject == c.Project:
 				errs = append(errs, field.Invalid(cp, e.ClusterProject, fmt.Sprintf("is the host project %s (gcp:project), to which no environment deploys", c.Project)))
 			case other != "" && other != n:
-				errs = append(errs, field.Invalid(cp, e.ClusterProject, fmt.Sprintf("is environment %s's project, where that environment's deployer could change the workloads and silence the alerts of this one", other)))
+				errs = append(errs, field.Invalid(cp, e.ClusterProject, fmt.Sprintf(
+					"is environment %s's project, where that environment's deployer could change the workloads and silence the alerts of this one", other)))
 			}
 		}
 		if c.StateBucket != "" && len(c.StateBucket)+1+len(n) > 63 {
@@ -218,7 +228,10 @@ func (c Config) Validate() field.ErrorList {
 			// repository's pool, which admits every branch pull request:
 			// a production environment must never end up there by an
 			// omission.
-			errs = append(errs, field.Required(p.Child("githubEnvironment"), "the protected GitHub environment (e.g. production) whose jobs alone may deploy; without one every branch pull request of the repository can act as this environment's deployer: set unprotected: true to allow that (a shared test environment such as dev)"))
+			errs = append(errs, field.Required(p.Child("githubEnvironment"),
+				"the protected GitHub environment (e.g. production) whose jobs alone may deploy; "+
+					"without one every branch pull request of the repository can act as this environment's deployer: "+
+					"set unprotected: true to allow that (a shared test environment such as dev)"))
 		case e.Protected() && e.Unprotected:
 			errs = append(errs, field.Invalid(p.Child("unprotected"), e.Unprotected, "contradicts githubEnvironment "+e.GitHubEnvironment))
 		}

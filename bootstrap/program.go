@@ -52,17 +52,29 @@ const NodeRole = "roles/container.defaultNodeServiceAccount"
 var DeployerRoles = []Role{
 	{Name: "roles/run.admin", Why: "create and update the Cloud Run worker and grant run.invoker on that service (run.developer cannot set IAM policy)"},
 	{Name: "roles/cloudtasks.admin", Why: "create and update queues and grant cloudtasks.enqueuer on each queue (cloudtasks.queueAdmin cannot set IAM policy)"},
-	{Name: "roles/pubsub.admin", Why: "create topics, subscriptions and dead-letter policies and grant publisher/subscriber on them (pubsub.editor cannot set IAM policy)"},
-	{Name: "roles/iam.serviceAccountAdmin", Why: "create, update and delete the stack's service accounts and set IAM on each (actAs to the deployers, workloadIdentityUser to a Kubernetes service account); project-level because the accounts exist only once the stack creates them, and no predefined role narrower than this one sets IAM on an account (serviceAccountCreator cannot). It reaches only this environment's accounts: the deployers live in the host project, where no deployer holds any role"},
-	{Name: "roles/container.developer", Why: "read the GKE cluster's endpoint and create the namespace, service accounts, subscriber Deployments, HPAs and CronJobs in it (no rights on the cluster itself)"},
+	{Name: "roles/pubsub.admin",
+		Why: "create topics, subscriptions and dead-letter policies and grant publisher/subscriber on them (pubsub.editor cannot set IAM policy)"},
+	{Name: "roles/iam.serviceAccountAdmin",
+		Why: "create, update and delete the stack's service accounts and set IAM on each " +
+			"(actAs to the deployers, workloadIdentityUser to a Kubernetes service account); " +
+			"project-level because the accounts exist only once the stack creates them, " +
+			"and no predefined role narrower than this one sets IAM on an account (serviceAccountCreator cannot). " +
+			"It reaches only this environment's accounts: the deployers live in the host project, where no deployer holds any role"},
+	{Name: "roles/container.developer",
+		Why: "read the GKE cluster's endpoint and create the namespace, service accounts, subscriber Deployments, HPAs and CronJobs in it " +
+			"(no rights on the cluster itself)"},
 	{Name: "roles/serviceusage.serviceUsageAdmin", Why: "enable the Google APIs the stack uses (never disabled on destroy)"},
 	{Name: "roles/browser", Why: "read the project: its number names the Pub/Sub service agent"},
 	{Name: "roles/monitoring.editor", Why: "create and update the stack's alert policies, e-mail notification channels and dashboard"},
-	{Name: "roles/logging.configWriter", Why: "create and update the stack's log-based metrics of failed and missed CronJob runs, which its dashboard charts (the counter of completed runs the overdue alerts read is the bootstrap's, made once per cluster project)"},
-	{Name: "roles/container.clusterAdmin", OnlyIf: OnlyIfCreatesCluster, Why: "create and update the Autopilot cluster (no rights on the objects inside it); only for an environment with createsCluster"},
+	{Name: "roles/logging.configWriter",
+		Why: "create and update the stack's log-based metrics of failed and missed CronJob runs, which its dashboard charts " +
+			"(the counter of completed runs the overdue alerts read is the bootstrap's, made once per cluster project)"},
+	{Name: "roles/container.clusterAdmin", OnlyIf: OnlyIfCreatesCluster,
+		Why: "create and update the Autopilot cluster (no rights on the objects inside it); only for an environment with createsCluster"},
 	{Name: "roles/resourcemanager.projectIamAdmin", OnlyIf: OnlyIfCreatesCluster,
 		Condition: fmt.Sprintf("api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['%s'])", NodeRole),
-		Why:       "grant " + NodeRole + " to the created cluster's node account, GKE's node role, which exists on projects only; an IAM condition lets it grant or revoke that role and no other; only for an environment with createsCluster"},
+		Why: "grant " + NodeRole + " to the created cluster's node account, GKE's node role, which exists on projects only; " +
+			"an IAM condition lets it grant or revoke that role and no other; only for an environment with createsCluster"},
 }
 
 // DeployerRoles are the roles of the environment's deployer: every
@@ -171,7 +183,8 @@ func RepositoryCondition(repositoryID, ownerID string) string {
 // workflow_run job, another workflow).
 func EnvironmentCondition(repositoryID, ownerID, repository, environment, branch, workflow string) string {
 	ref := "refs/heads/" + branch
-	return fmt.Sprintf("assertion.repository_id == %q && assertion.repository_owner_id == %q && assertion.event_name in %s && assertion.environment == %q && assertion.ref == %q && assertion.job_workflow_ref == %q",
+	return fmt.Sprintf("assertion.repository_id == %q && assertion.repository_owner_id == %q && assertion.event_name in %s"+
+		" && assertion.environment == %q && assertion.ref == %q && assertion.job_workflow_ref == %q",
 		repositoryID, ownerID, celList(DeployEvents), environment, ref, WorkflowRef(repository, workflow, ref))
 }
 

@@ -67,7 +67,8 @@ var principals = []principal{
 	// Another repository of the same owner: the owner's id, its own
 	// repository id (with the same workflow file and environment name).
 	{name: "other-repository-same-owner", fromPR: true, token: claims{"repository": "my-org/other", "repository_id": "111", "repository_owner_id": ownerID,
-		"event_name": "push", "ref": "refs/heads/main", "environment": "production", "job_workflow_ref": "my-org/other/.github/workflows/deploy.yml@refs/heads/main"}},
+		"event_name": "push", "ref": "refs/heads/main", "environment": "production",
+		"job_workflow_ref": "my-org/other/.github/workflows/deploy.yml@refs/heads/main"}},
 	{name: "pr-from-branch", fromPR: true, token: ids(claims{"event_name": "pull_request", "ref": "refs/pull/7/merge",
 		"job_workflow_ref": workflowRef("pull-request.yml", "refs/pull/7/merge")})},
 	// A pull request's job that declares the production environment, in a
@@ -91,9 +92,11 @@ var principals = []principal{
 	// main's dev deploy reads dev's state, which every branch pull
 	// request can write (a planted provider plugin, a changed resource):
 	// pull-request-influenced.
-	{name: "main", fromPR: true, token: ids(claims{"event_name": "push", "ref": "refs/heads/main", "job_workflow_ref": workflowRef("deploy.yml", "refs/heads/main")})},
+	{name: "main", fromPR: true, token: ids(claims{"event_name": "push", "ref": "refs/heads/main",
+		"job_workflow_ref": workflowRef("deploy.yml", "refs/heads/main")})},
 	// The scheduled sweep reads the pr-<n> stacks' state: the same.
-	{name: "sweep", fromPR: true, token: ids(claims{"event_name": "schedule", "ref": "refs/heads/main", "job_workflow_ref": workflowRef("test-stacks.yml", "refs/heads/main")})},
+	{name: "sweep", fromPR: true, token: ids(claims{"event_name": "schedule", "ref": "refs/heads/main",
+		"job_workflow_ref": workflowRef("test-stacks.yml", "refs/heads/main")})},
 	// A job of another workflow on main naming the environment (were the
 	// sweep's job to declare it): only deploy.yml's jobs may deploy.
 	{name: "other-workflow-claiming-production", fromPR: true, token: ids(claims{"event_name": "schedule", "ref": "refs/heads/main",
@@ -122,7 +125,8 @@ type reach struct {
 }
 
 var (
-	devOnly = reach{accounts: []string{everyAccountIn("asyncjobs-dev"), "pulumi-dev", "pulumi-prod-preview"}, admin: []string{"asyncjobs-dev"}, read: []string{"asyncjobs-prod"},
+	devOnly = reach{accounts: []string{everyAccountIn("asyncjobs-dev"), "pulumi-dev", "pulumi-prod-preview"},
+		admin: []string{"asyncjobs-dev"}, read: []string{"asyncjobs-prod"},
 		stateWrite: []string{"dev"}, stateRead: []string{"prod"}, encrypt: []string{"dev"}, decrypt: []string{"prod"}}
 	wantReach = map[string]reach{
 		"pr-from-fork":                            {},
@@ -137,9 +141,11 @@ var (
 		"main":                                    devOnly,
 		"sweep":                                   devOnly,
 		"other-workflow-claiming-production":      devOnly,
-		"production-environment": {accounts: []string{everyAccountIn("asyncjobs-dev"), everyAccountIn("asyncjobs-prod"), "pulumi-dev", "pulumi-prod", "pulumi-prod-preview"},
+		"production-environment": {accounts: []string{everyAccountIn("asyncjobs-dev"), everyAccountIn("asyncjobs-prod"),
+			"pulumi-dev", "pulumi-prod", "pulumi-prod-preview"},
 			admin: []string{"asyncjobs-dev", "asyncjobs-prod"}, stateWrite: []string{"dev", "prod"}, encrypt: []string{"dev", "prod"}},
-		"deployer-dev": {accounts: []string{everyAccountIn("asyncjobs-dev"), "pulumi-dev"}, admin: []string{"asyncjobs-dev"}, stateWrite: []string{"dev"}, encrypt: []string{"dev"}},
+		"deployer-dev": {accounts: []string{everyAccountIn("asyncjobs-dev"), "pulumi-dev"}, admin: []string{"asyncjobs-dev"},
+			stateWrite: []string{"dev"}, encrypt: []string{"dev"}},
 		"deployer-prod": {accounts: []string{everyAccountIn("asyncjobs-prod"), "pulumi-prod"}, admin: []string{"asyncjobs-prod"},
 			stateWrite: []string{"prod"}, encrypt: []string{"prod"}},
 		"previewer-prod": {accounts: []string{"pulumi-prod-preview"}, read: []string{"asyncjobs-prod"}, stateRead: []string{"prod"}, decrypt: []string{"prod"}},
@@ -249,7 +255,8 @@ func unmodelled(plan *recorder.Plan) []string {
 		switch {
 		case followedGrants[r.Type]:
 		case looksLikeGrant(r.Type):
-			out = append(out, fmt.Sprintf("%s %s sets IAM, but the threat model does not follow %s grants: add it to followedGrants and to reachOf", r.Type, r.Name, r.Type))
+			out = append(out, fmt.Sprintf("%s %s sets IAM, but the threat model does not follow %s grants: add it to followedGrants and to reachOf",
+				r.Type, r.Name, r.Type))
 		case !r.Custom:
 			// Components (the stack itself) hold nothing.
 		case !grantsNothing[r.Type]:
@@ -572,7 +579,8 @@ func TestEveryStackFileIsChecked(t *testing.T) {
 	if n := len(attackers(st.cfg)); n < 10 {
 		t.Errorf("only %d attackers for mine", n)
 	}
-	if jobs := deployJobs(st.cfg)["live"]; len(jobs) != 2 || jobs[0].token["job_workflow_ref"] != "Other-Org/jobs/.github/workflows/release.yml@refs/heads/release" {
+	if jobs := deployJobs(st.cfg)["live"]; len(jobs) != 2 ||
+		jobs[0].token["job_workflow_ref"] != "Other-Org/jobs/.github/workflows/release.yml@refs/heads/release" {
 		t.Errorf("live's deploy jobs %v", jobs)
 	}
 	// The same file with live's protection left out.
@@ -600,9 +608,11 @@ func attackers(cfg Config) []principal {
 	}
 	ref := func(file, r string) string { return WorkflowRef(cfg.Repository, file, r) }
 	out := []principal{
-		{name: "pull request", token: base(claims{"event_name": "pull_request", "ref": "refs/pull/7/merge", "job_workflow_ref": ref("pull-request.yml", "refs/pull/7/merge")})},
+		{name: "pull request", token: base(claims{"event_name": "pull_request", "ref": "refs/pull/7/merge",
+			"job_workflow_ref": ref("pull-request.yml", "refs/pull/7/merge")})},
 		{name: "push to main", token: base(claims{"event_name": "push", "ref": "refs/heads/main", "job_workflow_ref": ref(DeployWorkflow, "refs/heads/main")})},
-		{name: "scheduled sweep", token: base(claims{"event_name": "schedule", "ref": "refs/heads/main", "job_workflow_ref": ref("test-stacks.yml", "refs/heads/main")})},
+		{name: "scheduled sweep", token: base(claims{"event_name": "schedule", "ref": "refs/heads/main",
+			"job_workflow_ref": ref("test-stacks.yml", "refs/heads/main")})},
 	}
 	for _, envName := range slices.Sorted(maps.Keys(cfg.Environments)) {
 		env := cfg.Environments[envName]

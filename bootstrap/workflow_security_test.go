@@ -36,7 +36,8 @@ var forkTriggered = map[string]bool{
 }
 
 // headRefRE finds an expression naming a pull request's code.
-var headRefRE = regexp.MustCompile(`github\.event\.pull_request\.head|github\.head_ref|github\.event\.workflow_run\.head|refs/pull/|github\.event\.issue\.pull_request|gh pr checkout`)
+var headRefRE = regexp.MustCompile(`github\.event\.pull_request\.head|github\.head_ref|github\.event\.workflow_run\.head|` +
+	`refs/pull/|github\.event\.issue\.pull_request|gh pr checkout`)
 
 func parseActionlint(t *testing.T, name string, src []byte) *actionlint.Workflow {
 	t.Helper()
@@ -65,7 +66,9 @@ func triggerProblems(t *testing.T, name string, src []byte) []string {
 			(job.Permissions.All != nil && job.Permissions.All.Value == "write-all"))
 		for _, e := range events {
 			if mints && !slices.Contains(RepositoryEvents, e) {
-				problems = append(problems, fmt.Sprintf("%s job %s can mint OIDC tokens (id-token: write) in a workflow triggered by %s, an event the pools do not admit (RepositoryEvents)", name, id, e))
+				problems = append(problems, fmt.Sprintf(
+					"%s job %s can mint OIDC tokens (id-token: write) in a workflow triggered by %s, an event the pools do not admit (RepositoryEvents)",
+					name, id, e))
 			}
 		}
 		if !slices.ContainsFunc(events, func(e string) bool { return forkTriggered[e] }) {
@@ -79,7 +82,8 @@ func triggerProblems(t *testing.T, name string, src []byte) []string {
 				}
 				for _, k := range []string{"ref", "repository"} {
 					if in, ok := e.Inputs[k]; ok && in.Value != nil && headRefRE.MatchString(in.Value.Value) {
-						problems = append(problems, fmt.Sprintf("%s job %s step %d checks out the pull request's code (%s: %s) in a workflow triggered by %v, which runs with this repository's token and secrets", name, id, i+1, k, in.Value.Value, events))
+						problems = append(problems, fmt.Sprintf("%s job %s step %d checks out the pull request's code (%s: %s) "+
+							"in a workflow triggered by %v, which runs with this repository's token and secrets", name, id, i+1, k, in.Value.Value, events))
 					}
 				}
 			case *actionlint.ExecRun:
@@ -107,7 +111,8 @@ func TestForkTriggeredWorkflowsMintNoTokens(t *testing.T) {
 			t.Error(p)
 		}
 	}
-	checkoutHead := "      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n"
+	checkoutHead := "      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0\n" +
+		"        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n"
 	job := func(on, perms, steps string) []byte {
 		return []byte("on: " + on + "\npermissions: {}\njobs:\n  j:\n    runs-on: ubuntu-24.04\n    permissions:\n" + perms + "    steps:\n" + steps)
 	}
@@ -119,10 +124,12 @@ func TestForkTriggeredWorkflowsMintNoTokens(t *testing.T) {
 		{"pull_request with id-token", job("pull_request", "      id-token: write\n", "      - run: echo\n"), 0},
 		{"pull_request_target with id-token", job("pull_request_target", "      id-token: write\n", "      - run: echo\n"), 1},
 		{"workflow_run with id-token", job("{workflow_run: {workflows: [x], types: [completed]}}", "      id-token: write\n", "      - run: echo\n"), 1},
-		{"issue_comment with write-all", []byte("on: issue_comment\npermissions: {}\njobs:\n  j:\n    runs-on: ubuntu-24.04\n    permissions: write-all\n    steps:\n      - run: echo\n"), 1},
+		{"issue_comment with write-all", []byte("on: issue_comment\npermissions: {}\njobs:\n  j:\n    runs-on: ubuntu-24.04\n" +
+			"    permissions: write-all\n    steps:\n      - run: echo\n"), 1},
 		{"pull_request_target checking out the head", job("pull_request_target", "      contents: read\n", checkoutHead), 1},
 		{"pull_request checking out the head", job("pull_request", "      contents: read\n", checkoutHead), 0},
-		{"workflow_run fetching the head", job("{workflow_run: {workflows: [x], types: [completed]}}", "      contents: read\n", "      - run: git fetch origin \"${{ github.event.workflow_run.head_sha }}\"\n"), 1},
+		{"workflow_run fetching the head", job("{workflow_run: {workflows: [x], types: [completed]}}", "      contents: read\n",
+			"      - run: git fetch origin \"${{ github.event.workflow_run.head_sha }}\"\n"), 1},
 		{"pull_request_target with id-token checking out the head", job("pull_request_target", "      id-token: write\n", checkoutHead), 2},
 	} {
 		if got := triggerProblems(t, tc.name, tc.src); len(got) != tc.want {
@@ -168,7 +175,8 @@ func acquisitionProblems(t *testing.T, name string, src []byte) []string {
 		job := wf.Jobs[id]
 		for i, s := range job.Steps {
 			if why := runsCLI(s); why != "" && mergedEnv(wf, job, s)["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] != "true" {
-				problems = append(problems, fmt.Sprintf("%s job %s %s runs %s without PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true: the engine would download and run any plugin a stack's state names", name, id, s.label(i), why))
+				problems = append(problems, fmt.Sprintf("%s job %s %s runs %s without PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true: "+
+					"the engine would download and run any plugin a stack's state names", name, id, s.label(i), why))
 			}
 		}
 	}
@@ -240,12 +248,18 @@ func TestPluginsScript(t *testing.T) {
 		return string(b), nil
 	}
 	sum := func(c byte) string { return strings.Repeat(string(c), 64) }
-	all := []string{"ASYNCJOBS_GCP_PLUGIN_ARCHIVE_SHA256=" + sum('a'), "ASYNCJOBS_KUBERNETES_PLUGIN_ARCHIVE_SHA256=" + sum('b'), "ASYNCJOBS_POLICY_OPA_ARCHIVE_SHA256=" + sum('c')}
+	all := []string{
+		"ASYNCJOBS_GCP_PLUGIN_ARCHIVE_SHA256=" + sum('a'),
+		"ASYNCJOBS_KUBERNETES_PLUGIN_ARCHIVE_SHA256=" + sum('b'),
+		"ASYNCJOBS_POLICY_OPA_ARCHIVE_SHA256=" + sum('c'),
+	}
 	got, err := run(all...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("true|plugin install resource gcp v%s --checksum %s\ntrue|plugin install resource kubernetes v%s --checksum %s\ntrue|plugin install analyzer policy-opa v1.1.0 --checksum %s\n",
+	want := fmt.Sprintf("true|plugin install resource gcp v%s --checksum %s\n"+
+		"true|plugin install resource kubernetes v%s --checksum %s\n"+
+		"true|plugin install analyzer policy-opa v1.1.0 --checksum %s\n",
 		pins["gcp"], sum('a'), pins["kubernetes"], sum('b'), sum('c'))
 	if got != want {
 		t.Errorf("plugins.sh install ran\n%s\nwant\n%s", got, want)
@@ -315,8 +329,10 @@ func TestNoSharedCacheWhereTokensAre(t *testing.T) {
 	}{
 		{"cache: false", job("", setupGo+"          cache: false\n"), 0},
 		{"setup-go's default cache", job("", setupGo), 1},
-		{"actions/cache", job("", "      - uses: actions/cache@0057852bfaa89a56745cba8c7296529d2fc39830 # v4.3.0\n        with:\n          path: x\n          key: k\n"), 1},
-		{"in an environment", []byte("on: push\npermissions: {}\njobs:\n  j:\n    runs-on: ubuntu-24.04\n    environment: production\n    permissions: {}\n    steps:\n" + setupGo), 1},
+		{"actions/cache", job("", "      - uses: actions/cache@0057852bfaa89a56745cba8c7296529d2fc39830 # v4.3.0\n"+
+			"        with:\n          path: x\n          key: k\n"), 1},
+		{"in an environment", []byte("on: push\npermissions: {}\njobs:\n  j:\n    runs-on: ubuntu-24.04\n" +
+			"    environment: production\n    permissions: {}\n    steps:\n" + setupGo), 1},
 	} {
 		if got := cacheProblems(t, tc.name, tc.src); len(got) != tc.want {
 			t.Errorf("%s: %d problems, want %d: %v", tc.name, len(got), tc.want, got)
@@ -346,7 +362,9 @@ func stateCheckProblems(t *testing.T, name string, src []byte) []string {
 			}
 			for _, stack := range stackNames(job, s.With["stack-name"]) {
 				if !checked[stack] {
-					problems = append(problems, fmt.Sprintf("%s job %s %s: pulumi %s of %s without checking its state's providers first (go run ./cmd/teststack providers --stack %s)", name, id, s.label(i), s.With["command"], stack, stack))
+					problems = append(problems, fmt.Sprintf(
+						"%s job %s %s: pulumi %s of %s without checking its state's providers first (go run ./cmd/teststack providers --stack %s)",
+						name, id, s.label(i), s.With["command"], stack, stack))
 				}
 			}
 		}
@@ -437,7 +455,8 @@ func settingsProblems(t *testing.T, name string, src []byte) []string {
 			queue = append(queue, needsOf(wf.Jobs[n])...)
 		}
 		if !found {
-			problems = append(problems, fmt.Sprintf("%s job %s runs in environment %s without first checking its GitHub settings (a job needing one that runs go run ./bootstrap/githubsettings --environment %s)", name, id, env, env))
+			problems = append(problems, fmt.Sprintf("%s job %s runs in environment %s without first checking its GitHub settings "+
+				"(a job needing one that runs go run ./bootstrap/githubsettings --environment %s)", name, id, env, env))
 		}
 	}
 	return problems
@@ -466,7 +485,8 @@ func TestProductionWaitsForTheGitHubSettings(t *testing.T) {
 		want       int
 	}{
 		{"waits", check + deploy, 0},
-		{"waits through another job", check + "  m:\n    runs-on: ubuntu-24.04\n    needs: c\n    steps:\n      - run: echo\n" + strings.Replace(deploy, "[c]", "[m]", 1), 0},
+		{"waits through another job", check + "  m:\n    runs-on: ubuntu-24.04\n    needs: c\n    steps:\n      - run: echo\n" +
+			strings.Replace(deploy, "[c]", "[m]", 1), 0},
 		{"does not wait", check + strings.Replace(deploy, "    needs: [c]\n", "", 1), 1},
 		{"waits for another environment's check", strings.Replace(check, "--environment production", "--environment staging", 1) + deploy, 1},
 	} {

@@ -430,7 +430,8 @@ func secretsProblems(t *testing.T, name string, src []byte) []string {
 				}
 				inFile := regexp.MustCompile(`(?m)^secretsprovider:\s*\S`).Match(b)
 				if !inFile && !fallback {
-					problems = append(problems, fmt.Sprintf("%s: Pulumi.%s.yaml names no secrets provider and PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER is not true: the CLI would ask for a passphrase", where, stack))
+					problems = append(problems, fmt.Sprintf("%s: Pulumi.%s.yaml names no secrets provider "+
+						"and PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER is not true: the CLI would ask for a passphrase", where, stack))
 				}
 				want := "vars.PULUMI_SECRETS_PROVIDER_" + strings.ToUpper(stack)
 				if creates && !inFile && !strings.Contains(provider, want) {
@@ -475,7 +476,8 @@ func TestWorkflowSecretsProvider(t *testing.T) {
 		{"created with dev's key", strings.Replace(up, "PROVIDER_PROD", "PROVIDER_DEV", 1), 1},
 		{"a passphrase", strings.Replace(up, `PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER: "true"`, `PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER: "true"
           PULUMI_CONFIG_PASSPHRASE: x`, 1), 1},
-		{"teststack without a provider for new stacks", "      - run: go run ./cmd/teststack up --name pr-1 --from dev\n        env:\n          PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER: \"true\"\n", 1},
+		{"teststack without a provider for new stacks", "      - run: go run ./cmd/teststack up --name pr-1 --from dev\n" +
+			"        env:\n          PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER: \"true\"\n", 1},
 	} {
 		if got := secretsProblems(t, tc.name, fixtureWorkflow(tc.steps)); len(got) != tc.want {
 			t.Errorf("%s: %d problems, want %d: %v", tc.name, len(got), tc.want, got)

@@ -256,9 +256,11 @@ func TestSecretsUsed(t *testing.T) {
 		name, job string
 		want      int
 	}{
-		{"prod token in production", "    environment: production\n    steps:\n      - run: echo\n        env:\n          T: ${{ secrets.PULUMI_ACCESS_TOKEN_PROD }}\n", 0},
+		{"prod token in production", "    environment: production\n" +
+			"    steps:\n      - run: echo\n        env:\n          T: ${{ secrets.PULUMI_ACCESS_TOKEN_PROD }}\n", 0},
 		{"prod token outside production", "    steps:\n      - run: echo\n        env:\n          T: ${{ secrets.PULUMI_ACCESS_TOKEN_PROD }}\n", 1},
-		{"repository token in production", "    environment: production\n    steps:\n      - run: echo\n        env:\n          T: ${{ secrets.PULUMI_ACCESS_TOKEN }}\n", 1},
+		{"repository token in production", "    environment: production\n" +
+			"    steps:\n      - run: echo\n        env:\n          T: ${{ secrets.PULUMI_ACCESS_TOKEN }}\n", 1},
 		{"another secret", "    steps:\n      - run: echo\n        env:\n          T: ${{ secrets.GCP_KEY }}\n", 1},
 	} {
 		src := []byte("on: push\njobs:\n  j:\n    runs-on: ubuntu-24.04\n" + tc.job)
@@ -295,7 +297,8 @@ func secretProblems(t *testing.T, name string, src []byte) []string {
 			case m[1] == "PULUMI_ACCESS_TOKEN_PROD" && !production:
 				problems = append(problems, fmt.Sprintf("%s job %s reads PULUMI_ACCESS_TOKEN_PROD outside the production environment", name, id))
 			case m[1] == "PULUMI_ACCESS_TOKEN" && production:
-				problems = append(problems, fmt.Sprintf("%s job %s runs in production with the repository's PULUMI_ACCESS_TOKEN, which pull-request jobs can read: use PULUMI_ACCESS_TOKEN_PROD", name, id))
+				problems = append(problems, fmt.Sprintf("%s job %s runs in production with the repository's PULUMI_ACCESS_TOKEN, "+
+					"which pull-request jobs can read: use PULUMI_ACCESS_TOKEN_PROD", name, id))
 			}
 		}
 	}

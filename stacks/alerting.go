@@ -100,7 +100,8 @@ func (c Config) alertingWarnings() []Warning {
 	}
 	if len(c.CronJobs) > 0 && c.ClusterProject() != c.Project {
 		add(key("gke").Child("project"),
-			"the CronJob alerts read log-based metrics created in the cluster's project %s; add it to the metrics scope of %s, where the alert policies and the dashboard live",
+			"the CronJob alerts read log-based metrics created in the cluster's project %s; "+
+				"add it to the metrics scope of %s, where the alert policies and the dashboard live",
 			c.ClusterProject(), c.Project)
 	}
 	return ws

@@ -197,9 +197,11 @@ func TestAlertsWatchThePhysicalResources(t *testing.T) {
 		"monitoring-sub-jobs-jobs-worker-dead-letters-waiting": `resource.label.subscription_id="jobs-worker-dead-letter-t1"`,
 		"monitoring-queue-sample-queue-depth":                  `resource.label.queue_id="sample-queue-t1"`,
 		"monitoring-queue-sample-queue-failed-attempts":        `resource.label.queue_id="sample-queue-t1"`,
-		"monitoring-cronjob-indexed-echo-failed":               `resource.labels.cluster_name="asyncjobs-dev"` + "\n" + `jsonPayload.involvedObject.kind="Job"` + "\n" + `jsonPayload.involvedObject.namespace="asyncjobs-t1"`,
-		"monitoring-cronjob-indexed-echo-missed":               `jsonPayload.involvedObject.namespace="asyncjobs-t1"` + "\n" + `jsonPayload.involvedObject.name=("indexed-echo")`,
-		"monitoring-cronjob-indexed-echo-overdue":              `user/asyncjobs-cronjob-completed" AND resource.type="k8s_cluster"`,
+		"monitoring-cronjob-indexed-echo-failed": `resource.labels.cluster_name="asyncjobs-dev"` + "\n" +
+			`jsonPayload.involvedObject.kind="Job"` + "\n" + `jsonPayload.involvedObject.namespace="asyncjobs-t1"`,
+		"monitoring-cronjob-indexed-echo-missed": `jsonPayload.involvedObject.namespace="asyncjobs-t1"` + "\n" +
+			`jsonPayload.involvedObject.name=("indexed-echo")`,
+		"monitoring-cronjob-indexed-echo-overdue": `user/asyncjobs-cronjob-completed" AND resource.type="k8s_cluster"`,
 	}
 	policies := plan.ByType(alertPolicyType)
 	if len(policies) != len(want) {
@@ -250,7 +252,8 @@ func TestAlertsWatchThePhysicalResources(t *testing.T) {
 		t.Fatal(err)
 	}
 	plantest.Find(t, plan, "gcp:monitoring/dashboard:Dashboard", "monitoring-dashboard")
-	plantest.Input(t, plantest.Find(t, plan, "gcp:monitoring/notificationChannel:NotificationChannel", "monitoring-email-0"), "labels.email_address", "oncall@example.com")
+	plantest.Input(t, plantest.Find(t, plan, "gcp:monitoring/notificationChannel:NotificationChannel", "monitoring-email-0"),
+		"labels.email_address", "oncall@example.com")
 	for _, p := range plan.ByType(alertPolicyType) {
 		if chans, _ := p.Inputs["notificationChannels"].([]any); len(chans) != 1 {
 			t.Errorf("prod policy %s notifies %v", p.Name, p.Inputs["notificationChannels"])

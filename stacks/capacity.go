@@ -35,13 +35,18 @@ func (cfg Config) capacityWarnings() []Warning {
 	if len(cfg.Queues) > 0 {
 		if timeout < tasklimits.DefaultDispatchDeadline {
 			add(key("worker").Child("timeout"),
-				"the worker's request timeout %s is shorter than the %s dispatch deadline Cloud Tasks gives a task created without one: Cloud Run ends such a task's slow attempt with 504 and Cloud Tasks retries it; create tasks with a dispatch deadline of at most %s (the enqueue tool does)",
+				"the worker's request timeout %s is shorter than the %s dispatch deadline Cloud Tasks gives a task created without one: "+
+					"Cloud Run ends such a task's slow attempt with 504 and Cloud Tasks retries it; "+
+					"create tasks with a dispatch deadline of at most %s (the enqueue tool does)",
 				timeline.Span(timeout), timeline.Span(tasklimits.DefaultDispatchDeadline), timeline.Span(timeout))
 		}
 		if timeout > tasklimits.MaxDispatchDeadline {
 			add(key("worker").Child("timeout"),
-				"the worker's request timeout %s is longer than the longest dispatch deadline Cloud Tasks allows (%s): an attempt still running then counts as failed and is retried while the worker goes on with it, so a task can run twice at once; keep task work under %s or lower the timeout to %s",
-				timeline.Span(timeout), timeline.Span(tasklimits.MaxDispatchDeadline), timeline.Span(tasklimits.MaxDispatchDeadline), timeline.Span(tasklimits.MaxDispatchDeadline))
+				"the worker's request timeout %s is longer than the longest dispatch deadline Cloud Tasks allows (%s): "+
+					"an attempt still running then counts as failed and is retried while the worker goes on with it, "+
+					"so a task can run twice at once; keep task work under %s or lower the timeout to %s",
+				timeline.Span(timeout), timeline.Span(tasklimits.MaxDispatchDeadline),
+				timeline.Span(tasklimits.MaxDispatchDeadline), timeline.Span(tasklimits.MaxDispatchDeadline))
 		}
 	}
 
@@ -53,13 +58,16 @@ func (cfg Config) capacityWarnings() []Warning {
 		if n > capacity {
 			each = false
 			add(key("queues").Index(i).Child("rateLimits", "maxConcurrentDispatches"),
-				"queue %s dispatches up to %d tasks at once but the worker takes at most %d (maxInstances %d × concurrency %d): Cloud Run turns the excess away with 429 and Cloud Tasks retries it, spending attempts; lower maxConcurrentDispatches to %d or raise asyncjobs:worker.maxInstances",
+				"queue %s dispatches up to %d tasks at once but the worker takes at most %d (maxInstances %d × concurrency %d): "+
+					"Cloud Run turns the excess away with 429 and Cloud Tasks retries it, spending attempts; "+
+					"lower maxConcurrentDispatches to %d or raise asyncjobs:worker.maxInstances",
 				q.Name, n, capacity, w.MaxInstances, w.Concurrency, capacity)
 		}
 	}
 	if len(cfg.Queues) > 1 && each && total > capacity {
 		add(key("queues"),
-			"the queues together dispatch up to %d tasks at once but the worker takes at most %d (maxInstances %d × concurrency %d): when they are busy together Cloud Run turns the excess away with 429",
+			"the queues together dispatch up to %d tasks at once but the worker takes at most %d (maxInstances %d × concurrency %d): "+
+				"when they are busy together Cloud Run turns the excess away with 429",
 			total, capacity, w.MaxInstances, w.Concurrency)
 	}
 
@@ -69,13 +77,18 @@ func (cfg Config) capacityWarnings() []Warning {
 			// For push, the ack deadline is the push request's timeout.
 			if ack := s.AckDeadline.Duration; s.Push != nil && ack < timeout {
 				add(p.Child("ackDeadline"),
-					"push subscription %s/%s waits %s for the worker's response (the ack deadline, at most 10m, is the push request timeout) but the worker's request timeout is %s: a request still running after %s counts as failed and Pub/Sub redelivers the message while the worker goes on with it; keep push work under %s or use a pull subscriber",
+					"push subscription %s/%s waits %s for the worker's response (the ack deadline, at most 10m, is the push request timeout) "+
+						"but the worker's request timeout is %s: a request still running after %s counts as failed "+
+						"and Pub/Sub redelivers the message while the worker goes on with it; keep push work under %s or use a pull subscriber",
 					tp.Name, s.Name, timeline.Span(ack), timeline.Span(timeout), timeline.Span(ack), timeline.Span(ack))
 			}
 			if t := timeline.PubSub(timelineSubscription(s)); t.TotalIfTimedOut > s.MessageRetention.Duration {
 				add(p.Child("messageRetention"),
-					"subscription %s/%s keeps a message %s, but a message whose attempts all run out the %s ack deadline is dead-lettered only %s after its first delivery: it can expire instead of reaching the dead-letter topic; raise messageRetention or lower deadLetter.maxDeliveryAttempts",
-					tp.Name, s.Name, timeline.Span(s.MessageRetention.Duration), timeline.Span(s.AckDeadline.Duration), timeline.Span(t.TotalIfTimedOut))
+					"subscription %s/%s keeps a message %s, but a message whose attempts all run out the %s ack deadline "+
+						"is dead-lettered only %s after its first delivery: it can expire instead of reaching the dead-letter topic; "+
+						"raise messageRetention or lower deadLetter.maxDeliveryAttempts",
+					tp.Name, s.Name, timeline.Span(s.MessageRetention.Duration), timeline.Span(s.AckDeadline.Duration),
+					timeline.Span(t.TotalIfTimedOut))
 			}
 		}
 	}
@@ -88,7 +101,8 @@ func (cfg Config) capacityWarnings() []Warning {
 			continue
 		}
 		add(key("subscribers").Index(i).Child("maxReplicas"),
-			"maxReplicas %d is meant to cap how fast %s is worked through, but %s also consume it, so the cap does not hold; give the subscription one consumer, or a subscription of its own to each",
+			"maxReplicas %d is meant to cap how fast %s is worked through, but %s also consume it, so the cap does not hold; "+
+				"give the subscription one consumer, or a subscription of its own to each",
 			s.MaxReplicas, s.Subscription, strings.Join(others, ", "))
 	}
 	return ws

@@ -27,8 +27,9 @@ func capacityBase(t *testing.T) Config {
 			{"name": "jobs-worker", "ackDeadline": "60s"},
 			{"name": "jobs-push", "ackDeadline": "600s", "push": {"path": "/pubsub"}},
 			{"name": "jobs-audit"}]}]`,
-		"asyncjobs:gke":         `{"name": "cluster"}`,
-		"asyncjobs:subscribers": `[{"name": "jobs-subscriber", "subscription": "jobs/jobs-worker", "maxReplicas": 10, "container": {"image": "asia-docker.pkg.dev/asyncjobs-test/r/sub:v1"}}]`,
+		"asyncjobs:gke": `{"name": "cluster"}`,
+		"asyncjobs:subscribers": `[{"name": "jobs-subscriber", "subscription": "jobs/jobs-worker", "maxReplicas": 10, ` +
+			`"container": {"image": "asia-docker.pkg.dev/asyncjobs-test/r/sub:v1"}}]`,
 		"asyncjobs:cronJobs": `[{"name": "report", "schedule": "0 3 * * *", "container": {"image": "asia-docker.pkg.dev/asyncjobs-test/r/report:v1"},
 			"googleServiceAccount": {"grants": [{"role": "roles/pubsub.publisher", "topic": "jobs"}]}}]`,
 	})

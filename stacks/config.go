@@ -41,18 +41,18 @@ type Config struct {
 	Project     string                `json:"-"`
 	Stack       string                `json:"-"` // the stack's name: production stacks get stricter rules
 	Region      string                `json:"region" doc:"region of the worker and the default queue location, e.g. asia-northeast1 (required)"`
-	NameSuffix  string                `json:"nameSuffix" doc:"appended to every physical name (1-8 lowercase letters or digits); test stacks set a fresh one so re-creating them never collides with names Google keeps reserved"`
-	Protect     bool                  `json:"protect" doc:"protect every resource of the stack from deletion and replacement (production): the data, and the accounts, grants, workloads and alerts serving and alerting depend on"`
+	NameSuffix  string                `json:"nameSuffix" doc:"appended to every physical name (1-8 lowercase letters or digits); test stacks set a fresh one so re-creating them never collides with names Google keeps reserved"`   //nolint:lll // a struct tag cannot be wrapped
+	Protect     bool                  `json:"protect" doc:"protect every resource of the stack from deletion and replacement (production): the data, and the accounts, grants, workloads and alerts serving and alerting depend on"` //nolint:lll // a struct tag cannot be wrapped
 	EnableAPIs  bool                  `json:"enableApis" doc:"enable the Google APIs the stack uses (never disabled on destroy)"`
 	Labels      map[string]string     `json:"labels" doc:"labels put on every resource that takes labels"`
-	Deployers   []string              `json:"deployers" doc:"IAM members that run pulumi up for this stack (e.g. the CI deployer service account); granted roles/iam.serviceAccountUser on the worker's runtime and push accounts and a created cluster's node account only, which deploying a Cloud Run service, push subscriptions and a cluster that use them requires; pulumi up waits until the identity running it may act as each one"`
+	Deployers   []string              `json:"deployers" doc:"IAM members that run pulumi up for this stack (e.g. the CI deployer service account); granted roles/iam.serviceAccountUser on the worker's runtime and push accounts and a created cluster's node account only, which deploying a Cloud Run service, push subscriptions and a cluster that use them requires; pulumi up waits until the identity running it may act as each one"` //nolint:lll // a struct tag cannot be wrapped
 	Worker      worker.Spec           `json:"worker" doc:"the private Cloud Run worker"`
 	Queues      []taskqueue.Spec      `json:"queues" doc:"Cloud Tasks queues calling the worker"`
 	Topics      []messaging.TopicSpec `json:"topics" doc:"Pub/Sub topics with worker subscriptions"`
 	GKE         gke.Spec              `json:"gke" doc:"the GKE cluster the Kubernetes workloads run on"`
 	Subscribers []subscriber.Spec     `json:"subscribers" doc:"Pub/Sub subscriber Deployments on GKE, capped by an HPA"`
 	CronJobs    []cronjob.Spec        `json:"cronJobs" doc:"CronJobs on GKE with the documents' safety settings"`
-	Alerting    monitoring.Spec       `json:"alerting" doc:"alert policies on every subscription, queue, the worker and every CronJob, their notification channels, and the stack's dashboard"`
+	Alerting    monitoring.Spec       `json:"alerting" doc:"alert policies on every subscription, queue, the worker and every CronJob, their notification channels, and the stack's dashboard"` //nolint:lll // a struct tag cannot be wrapped
 
 	// Unread lists the namespace keys whose values (or a part of them)
 	// did not decode (strictconfig.Unread): the rules that read them do

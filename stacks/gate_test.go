@@ -97,7 +97,9 @@ func TestPreviewAsksNoGate(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st := loadStack(t, name)
 			gate := &plantest.Gate{}
-			if _, err := recorder.Run(stacks.ProgramWith(gate), recorder.Options{Project: st.Project, Stack: st.Name, Config: st.Config, SecretKeys: st.SecretKeys, Preview: true}); err != nil {
+			if _, err := recorder.Run(stacks.ProgramWith(gate), recorder.Options{
+				Project: st.Project, Stack: st.Name, Config: st.Config, SecretKeys: st.SecretKeys, Preview: true,
+			}); err != nil {
 				t.Fatal(err)
 			}
 			if calls := gate.Calls(); len(calls) != 0 {

@@ -92,7 +92,8 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) e
 	}
 	switch {
 	case r.failed > 0:
-		return fmt.Errorf("%d of the GitHub settings production relies on are missing or weaker (docs/delivery.md, \"GitHub settings production relies on\")", r.failed)
+		return fmt.Errorf("%d of the GitHub settings production relies on are missing or weaker "+
+			"(docs/delivery.md, \"GitHub settings production relies on\")", r.failed)
 	case *strict && r.unchecked > 0:
 		return fmt.Errorf("--strict: %d settings were not checked: run with a token of an administrator of %s", r.unchecked, *repo)
 	}
@@ -297,7 +298,8 @@ func (c *checker) checkBranch(ctx context.Context, r *report, branch string) {
 	if reviewRule != nil {
 		r.ok("branch %s: a ruleset requires an approving review of the last push, stale approvals dismissed", branch)
 		if reviewRule.RulesetSourceType != "Repository" {
-			r.notChecked("branch %s: who may bypass the %s ruleset %d (read it as an administrator of its owner)", branch, reviewRule.RulesetSourceType, reviewRule.RulesetID)
+			r.notChecked("branch %s: who may bypass the %s ruleset %d (read it as an administrator of its owner)",
+				branch, reviewRule.RulesetSourceType, reviewRule.RulesetID)
 			return
 		}
 		var rs struct {
@@ -372,7 +374,8 @@ func (c *checker) checkActions(ctx context.Context, r *report) {
 	case err != nil || wf.CanApprove == nil:
 		r.notChecked("whether GitHub Actions may approve pull requests (%v; needs administration access)", err)
 	case *wf.CanApprove:
-		r.fail("GitHub Actions may approve pull requests: a workflow's token could supply the review %s's protection requires (turn off \"Allow GitHub Actions to create and approve pull requests\")", c.repo)
+		r.fail("GitHub Actions may approve pull requests: a workflow's token could supply the review %s's protection requires "+
+			"(turn off \"Allow GitHub Actions to create and approve pull requests\")", c.repo)
 	default:
 		r.ok("GitHub Actions may not approve pull requests")
 	}
@@ -391,7 +394,8 @@ func (c *checker) checkActions(ctx context.Context, r *report) {
 	case err != nil || fork.WriteTokens == nil || fork.Secrets == nil:
 		r.notChecked("what workflows of pull requests from forks get (%v; needs administration access)", err)
 	case *fork.WriteTokens || *fork.Secrets:
-		r.fail("pull requests from forks get write tokens (%v) or secrets (%v): a fork's job could mint tokens with this repository's ids and read its secrets (turn off \"Send write tokens\" and \"Send secrets\")", *fork.WriteTokens, *fork.Secrets)
+		r.fail("pull requests from forks get write tokens (%v) or secrets (%v): a fork's job could mint tokens with this repository's ids "+
+			"and read its secrets (turn off \"Send write tokens\" and \"Send secrets\")", *fork.WriteTokens, *fork.Secrets)
 	default:
 		r.ok("pull requests from forks get no write tokens and no secrets")
 	}

@@ -28,7 +28,8 @@ func goodSettings() map[string]any {
 			},
 			"deployment_branch_policy": map[string]any{"protected_branches": false, "custom_branch_policies": true},
 		},
-		"/environments/production/deployment-branch-policies": map[string]any{"total_count": 1, "branch_policies": []any{map[string]any{"name": "main", "type": "branch"}}},
+		"/environments/production/deployment-branch-policies": map[string]any{
+			"total_count": 1, "branch_policies": []any{map[string]any{"name": "main", "type": "branch"}}},
 		"/rules/branches/main": []any{
 			map[string]any{"type": "deletion", "ruleset_source_type": "Repository", "ruleset_id": 7},
 			map[string]any{"type": "pull_request", "ruleset_source_type": "Repository", "ruleset_id": 7, "parameters": map[string]any{
@@ -36,7 +37,9 @@ func goodSettings() map[string]any {
 		},
 		"/rulesets/7":                   map[string]any{"id": 7, "bypass_actors": []any{}},
 		"/actions/permissions/workflow": map[string]any{"default_workflow_permissions": "read", "can_approve_pull_request_reviews": false},
-		"/actions/permissions/fork-pr-workflows-private-repos": map[string]any{"run_workflows_from_fork_pull_requests": true, "send_write_tokens_to_workflows": false, "send_secrets_and_variables": false, "require_approval_for_fork_pr_workflows": true},
+		"/actions/permissions/fork-pr-workflows-private-repos": map[string]any{
+			"run_workflows_from_fork_pull_requests": true, "send_write_tokens_to_workflows": false,
+			"send_secrets_and_variables": false, "require_approval_for_fork_pr_workflows": true},
 		"/actions/secrets": map[string]any{"total_count": 1, "secrets": []any{map[string]any{"name": "PULUMI_ACCESS_TOKEN"}}},
 	}
 }
@@ -118,7 +121,8 @@ func TestGoodSettings(t *testing.T) {
 		t.Errorf("branch protection instead of a ruleset: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	// A public repository has no fork setting to read.
-	code, stdout, _ = runCheck(t, set(map[string]any{"": map[string]any{"private": false}, "/actions/permissions/fork-pr-workflows-private-repos": nil}), "--strict")
+	code, stdout, _ = runCheck(t, set(map[string]any{
+		"": map[string]any{"private": false}, "/actions/permissions/fork-pr-workflows-private-repos": nil}), "--strict")
 	if code != cli.ExitOK || !strings.Contains(stdout, "a public repository") {
 		t.Errorf("a public repository: exit %d\n%s", code, stdout)
 	}
@@ -132,7 +136,8 @@ func TestWeakerSettingsFail(t *testing.T) {
 		changes map[string]any
 		want    string
 	}{
-		{"no environment", map[string]any{"/environments/production": nil}, "environment production does not exist: the first job naming it would create it without reviewers"},
+		{"no environment", map[string]any{"/environments/production": nil},
+			"environment production does not exist: the first job naming it would create it without reviewers"},
 		{"no reviewers", map[string]any{"/environments/production": envWith(func(e map[string]any) {
 			e["protection_rules"] = []any{map[string]any{"type": "branch_policy"}}
 		})}, "environment production has no required reviewers"},
@@ -149,17 +154,24 @@ func TestWeakerSettingsFail(t *testing.T) {
 		{"another branch too", map[string]any{"/environments/production/deployment-branch-policies": map[string]any{"branch_policies": []any{
 			map[string]any{"name": "main", "type": "branch"}, map[string]any{"name": "release/*", "type": "branch"}}}}, "may also be deployed from branch release/*"},
 		{"main unprotected", map[string]any{"/rules/branches/main": []any{}}, "branch main is not protected"},
-		{"a ruleset without last-push approval", map[string]any{"/rules/branches/main": []any{map[string]any{"type": "pull_request", "ruleset_source_type": "Repository", "ruleset_id": 7,
-			"parameters": map[string]any{"required_approving_review_count": 1, "require_last_push_approval": false, "dismiss_stale_reviews_on_push": true}}}}, "branch main is not protected"},
-		{"ruleset bypass", map[string]any{"/rulesets/7": map[string]any{"bypass_actors": []any{map[string]any{"actor_type": "RepositoryRole", "actor_id": 5, "bypass_mode": "always"}}}},
+		{"a ruleset without last-push approval", map[string]any{"/rules/branches/main": []any{map[string]any{
+			"type": "pull_request", "ruleset_source_type": "Repository", "ruleset_id": 7,
+			"parameters": map[string]any{
+				"required_approving_review_count": 1, "require_last_push_approval": false, "dismiss_stale_reviews_on_push": true}}}},
+			"branch main is not protected"},
+		{"ruleset bypass", map[string]any{"/rulesets/7": map[string]any{"bypass_actors": []any{
+			map[string]any{"actor_type": "RepositoryRole", "actor_id": 5, "bypass_mode": "always"}}}},
 			"ruleset 7 may be bypassed by RepositoryRole 5 (always)"},
 		{"branch protection admins bypass", map[string]any{"/rules/branches/main": []any{}, "/branches/main/protection": map[string]any{
 			"required_pull_request_reviews": map[string]any{"required_approving_review_count": 1, "require_last_push_approval": true, "dismiss_stale_reviews": true},
 			"enforce_admins":                map[string]any{"enabled": false}}}, "administrators may bypass its protection"},
-		{"actions approve pull requests", map[string]any{"/actions/permissions/workflow": map[string]any{"can_approve_pull_request_reviews": true}}, "GitHub Actions may approve pull requests"},
-		{"write tokens to forks", map[string]any{"/actions/permissions/fork-pr-workflows-private-repos": map[string]any{"send_write_tokens_to_workflows": true, "send_secrets_and_variables": false}},
+		{"actions approve pull requests", map[string]any{"/actions/permissions/workflow": map[string]any{"can_approve_pull_request_reviews": true}},
+			"GitHub Actions may approve pull requests"},
+		{"write tokens to forks", map[string]any{"/actions/permissions/fork-pr-workflows-private-repos": map[string]any{
+			"send_write_tokens_to_workflows": true, "send_secrets_and_variables": false}},
 			"pull requests from forks get write tokens (true)"},
-		{"the prod token as a repository secret", map[string]any{"/actions/secrets": map[string]any{"secrets": []any{map[string]any{"name": "PULUMI_ACCESS_TOKEN_PROD"}}}},
+		{"the prod token as a repository secret",
+			map[string]any{"/actions/secrets": map[string]any{"secrets": []any{map[string]any{"name": "PULUMI_ACCESS_TOKEN_PROD"}}}},
 			"PULUMI_ACCESS_TOKEN_PROD is a repository secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -66,9 +66,11 @@ func (a *app) inspect(ctx context.Context, cfg *config, s *session, prog *progre
 	case more == 0:
 		fmt.Fprintf(a.stderr, "deadletters: %d messages shown; none acknowledged, all handed back to %s\n", shown, name)
 	case exhausted:
-		fmt.Fprintf(a.stderr, "deadletters: %d messages shown (--max %d); %d more are waiting, not shown (--max 0 shows all); none acknowledged, all handed back to %s\n", shown, cfg.max, more, name)
+		fmt.Fprintf(a.stderr, "deadletters: %d messages shown (--max %d); %d more are waiting, not shown (--max 0 shows all); "+
+			"none acknowledged, all handed back to %s\n", shown, cfg.max, more, name)
 	default:
-		fmt.Fprintf(a.stderr, "deadletters: %d messages shown (--max %d); at least %d more are waiting, not shown; none acknowledged, all handed back to %s\n", shown, cfg.max, more, name)
+		fmt.Fprintf(a.stderr, "deadletters: %d messages shown (--max %d); at least %d more are waiting, not shown; "+
+			"none acknowledged, all handed back to %s\n", shown, cfg.max, more, name)
 	}
 	return nil
 }

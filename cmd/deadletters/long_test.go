@@ -179,12 +179,14 @@ func TestReplayExitCodes(t *testing.T) {
 		{name: "failed", wantCode: opstool.ExitFailed, wantErr: "4 messages failed to replay", app: func(context.CancelFunc) *app {
 			return &app{wrapPublisher: func(p publisher) publisher { return &failAfter{inner: p, ok: 0} }}
 		}},
-		{name: "not acknowledged", wantCode: opstool.ExitNotAcknowledged, wantErr: "4 messages were republished but not acknowledged", app: func(context.CancelFunc) *app {
-			return &app{wrapSource: func(s deadLetterSource) deadLetterSource { return failingAcks{s} }}
-		}},
-		{name: "incomplete", args: []string{"--dry-run"}, wantCode: opstool.ExitIncomplete, wantErr: "matching messages possibly left", app: func(context.CancelFunc) *app {
-			return &app{wrapSource: func(s deadLetterSource) deadLetterSource { return &stuckSource{deadLetterSource: s} }}
-		}},
+		{name: "not acknowledged", wantCode: opstool.ExitNotAcknowledged, wantErr: "4 messages were republished but not acknowledged",
+			app: func(context.CancelFunc) *app {
+				return &app{wrapSource: func(s deadLetterSource) deadLetterSource { return failingAcks{s} }}
+			}},
+		{name: "incomplete", args: []string{"--dry-run"}, wantCode: opstool.ExitIncomplete, wantErr: "matching messages possibly left",
+			app: func(context.CancelFunc) *app {
+				return &app{wrapSource: func(s deadLetterSource) deadLetterSource { return &stuckSource{deadLetterSource: s} }}
+			}},
 		{name: "interrupted", wantCode: opstool.ExitInterrupted, wantErr: "interrupted", app: func(cancel context.CancelFunc) *app {
 			return &app{wrapPublisher: func(p publisher) publisher { return &cancelAfter{inner: p, n: 1, cancel: cancel} }}
 		}},

@@ -603,7 +603,8 @@ func TestInspectShowsButLeavesMessages(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("inspect: %v", res.err)
 	}
-	for _, want := range append([]string{"ID", "ATTEMPT", `{"order": 42, "note": "first"}`, "hex:000102ff", "kind=report", "order-42", strings.Repeat("x", 60) + "…"}, dead...) {
+	for _, want := range append([]string{"ID", "ATTEMPT", `{"order": 42, "note": "first"}`, "hex:000102ff", "kind=report", "order-42",
+		strings.Repeat("x", 60) + "…"}, dead...) {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("inspect output lacks %q:\n%s", want, res.stdout)
 		}
@@ -689,20 +690,25 @@ func TestBadInputIsRefusedBeforeDialing(t *testing.T) {
 		{name: "no subcommand", args: nil, want: []string{"missing command: want inspect or replay"}},
 		{name: "unknown subcommand", args: []string{"purge"}, want: []string{`unknown command "purge"`}},
 		{name: "unknown pair", args: []string{"replay", "--outputs", "testdata/outputs.json", "--pair", "x/y"}, want: []string{`--pair="x/y"`, "jobs/jobs-worker"}},
-		{name: "pair needed when several", args: []string{"inspect", "--outputs", "testdata/outputs-two-pairs.json"}, want: []string{"--pair is required", "jobs/jobs-worker, mail/mail-worker"}},
+		{name: "pair needed when several", args: []string{"inspect", "--outputs", "testdata/outputs-two-pairs.json"},
+			want: []string{"--pair is required", "jobs/jobs-worker, mail/mail-worker"}},
 		{name: "pair without outputs", args: []string{"replay", "--pair", "jobs/jobs-worker"}, want: []string{`--pair="jobs/jobs-worker"`, "--outputs"}},
 		{name: "nothing to read", args: []string{"inspect"}, want: []string{"no dead-letter subscription"}},
 		{name: "no topic", args: []string{"replay", "--dead-letter-subscription", dlSub}, want: []string{"no topic to replay to"}},
 		{name: "replay into the dead-letter topic", args: []string{"replay", "--outputs", "testdata/outputs-loop.json"}, want: []string{"is the dead-letter topic"}},
-		{name: "bad subscription name", args: []string{"inspect", "--dead-letter-subscription", "projects/p/topics/t"}, want: []string{"--dead-letter-subscription", "projects/PROJECT/subscriptions/SUBSCRIPTION"}},
+		{name: "bad subscription name", args: []string{"inspect", "--dead-letter-subscription", "projects/p/topics/t"},
+			want: []string{"--dead-letter-subscription", "projects/PROJECT/subscriptions/SUBSCRIPTION"}},
 		{name: "bad topic name", args: []string{"replay", "--dead-letter-subscription", dlSub, "--topic", "jobs"}, want: []string{"--topic", `"jobs"`}},
 		{name: "batch zero", args: []string{"inspect", "--outputs", "testdata/outputs.json", "--batch", "0"}, want: []string{"--batch=0", "between 1 and 1000"}},
 		{name: "negative max", args: []string{"replay", "--outputs", "testdata/outputs.json", "--max", "-1"}, want: []string{"--max=-1"}},
 		{name: "negative rate", args: []string{"replay", "--outputs", "testdata/outputs.json", "--rate", "-1"}, want: []string{"--rate=-1"}},
-		{name: "bad filter", args: []string{"replay", "--outputs", "testdata/outputs.json", "--filter-attribute", "kind"}, want: []string{"-filter-attribute", "want key=value"}},
-		{name: "replay flag on inspect", args: []string{"inspect", "--outputs", "testdata/outputs.json", "--dry-run"}, want: []string{"flag provided but not defined: -dry-run"}},
+		{name: "bad filter", args: []string{"replay", "--outputs", "testdata/outputs.json", "--filter-attribute", "kind"},
+			want: []string{"-filter-attribute", "want key=value"}},
+		{name: "replay flag on inspect", args: []string{"inspect", "--outputs", "testdata/outputs.json", "--dry-run"},
+			want: []string{"flag provided but not defined: -dry-run"}},
 		{name: "malformed outputs", args: []string{"replay", "--outputs", "testdata/malformed.json"}, want: []string{"malformed.json", "not the JSON object"}},
-		{name: "publish timeout zero", args: []string{"replay", "--outputs", "testdata/outputs.json", "--publish-timeout", "0s"}, want: []string{"--publish-timeout=0s", "must be positive"}},
+		{name: "publish timeout zero", args: []string{"replay", "--outputs", "testdata/outputs.json", "--publish-timeout", "0s"},
+			want: []string{"--publish-timeout=0s", "must be positive"}},
 		{name: "table too narrow", args: []string{"inspect", "--outputs", "testdata/outputs.json", "--width", "39"}, want: []string{"--width=39", "at least 40"}},
 		{name: "excerpt too short", args: []string{"inspect", "--outputs", "testdata/outputs.json", "--excerpt", "7"}, want: []string{"--excerpt=7", "at least 8"}},
 		{name: "negative progress", args: []string{"replay", "--outputs", "testdata/outputs.json", "--progress-every", "-1"}, want: []string{"--progress-every=-1"}},

@@ -81,25 +81,31 @@ func parse(ctx context.Context, sub *cli.Command, args []string, stdout io.Write
 	fs := sub.FlagSet()
 	cfg.common.Register(fs)
 	fs.StringVar(&cfg.pair, "pair", "", "`topic/subscription`: a key of deadLetters in the stack outputs; required only when there are several")
-	fs.StringVar(&cfg.deadLetterSubscription, "dead-letter-subscription", "", "full dead-letter subscription `name` projects/P/subscriptions/S (overrides the outputs)")
+	fs.StringVar(&cfg.deadLetterSubscription, "dead-letter-subscription", "",
+		"full dead-letter subscription `name` projects/P/subscriptions/S (overrides the outputs)")
 	if cfg.command == "inspect" {
 		fs.IntVar(&cfg.max, "max", 100, "show at most this many messages (0: all); the rest are counted, not shown")
 	} else {
-		fs.IntVar(&cfg.max, "max", 0, "publish at most this many messages (replayed or failed; 0: no limit). Skipped messages do not count: --filter-attribute kind=email --max 10 replays up to 10 emails")
+		fs.IntVar(&cfg.max, "max", 0, "publish at most this many messages (replayed or failed; 0: no limit). "+
+			"Skipped messages do not count: --filter-attribute kind=email --max 10 replays up to 10 emails")
 	}
 	fs.IntVar(&cfg.batch, "batch", 100, "messages per pull (1 to 1000)")
 	fs.DurationVar(&cfg.wait, "wait", 5*time.Second, "how long one pull waits for messages; a pull that returns none ends the run")
 	fs.BoolVar(&cfg.json, "json", false, "print JSON lines instead of a table")
 	fs.IntVar(&cfg.excerpt, "excerpt", 60, "characters of data shown (hex: half as many bytes)")
-	fs.IntVar(&cfg.progressEvery, "progress-every", 100, "when stderr is not a terminal, report progress every this many messages, and at least every 10s (0: only by time); on a terminal a status line shows counts and rate")
+	fs.IntVar(&cfg.progressEvery, "progress-every", 100, "when stderr is not a terminal, report progress every this many messages, "+
+		"and at least every 10s (0: only by time); on a terminal a status line shows counts and rate")
 	fs.IntVar(&cfg.width, "width", 0, "table width in characters (default: the terminal's width, or 120)")
 	if cfg.command == "replay" {
 		fs.StringVar(&cfg.topic, "topic", "", "full `topic` name to republish to, projects/P/topics/T (overrides the outputs)")
-		fs.StringVar(&cfg.sourceSubscription, "subscription", "", "full `name` of the subscription the dead letters came from (overrides the outputs); dead letters that Pub/Sub marked as coming from another subscription are skipped")
+		fs.StringVar(&cfg.sourceSubscription, "subscription", "", "full `name` of the subscription the dead letters came from (overrides the outputs); "+
+			"dead letters that Pub/Sub marked as coming from another subscription are skipped")
 		fs.BoolVar(&cfg.dryRun, "dry-run", false, "show what would be replayed; publish nothing and hand every message back")
-		fs.Var(&cfg.filters, "filter-attribute", "replay only messages whose attribute `key=value` matches (repeatable: all must match); others are skipped and handed back")
+		fs.Var(&cfg.filters, "filter-attribute",
+			"replay only messages whose attribute `key=value` matches (repeatable: all must match); others are skipped and handed back")
 		fs.Float64Var(&cfg.rate, "rate", 0, "publish at most this many messages per second (0: no limit)")
-		fs.DurationVar(&cfg.publishTimeout, "publish-timeout", 60*time.Second, "how long one publish is retried on transient errors (such as UNAVAILABLE) before it counts as failed")
+		fs.DurationVar(&cfg.publishTimeout, "publish-timeout", 60*time.Second,
+			"how long one publish is retried on transient errors (such as UNAVAILABLE) before it counts as failed")
 	}
 	if err := sub.Parse(fs, args, stdout); err != nil {
 		return nil, err
@@ -152,7 +158,8 @@ func (c *config) resolve(ctx context.Context) error {
 func (c *config) check() error {
 	var errs []error
 	if c.deadLetterSubscription == "" {
-		errs = append(errs, errors.New("no dead-letter subscription: give --outputs FILE or --stack NAME (with --pair TOPIC/SUBSCRIPTION when there are several), or --dead-letter-subscription"))
+		errs = append(errs, errors.New("no dead-letter subscription: give --outputs FILE or --stack NAME "+
+			"(with --pair TOPIC/SUBSCRIPTION when there are several), or --dead-letter-subscription"))
 	} else if err := opstool.CheckSubscriptionPath(c.deadLetterSubscription); err != nil {
 		errs = append(errs, fmt.Errorf("--dead-letter-subscription: %w", err))
 	}

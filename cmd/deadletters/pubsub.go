@@ -129,7 +129,9 @@ type rpcWatch struct {
 	event func(string)
 }
 
-func (w *rpcWatch) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+func (w *rpcWatch) intercept(
+	ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption,
+) error {
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if !strings.HasSuffix(method, "/Publish") {
 		return err

@@ -148,7 +148,10 @@ type pending struct {
 // the filters (until --max publishes), waits for every publish it started,
 // and acknowledges exactly the dead letters whose publish returned a server
 // ID. Messages past --max stay held and are handed back with the rest.
-func (a *app) replayBatch(ctx context.Context, cfg *config, s *session, pub publisher, watch *rpcWatch, limiter *rate.Limiter, msgs []*pubsubpb.ReceivedMessage, out *viewWriter, c *counts, prog *progress) error {
+func (a *app) replayBatch(
+	ctx context.Context, cfg *config, s *session, pub publisher, watch *rpcWatch, limiter *rate.Limiter,
+	msgs []*pubsubpb.ReceivedMessage, out *viewWriter, c *counts, prog *progress,
+) error {
 	var inflight []pending
 	var stopErr error
 	for _, m := range msgs {

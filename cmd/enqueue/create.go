@@ -45,7 +45,9 @@ func enqueue(ctx context.Context, req *cloudtaskspb.CreateTaskRequest, s *settin
 // createWithRetry calls create until it succeeds, fails permanently, or the
 // policy's deadline passes. Every attempt sends the same task name, so a
 // retry after a lost response cannot create a second task.
-func createWithRetry(ctx context.Context, create createFunc, req *cloudtaskspb.CreateTaskRequest, p retryPolicy, generatedName bool, stderr io.Writer) (string, error) {
+func createWithRetry(
+	ctx context.Context, create createFunc, req *cloudtaskspb.CreateTaskRequest, p retryPolicy, generatedName bool, stderr io.Writer,
+) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.deadline)
 	defer cancel()
 	pause := p.initial

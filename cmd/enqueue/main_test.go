@@ -264,7 +264,8 @@ func TestEnqueueVariants(t *testing.T) {
 		},
 		{
 			name: "flags override outputs",
-			args: []string{"--outputs", "testdata/outputs.json", "--audience", "https://aud.example.com", "--service-account", "other@my-project.iam.gserviceaccount.com"},
+			args: []string{"--outputs", "testdata/outputs.json", "--audience", "https://aud.example.com",
+				"--service-account", "other@my-project.iam.gserviceaccount.com"},
 			check: func(t *testing.T, task *cloudtaskspb.Task) {
 				oidc := task.GetHttpRequest().GetOidcToken()
 				if oidc.GetAudience() != "https://aud.example.com" || oidc.GetServiceAccountEmail() != "other@my-project.iam.gserviceaccount.com" {
@@ -381,38 +382,56 @@ func TestEnqueueRefusesBadInput(t *testing.T) {
 		args []string
 		want []string // substrings of the error
 	}{
-		{name: "deadline below 15s", args: []string{"--outputs", "testdata/outputs.json", "--dispatch-deadline", "10s"}, want: []string{"--dispatch-deadline=10s", "between 15s and 30m0s"}},
-		{name: "deadline above 30m", args: []string{"--outputs", "testdata/outputs.json", "--dispatch-deadline", "31m"}, want: []string{"--dispatch-deadline=31m0s", "between 15s and 30m0s"}},
-		{name: "deadline over the worker timeout", args: []string{"--outputs", "testdata/outputs-two-queues.json", "--queue", "short-queue", "--dispatch-deadline", "20m"}, want: []string{"--dispatch-deadline=20m0s", "worker's request timeout 10m0s"}},
-		{name: "task name with a slash", args: []string{"--outputs", "testdata/outputs.json", "--task-name", "a/b"}, want: []string{"--task-name", `"a/b"`, "task ID only"}},
-		{name: "task name with a space", args: []string{"--outputs", "testdata/outputs.json", "--task-name", "has space"}, want: []string{"--task-name", `"has space"`, "letters, digits, hyphens or underscores"}},
+		{name: "deadline below 15s", args: []string{"--outputs", "testdata/outputs.json", "--dispatch-deadline", "10s"},
+			want: []string{"--dispatch-deadline=10s", "between 15s and 30m0s"}},
+		{name: "deadline above 30m", args: []string{"--outputs", "testdata/outputs.json", "--dispatch-deadline", "31m"},
+			want: []string{"--dispatch-deadline=31m0s", "between 15s and 30m0s"}},
+		{name: "deadline over the worker timeout",
+			args: []string{"--outputs", "testdata/outputs-two-queues.json", "--queue", "short-queue", "--dispatch-deadline", "20m"},
+			want: []string{"--dispatch-deadline=20m0s", "worker's request timeout 10m0s"}},
+		{name: "task name with a slash", args: []string{"--outputs", "testdata/outputs.json", "--task-name", "a/b"},
+			want: []string{"--task-name", `"a/b"`, "task ID only"}},
+		{name: "task name with a space", args: []string{"--outputs", "testdata/outputs.json", "--task-name", "has space"},
+			want: []string{"--task-name", `"has space"`, "letters, digits, hyphens or underscores"}},
 		{name: "task name too long", args: []string{"--outputs", "testdata/outputs.json", "--task-name", long}, want: []string{"--task-name", "1 to 500"}},
-		{name: "task name and prefix", args: []string{"--outputs", "testdata/outputs.json", "--task-name", "x", "--name-prefix", "y-"}, want: []string{"--task-name", "--name-prefix", "only one"}},
+		{name: "task name and prefix", args: []string{"--outputs", "testdata/outputs.json", "--task-name", "x", "--name-prefix", "y-"},
+			want: []string{"--task-name", "--name-prefix", "only one"}},
 		{name: "bad prefix", args: []string{"--outputs", "testdata/outputs.json", "--name-prefix", "job."}, want: []string{"--name-prefix", `"job."`}},
 		{name: "missing queue", args: []string{"--body", "{}"}, want: []string{"no queue", "--outputs", "--queue-path"}},
 		{name: "unknown queue name", args: []string{"--outputs", "testdata/outputs.json", "--queue", "nope"}, want: []string{`--queue="nope"`, "sample-queue"}},
-		{name: "queue needed when several", args: []string{"--outputs", "testdata/outputs-two-queues.json"}, want: []string{"--queue is required", "sample-queue, short-queue"}},
+		{name: "queue needed when several", args: []string{"--outputs", "testdata/outputs-two-queues.json"},
+			want: []string{"--queue is required", "sample-queue, short-queue"}},
 		{name: "queue without outputs", args: []string{"--queue", "sample-queue"}, want: []string{`--queue="sample-queue"`, "--outputs"}},
 		{name: "malformed outputs JSON", args: []string{"--outputs", "testdata/malformed.json"}, want: []string{"testdata/malformed.json", "not the JSON object"}},
 		{name: "outputs file missing", args: []string{"--outputs", "testdata/nope.json"}, want: []string{`--outputs="testdata/nope.json"`, "no such file"}},
-		{name: "body file missing", args: []string{"--outputs", "testdata/outputs.json", "--body-file", "testdata/missing-body.json"}, want: []string{`--body-file="testdata/missing-body.json"`, "no such file"}},
-		{name: "body and body file", args: []string{"--outputs", "testdata/outputs.json", "--body", "{}", "--body-file", "testdata/body.json"}, want: []string{"--body and --body-file", "only one"}},
+		{name: "body file missing", args: []string{"--outputs", "testdata/outputs.json", "--body-file", "testdata/missing-body.json"},
+			want: []string{`--body-file="testdata/missing-body.json"`, "no such file"}},
+		{name: "body and body file", args: []string{"--outputs", "testdata/outputs.json", "--body", "{}", "--body-file", "testdata/body.json"},
+			want: []string{"--body and --body-file", "only one"}},
 		{name: "body not JSON", args: []string{"--outputs", "testdata/outputs.json", "--body", "{oops"}, want: []string{"not valid JSON", "--content-type"}},
-		{name: "reserved header", args: []string{"--outputs", "testdata/outputs.json", "--header", "Authorization=Bearer x"}, want: []string{"--header", "Authorization", "OIDC token"}},
-		{name: "google header", args: []string{"--outputs", "testdata/outputs.json", "--header", "X-Google-Foo=1"}, want: []string{"--header", "reserved for Google"}},
-		{name: "header without value separator", args: []string{"--outputs", "testdata/outputs.json", "--header", "X-Trace"}, want: []string{"-header", "want key=value"}},
+		{name: "reserved header", args: []string{"--outputs", "testdata/outputs.json", "--header", "Authorization=Bearer x"},
+			want: []string{"--header", "Authorization", "OIDC token"}},
+		{name: "google header", args: []string{"--outputs", "testdata/outputs.json", "--header", "X-Google-Foo=1"},
+			want: []string{"--header", "reserved for Google"}},
+		{name: "header without value separator", args: []string{"--outputs", "testdata/outputs.json", "--header", "X-Trace"},
+			want: []string{"-header", "want key=value"}},
 		{name: "duplicate header", args: []string{"--outputs", "testdata/outputs.json", "--header", "X-A=1", "--header", "x-a=2"}, want: []string{"given twice"}},
-		{name: "http URL", args: []string{"--outputs", "testdata/outputs.json", "--url", "http://worker.example.com"}, want: []string{`--url="http://worker.example.com"`, "https"}},
-		{name: "bad service account", args: []string{"--outputs", "testdata/outputs.json", "--service-account", "someone@gmail.com"}, want: []string{"--service-account", "someone@gmail.com"}},
-		{name: "bad queue path", args: []string{"--queue-path", "projects/p/queues/q", "--url", workerURL, "--service-account", invoker}, want: []string{"--queue-path", "projects/PROJECT/locations/LOCATION/queues/QUEUE"}},
+		{name: "http URL", args: []string{"--outputs", "testdata/outputs.json", "--url", "http://worker.example.com"},
+			want: []string{`--url="http://worker.example.com"`, "https"}},
+		{name: "bad service account", args: []string{"--outputs", "testdata/outputs.json", "--service-account", "someone@gmail.com"},
+			want: []string{"--service-account", "someone@gmail.com"}},
+		{name: "bad queue path", args: []string{"--queue-path", "projects/p/queues/q", "--url", workerURL, "--service-account", invoker},
+			want: []string{"--queue-path", "projects/PROJECT/locations/LOCATION/queues/QUEUE"}},
 		{name: "path without slash", args: []string{"--outputs", "testdata/outputs.json", "--path", "jobs"}, want: []string{`--path="jobs"`, "must start with /"}},
 		{name: "negative delay", args: []string{"--outputs", "testdata/outputs.json", "--delay", "-1s"}, want: []string{"--delay=-1s", "between 0s"}},
 		{name: "delay beyond 30 days", args: []string{"--outputs", "testdata/outputs.json", "--delay", "721h"}, want: []string{"--delay=721h0m0s"}},
-		{name: "retry multiplier below 1", args: []string{"--outputs", "testdata/outputs.json", "--retry-multiplier", "0.5"}, want: []string{"--retry-multiplier=0.5", "at least 1"}},
+		{name: "retry multiplier below 1", args: []string{"--outputs", "testdata/outputs.json", "--retry-multiplier", "0.5"},
+			want: []string{"--retry-multiplier=0.5", "at least 1"}},
 		{name: "outputs and stack", args: []string{"--outputs", "testdata/outputs.json", "--stack", "dev"}, want: []string{"--outputs", "--stack", "only one"}},
 		{name: "positional argument", args: []string{"--outputs", "testdata/outputs.json", "extra"}, want: []string{`unexpected argument "extra"`}},
 		{name: "unknown flag", args: []string{"--nope"}, want: []string{"flag provided but not defined: -nope"}},
-		{name: "several errors at once", args: []string{"--outputs", "testdata/outputs.json", "--dispatch-deadline", "1s", "--task-name", "a b"}, want: []string{"--dispatch-deadline=1s", "--task-name"}},
+		{name: "several errors at once", args: []string{"--outputs", "testdata/outputs.json", "--dispatch-deadline", "1s", "--task-name", "a b"},
+			want: []string{"--dispatch-deadline=1s", "--task-name"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -455,7 +474,8 @@ func TestEnqueueReadsStackOutputsThroughPulumi(t *testing.T) {
 	dir := t.TempDir()
 	argsFile := filepath.Join(dir, "args")
 	// It refuses a run that may fetch a plugin the state names.
-	script := "#!/bin/sh\n[ \"$PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION\" = true ] || exit 4\nprintf '%s\\n' \"$@\" > '" + argsFile + "'\ncat <<'JSON'\n" + string(outputs) + "JSON\n"
+	script := "#!/bin/sh\n[ \"$PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION\" = true ] || exit 4\n" +
+		"printf '%s\\n' \"$@\" > '" + argsFile + "'\ncat <<'JSON'\n" + string(outputs) + "JSON\n"
 	if err := os.WriteFile(filepath.Join(dir, "pulumi"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,9 @@ func (f *flags) register(fs *flag.FlagSet) {
 	fs.Var(&f.headers, "header", "extra request header `key=value` (repeatable)")
 	fs.Var(&f.delay, "delay", "schedule the task this long from now: plain `seconds` (10) or a duration (90s, 10m, 1h30m); at most 30 days")
 	fs.StringVar(&f.at, "at", "", "schedule the task at this `time`, RFC 3339 with a zone (2030-01-02T15:04:05Z or 2030-01-02T15:04:05+09:00); not with --delay")
-	fs.DurationVar(&f.dispatchDeadline, "dispatch-deadline", tasklimits.MaxDispatchDeadline, "how long Cloud Tasks waits for the worker's response (15s to 30m, and at most the worker's timeout; when not set and the worker's timeout is shorter, the worker's timeout)")
+	fs.DurationVar(&f.dispatchDeadline, "dispatch-deadline", tasklimits.MaxDispatchDeadline,
+		"how long Cloud Tasks waits for the worker's response (15s to 30m, and at most the worker's timeout; "+
+			"when not set and the worker's timeout is shorter, the worker's timeout)")
 	fs.StringVar(&f.namePrefix, "name-prefix", "task-", "task ID `prefix`; the first 8 characters of a random UUID follow it")
 	fs.StringVar(&f.taskName, "task-name", "", "explicit task `ID` for deduplication (letters, digits, - and _, at most 500)")
 	fs.DurationVar(&f.retryInitial, "retry-initial", 5*time.Second, "first pause before retrying a transient error")

@@ -77,12 +77,14 @@ func dispatchDeadline(d time.Duration, explicit bool, workerTimeout time.Duratio
 	}
 	if d < tasklimits.MinDispatchDeadline || d > tasklimits.MaxDispatchDeadline {
 		if !explicit {
-			return 0, fmt.Errorf("--dispatch-deadline: the worker's timeout %s (workerTimeoutSeconds in the stack outputs) is below Cloud Tasks' minimum dispatch deadline %s", workerTimeout, tasklimits.MinDispatchDeadline)
+			return 0, fmt.Errorf("--dispatch-deadline: the worker's timeout %s (workerTimeoutSeconds in the stack outputs) "+
+				"is below Cloud Tasks' minimum dispatch deadline %s", workerTimeout, tasklimits.MinDispatchDeadline)
 		}
 		return 0, fmt.Errorf("--dispatch-deadline=%s: must be between %s and %s", d, tasklimits.MinDispatchDeadline, tasklimits.MaxDispatchDeadline)
 	}
 	if workerTimeout > 0 && d > workerTimeout {
-		return 0, fmt.Errorf("--dispatch-deadline=%s: exceeds the worker's request timeout %s (workerTimeoutSeconds in the stack outputs); Cloud Run would end the request first", d, workerTimeout)
+		return 0, fmt.Errorf("--dispatch-deadline=%s: exceeds the worker's request timeout %s (workerTimeoutSeconds in the stack outputs); "+
+			"Cloud Run would end the request first", d, workerTimeout)
 	}
 	return d, nil
 }
@@ -103,7 +105,8 @@ func taskID(explicit, prefix string, prefixSet bool) (id string, generated bool,
 			return "", false, fmt.Errorf("--name-prefix: %w", err)
 		}
 		if len(prefix)+randomIDLength > opstool.MaxTaskIDLength {
-			return "", false, fmt.Errorf("--name-prefix=%q: at most %d characters, since %d random characters follow it", prefix, opstool.MaxTaskIDLength-randomIDLength, randomIDLength)
+			return "", false, fmt.Errorf("--name-prefix=%q: at most %d characters, since %d random characters follow it",
+				prefix, opstool.MaxTaskIDLength-randomIDLength, randomIDLength)
 		}
 	}
 	u, err := uuid.NewRandom()

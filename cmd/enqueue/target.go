@@ -69,7 +69,8 @@ func resolveTarget(ctx context.Context, f *flags) (*target, error) {
 func checkTarget(t *target) error {
 	var errs []error
 	if t.queuePath == "" {
-		errs = append(errs, errors.New("no queue: give --outputs FILE or --stack NAME (with --queue NAME when the stack has several queues), or --queue-path projects/P/locations/L/queues/Q"))
+		errs = append(errs, errors.New("no queue: give --outputs FILE or --stack NAME (with --queue NAME when the stack has several queues), "+
+			"or --queue-path projects/P/locations/L/queues/Q"))
 	} else if err := opstool.CheckQueuePath(t.queuePath); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", t.origin("queue-path"), err))
 	}

@@ -23,7 +23,10 @@ func TestPlanWritesPlanJSON(t *testing.T) {
 	if err := run(context.Background(), []string{"-stack", "dev", "-dir", "../..", "-out", out}, nil, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"asyncjobs:worker:Worker worker", "gcp:cloudtasks/queue:Queue queue-sample-queue", "IAM grants", "roles/cloudtasks.enqueuer", "retryConfig.maxDoublings = 3"} {
+	for _, want := range []string{
+		"asyncjobs:worker:Worker worker", "gcp:cloudtasks/queue:Queue queue-sample-queue", "IAM grants", "roles/cloudtasks.enqueuer",
+		"retryConfig.maxDoublings = 3",
+	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -122,7 +125,8 @@ func TestInterruptedWritesNoPlan(t *testing.T) {
 
 // The dev stack's capacity warning: its queue's 1000 concurrent dispatches
 // against its worker of 1 instance × 80 requests.
-const devCapacityWarning = "warning: asyncjobs:queues[0].rateLimits.maxConcurrentDispatches: queue sample-queue dispatches up to 1000 tasks at once but the worker takes at most 80 (maxInstances 1 × concurrency 80)"
+const devCapacityWarning = "warning: asyncjobs:queues[0].rateLimits.maxConcurrentDispatches: " +
+	"queue sample-queue dispatches up to 1000 tasks at once but the worker takes at most 80 (maxInstances 1 × concurrency 80)"
 
 // TestPlanPrintsTimelinesAndWarnings: after the plan tree come the retry
 // timelines and the warnings, and plan.json holds them too, beside the
@@ -143,7 +147,8 @@ func TestPlanPrintsTimelinesAndWarnings(t *testing.T) {
 	for _, want := range []string{
 		"queue sample-queue (asyncjobs:queues[0].retry)\n  10 attempts over 29m10s, then the task is deleted",
 		// The dev queue's intervals: 10s, 20s, 40s, 80s, 160s, 240s, then +80s.
-		"          2    10s     10s\n          3    20s     30s\n          4    40s   1m10s\n          5  1m20s   2m30s\n          6  2m40s   5m10s\n          7     4m   9m10s\n",
+		"          2    10s     10s\n          3    20s     30s\n          4    40s   1m10s\n" +
+			"          5  1m20s   2m30s\n          6  2m40s   5m10s\n          7     4m   9m10s\n",
 		"         10     8m  29m10s\n",
 		"subscription jobs/jobs-worker (asyncjobs:topics[0].subscriptions[0])\n  dead-lettered after 5 delivery attempts",
 		"    dead-lettered         0s                    5m\n",
@@ -257,7 +262,8 @@ func TestPlanningExcerpt(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), excerpt) {
-		t.Errorf("%s: the excerpt is not in the output of make plan; the output after the tree:\n%s", docFile, stdout.String()[max(0, strings.Index(stdout.String(), "Retry timelines")):])
+		t.Errorf("%s: the excerpt is not in the output of make plan; the output after the tree:\n%s", docFile,
+			stdout.String()[max(0, strings.Index(stdout.String(), "Retry timelines")):])
 	}
 }
 
@@ -290,7 +296,8 @@ func TestStackFileMistakes(t *testing.T) {
 		{"schema type, unreadable duration and range at once",
 			strings.Replace(strings.Replace(edit("  asyncjobs:region: asia-northeast1\n", "  asyncjobs:region: asia-northeast1\n  asyncjobs:enableApis: sometimes\n"),
 				"    port: 8080\n", "    port: 0\n", 1), "    timeout: 60m\n", "    timeout: ten\n", 1),
-			[]string{"asyncjobs:enableApis: Invalid value: \"sometimes\"", "asyncjobs:worker.port: Invalid value: 0", "asyncjobs:worker.timeout: Invalid value: \"ten\"", "(3 problems)"}},
+			[]string{"asyncjobs:enableApis: Invalid value: \"sometimes\"", "asyncjobs:worker.port: Invalid value: 0",
+				"asyncjobs:worker.timeout: Invalid value: \"ten\"", "(3 problems)"}},
 		{"missing required key with a program error",
 			strings.Replace(edit("  asyncjobs:region: asia-northeast1\n", ""), "    port: 8080\n", "    port: 70000\n", 1),
 			[]string{"asyncjobs:region: Required value", "asyncjobs:worker.port: Invalid value: 70000"}},

@@ -86,7 +86,8 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	fs.BoolVar(&o.failOnChange, "fail-on-change", false, "exit 1 when anything changed")
 	fs.StringVar(&o.mask, "mask", strings.Join(plandiff.DefaultSecretKeys, ","), "comma-separated property names whose values are always masked")
 	o.plugins = map[string]string{}
-	fs.Func("plugin", "`package=path` of a provider plugin binary (repeatable; default: pulumi-resource-<package> from scripts/tools.sh's cache)", func(v string) error {
+	fs.Func("plugin", "`package=path` of a provider plugin binary "+
+		"(repeatable; default: pulumi-resource-<package> from scripts/tools.sh's cache)", func(v string) error {
 		pkg, path, ok := strings.Cut(v, "=")
 		if !ok || pkg == "" || path == "" {
 			return errors.New("want package=path")

@@ -75,7 +75,8 @@ func TestClassifiedPlanFiles(t *testing.T) {
 	}
 	for _, want := range []string{
 		"#### Replaced or deleted, holding data or identity (2)",
-		"- `gcp:pubsub/subscription:Subscription` **topic-jobs-jobs-worker** (unacknowledged messages): **replace** (delete-before-replace): `filter` forces a replacement",
+		"- `gcp:pubsub/subscription:Subscription` **topic-jobs-jobs-worker** (unacknowledged messages): " +
+			"**replace** (delete-before-replace): `filter` forces a replacement",
 		"- `gcp:pubsub/subscription:Subscription` **topic-jobs-jobs-worker-dl** (unacknowledged messages): **delete**",
 	} {
 		if !strings.Contains(top, want) {
@@ -86,7 +87,8 @@ func TestClassifiedPlanFiles(t *testing.T) {
 		"As the providers decide: **0 to create, 1 to update, 3 to replace, 1 to delete**",
 		"`gcp:cloudtasks/queue:Queue` **queue-sample-queue**: **update**",
 		"| `retryConfig.maxDoublings` | `3` | `5` |",
-		"**topic-jobs-jobs-worker-dl-agent-subscriber**: **replace** (create-before-delete): `gcp:pubsub/subscription:Subscription::topic-jobs-jobs-worker` is replaced (replaceWith)",
+		"**topic-jobs-jobs-worker-dl-agent-subscriber**: **replace** (create-before-delete): " +
+			"`gcp:pubsub/subscription:Subscription::topic-jobs-jobs-worker` is replaced (replaceWith)",
 		"<b>topic-jobs-jobs-worker-dl</b>: delete</summary>",
 	} {
 		if !strings.Contains(rest, want) {

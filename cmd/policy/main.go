@@ -78,10 +78,13 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) e
 	fs := command.FlagSet()
 	fs.Var(&o.plans, "plan", "plan to check, as written by make plan (repeatable; default "+defaultPlan+" when no -stack-file is given)")
 	fs.Var(&o.stackFiles, "stack-file", "record this Pulumi.<stack>.yaml in preview mode and check it (repeatable)")
-	fs.StringVar(&o.manifests, "manifests", "", "rendered Kubernetes manifests to score with kube-score (default: manifests/ next to each plan, as make plan writes them; for a stack file, its recording rendered the same way); skipped when it holds none")
+	fs.StringVar(&o.manifests, "manifests", "", "rendered Kubernetes manifests to score with kube-score "+
+		"(default: manifests/ next to each plan, as make plan writes them; for a stack file, its recording rendered the same way); "+
+		"skipped when it holds none")
 	fs.StringVar(&o.rules, "rules", "", "policy directory (default: policy/ of this repository)")
 	fs.StringVar(&o.exceptions, "kube-score-exceptions", "", "accepted kube-score findings (default: <rules>/kube-score-exceptions.yaml)")
-	fs.BoolVar(&o.production, "production", false, "apply the production rules whatever the plan says (a stack named prod or labelled environment=prod is production anyway)")
+	fs.BoolVar(&o.production, "production", false,
+		"apply the production rules whatever the plan says (a stack named prod or labelled environment=prod is production anyway)")
 	fs.BoolVar(&o.json, "json", false, "print the violations as JSON")
 	fs.BoolVar(&o.list, "list", false, "list the rules and exit")
 	fs.BoolVar(&o.listKS, "list-kube-score", false, "list the kube-score checks that run and exit")

@@ -146,7 +146,9 @@ func TestStackFiles(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"policy: stack dev from ../../Pulumi.dev.yaml", "policy: stack prod from ../../Pulumi.prod.yaml", `stack "prod" is a production stack`} {
+	for _, want := range []string{
+		"policy: stack dev from ../../Pulumi.dev.yaml", "policy: stack prod from ../../Pulumi.prod.yaml", `stack "prod" is a production stack`,
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

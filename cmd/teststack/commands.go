@@ -62,7 +62,8 @@ var commands = []command{
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.prefix, "prefix", "", "sweep the test stacks whose names start with this, e.g. pr- (or --name)")
 			fs.StringVar(&o.name, "name", "", "sweep this one test stack (or --prefix)")
-			fs.DurationVar(&o.olderThan, "older-than", 0, "limit for a test stack whose record has no TTL (default: keep it); a recorded TTL always wins, measured from the stack's last up")
+			fs.DurationVar(&o.olderThan, "older-than", 0,
+				"limit for a test stack whose record has no TTL (default: keep it); a recorded TTL always wins, measured from the stack's last up")
 			fs.BoolVar(&o.dryRun, "dry-run", false, "report what would be destroyed, destroy nothing")
 		},
 		check: checkSweep,

@@ -114,7 +114,8 @@ type options struct {
 func (o *options) registerCommon(fs *flag.FlagSet) {
 	fs.StringVar(&o.dir, "dir", ".", "project directory (Pulumi.yaml and the template stack files)")
 	fs.StringVar(&o.protectedNames, "protected", "", "more comma-separated stack names teststack never touches (dev and prod always are)")
-	fs.StringVar(&o.secretsProvider, "secrets-provider", os.Getenv("PULUMI_SECRETS_PROVIDER"), "secrets provider of new stacks, e.g. gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K")
+	fs.StringVar(&o.secretsProvider, "secrets-provider", os.Getenv("PULUMI_SECRETS_PROVIDER"),
+		"secrets provider of new stacks, e.g. gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K")
 	fs.BoolVar(&o.noTags, "no-tags", false, "keep the test record in configuration only (backends without stack tags)")
 	fs.StringVar(&o.goMod, "go-mod", "", "go.mod whose gcp and kubernetes SDK versions pin the provider plugins a state may name (default: go.mod in --dir)")
 }

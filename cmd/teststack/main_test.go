@@ -131,7 +131,8 @@ func TestAgainstBackend(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bad := "config:\n  gcp:project: asyncjobs-dev\n  asyncjobs:region: asia-northeast1\n  asyncjobs:worker:\n    name: worker\n    image: example.com/w:1\n    maxInstances: 0\n"
+	bad := "config:\n  gcp:project: asyncjobs-dev\n  asyncjobs:region: asia-northeast1\n" +
+		"  asyncjobs:worker:\n    name: worker\n    image: example.com/w:1\n    maxInstances: 0\n"
 	if err := os.WriteFile(filepath.Join(dir, "Pulumi.bad.yaml"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,8 @@ func TestProvidersAgainstBackend(t *testing.T) {
 	files := map[string]string{
 		"Pulumi.yaml": "name: asyncjobs\nruntime: go\n",
 		// The versions of the providers in the imported state.
-		"go.mod": "module example.com/x\n\ngo 1.26\n\nrequire (\n\tgithub.com/pulumi/pulumi-gcp/sdk/v7 v7.38.0\n\tgithub.com/pulumi/pulumi-kubernetes/sdk/v4 v4.25.0\n)\n",
+		"go.mod": "module example.com/x\n\ngo 1.26\n\n" +
+			"require (\n\tgithub.com/pulumi/pulumi-gcp/sdk/v7 v7.38.0\n\tgithub.com/pulumi/pulumi-kubernetes/sdk/v4 v4.25.0\n)\n",
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {

@@ -94,7 +94,8 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	}
 	switch {
 	case o.check && report.Pending():
-		return cli.WithExit(cli.ExitFailed, fmt.Errorf("stack %s needs the state changes above before its next up: go run ./cmd/upgrade -stack %s -yes", o.stack, o.stack))
+		return cli.WithExit(cli.ExitFailed,
+			fmt.Errorf("stack %s needs the state changes above before its next up: go run ./cmd/upgrade -stack %s -yes", o.stack, o.stack))
 	case !o.yes || !report.Pending():
 		return nil
 	}

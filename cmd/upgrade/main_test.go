@@ -76,8 +76,12 @@ func TestCheckThenYes(t *testing.T) {
 	if cli.ExitCode(err) != cli.ExitFailed || !strings.Contains(err.Error(), "-yes") {
 		t.Fatalf("-check on a v0.1.0 state: exit %d (%v), want 1 naming -yes", cli.ExitCode(err), err)
 	}
-	for _, want := range []string{"remove urn:pulumi:dev::asyncjobs::pulumi:providers:kubernetes::gke", "remove urn:pulumi:dev::asyncjobs::gcp:logging/metric:Metric::monitoring-cronjob-completed",
-		"pulumi import --stack boot --yes --protect=false --generate-code=false gcp:logging/metric:Metric cronjob-completed-asyncjobs-dev 'asyncjobs-dev asyncjobs-cronjob-completed'"} {
+	for _, want := range []string{
+		"remove urn:pulumi:dev::asyncjobs::pulumi:providers:kubernetes::gke",
+		"remove urn:pulumi:dev::asyncjobs::gcp:logging/metric:Metric::monitoring-cronjob-completed",
+		"pulumi import --stack boot --yes --protect=false --generate-code=false " +
+			"gcp:logging/metric:Metric cronjob-completed-asyncjobs-dev 'asyncjobs-dev asyncjobs-cronjob-completed'",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
@@ -94,7 +98,8 @@ func TestCheckThenYes(t *testing.T) {
 		t.Errorf("-yes did not say it is done:\n%s", out)
 	}
 	data, _ := os.ReadFile(state)
-	if strings.Contains(string(data), "providers:kubernetes") || strings.Contains(string(data), "cronjob-completed") || !strings.Contains(string(data), "Dashboard::d") {
+	if strings.Contains(string(data), "providers:kubernetes") || strings.Contains(string(data), "cronjob-completed") ||
+		!strings.Contains(string(data), "Dashboard::d") {
 		t.Errorf("state after -yes:\n%s", data)
 	}
 	backups, _ := filepath.Glob(filepath.Join(dir, "build", "upgrade", "dev-*.json"))

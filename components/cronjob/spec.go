@@ -135,7 +135,8 @@ func (s Spec) Validate(path *field.Path) field.ErrorList {
 	errs = append(errs, oneOf(path.Child("restartPolicy"), s.RestartPolicy, restartPolicies)...)
 	errs = append(errs, oneOf(path.Child("completionMode"), s.CompletionMode, completionModes)...)
 	if s.StartingDeadlineSeconds < 10 {
-		errs = append(errs, field.Invalid(path.Child("startingDeadlineSeconds"), s.StartingDeadlineSeconds, "must be >= 10: the controller checks schedules every 10 seconds, a shorter deadline may never start"))
+		errs = append(errs, field.Invalid(path.Child("startingDeadlineSeconds"), s.StartingDeadlineSeconds,
+			"must be >= 10: the controller checks schedules every 10 seconds, a shorter deadline may never start"))
 	}
 	if s.ActiveDeadlineSeconds <= 0 {
 		errs = append(errs, field.Invalid(path.Child("activeDeadlineSeconds"), s.ActiveDeadlineSeconds, "must be > 0 so a stuck run is stopped"))
@@ -155,10 +156,12 @@ func (s Spec) Validate(path *field.Path) field.ErrorList {
 	if s.CompletionMode == "Indexed" {
 		// Kubernetes' Job validation caps both for Indexed Jobs.
 		if s.Completions > MaxIndexed {
-			errs = append(errs, field.Invalid(path.Child("completions"), s.Completions, fmt.Sprintf("must be <= %d when completionMode is Indexed (Kubernetes' limit)", MaxIndexed)))
+			errs = append(errs, field.Invalid(path.Child("completions"), s.Completions,
+				fmt.Sprintf("must be <= %d when completionMode is Indexed (Kubernetes' limit)", MaxIndexed)))
 		}
 		if s.Parallelism > MaxIndexed {
-			errs = append(errs, field.Invalid(path.Child("parallelism"), s.Parallelism, fmt.Sprintf("must be <= %d when completionMode is Indexed (Kubernetes' limit)", MaxIndexed)))
+			errs = append(errs, field.Invalid(path.Child("parallelism"), s.Parallelism,
+				fmt.Sprintf("must be <= %d when completionMode is Indexed (Kubernetes' limit)", MaxIndexed)))
 		}
 	}
 	if s.Completions > 0 && s.Parallelism > s.Completions && !s.Unread["completions"] {

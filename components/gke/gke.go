@@ -247,9 +247,10 @@ func Kubeconfig(endpoint, caBase64 string) (string, error) {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["gke"] = &clientcmdapi.Cluster{Server: "https://" + endpoint, CertificateAuthorityData: ca}
 	cfg.AuthInfos["gke"] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
-		APIVersion:         "client.authentication.k8s.io/v1beta1",
-		Command:            AuthPlugin,
-		InstallHint:        "Install " + AuthPlugin + ": gcloud components install " + AuthPlugin + " (or the Debian/Ubuntu package google-cloud-cli-gke-gcloud-auth-plugin)",
+		APIVersion: "client.authentication.k8s.io/v1beta1",
+		Command:    AuthPlugin,
+		InstallHint: "Install " + AuthPlugin + ": gcloud components install " + AuthPlugin +
+			" (or the Debian/Ubuntu package google-cloud-cli-gke-gcloud-auth-plugin)",
 		ProvideClusterInfo: true,
 		InteractiveMode:    clientcmdapi.IfAvailableExecInteractiveMode,
 	}}

@@ -144,7 +144,9 @@ func TestCreatedClusterWaitsForTheGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, before := range []string{"register gcp:serviceaccount/iAMMember:IAMMember::gke-nodes-deployer-0", "register gcp:projects/iAMMember:IAMMember::gke-nodes-role"} {
+	for _, before := range []string{
+		"register gcp:serviceaccount/iAMMember:IAMMember::gke-nodes-deployer-0", "register gcp:projects/iAMMember:IAMMember::gke-nodes-role",
+	} {
 		if b, g := events.Index(before), events.Index("gate "+nodes); b < 0 || g < 0 || b > g {
 			t.Errorf("want %q before the gate: %v", before, events.List())
 		}

@@ -88,7 +88,8 @@ func (s Spec) Validate(path *field.Path) field.ErrorList {
 		errs = append(errs, field.Forbidden(path.Child("namespace"), s.Namespace+" is not a namespace for application workloads"))
 	}
 	if s.Create && s.Name != "" && len(s.NodeAccountID()) > gcpname.MaxServiceAccount {
-		errs = append(errs, field.Invalid(path.Child("name"), s.Name, fmt.Sprintf("a created cluster's nodes run as the service account %s, whose id may have at most %d characters: at most %d for the name",
+		errs = append(errs, field.Invalid(path.Child("name"), s.Name, fmt.Sprintf(
+			"a created cluster's nodes run as the service account %s, whose id may have at most %d characters: at most %d for the name",
 			s.NodeAccountID(), gcpname.MaxServiceAccount, gcpname.MaxServiceAccount-len(NodeAccountSuffix))))
 	}
 	if s.Names.Namespace != s.Namespace {

@@ -49,7 +49,8 @@ import (
 //
 // The filter's length (256 bytes) is checked by Spec.Validate, not here.
 
-const filterHint = `Pub/Sub filters look like attributes.KEY = "value", attributes:KEY, hasPrefix(attributes.KEY, "prefix"), joined with AND / OR (parenthesise to mix them), NOT to negate`
+const filterHint = `Pub/Sub filters look like attributes.KEY = "value", attributes:KEY, hasPrefix(attributes.KEY, "prefix"), ` +
+	`joined with AND / OR (parenthesise to mix them), NOT to negate`
 
 const (
 	attributesIdent = "attributes"
@@ -294,7 +295,8 @@ func checkAttributeKey(filter string, tokens []filtering.Token, i int, rewritten
 			return 0, fmt.Sprintf(`attribute key %s at %s: backquotes do not quote keys; write it as a double-quoted string: attributes.%q`,
 				key, where(filter, start), unquoted)
 		}
-		return 0, fmt.Sprintf(`attribute key %s at %s has characters other than letters, digits, hyphens and underscores; write it as a double-quoted string: attributes.%q`,
+		return 0, fmt.Sprintf(`attribute key %s at %s has characters other than letters, digits, hyphens and underscores; `+
+			`write it as a double-quoted string: attributes.%q`,
 			key, where(filter, start), key)
 	}
 	if end-k > 1 || first.Type != filtering.TokenTypeText {

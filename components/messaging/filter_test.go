@@ -31,8 +31,9 @@ const (
 	whyOrdering     = "AIP-160 has <, <=, >, >=; Pub/Sub compares only with :, = and !="
 	whyKeyFirst     = "AIP-160 type-checks string = string; Pub/Sub requires the key first and a string literal second"
 	whySingleQuotes = "AIP-160 accepts single-quoted strings; Google's documentation writes every string literal in double quotes"
-	whyKeyChars     = "AIP-160 reads a/b as a bare name; Pub/Sub requires a string literal for keys with characters other than letters, digits, hyphens and underscores"
-	whyHyphen       = "Pub/Sub reads hyphenated keys bare (only other characters need a string literal); the AIP-160 lexer ends a name at '-' and then fails"
+	whyKeyChars     = "AIP-160 reads a/b as a bare name; " +
+		"Pub/Sub requires a string literal for keys with characters other than letters, digits, hyphens and underscores"
+	whyHyphen = "Pub/Sub reads hyphenated keys bare (only other characters need a string literal); the AIP-160 lexer ends a name at '-' and then fails"
 )
 
 var filterCases = []filterCase{
@@ -52,7 +53,8 @@ var filterCases = []filterCase{
 	{filter: `attributes:"\u307F\u3093\u306A"`, valid: true, fake: true},
 	{filter: `attributes:"\x9A\x0B"`, valid: true, fake: true},
 	{filter: `attributes:"\234\265"`, valid: true, fake: true},
-	{filter: `attributes:a/b`, want: `attribute key a/b at column 12 has characters other than letters, digits, hyphens and underscores; write it as a double-quoted string: attributes."a/b"`, fake: true, why: whyKeyChars},
+	{filter: `attributes:a/b`, want: `attribute key a/b at column 12 has characters other than letters, digits, hyphens and underscores; ` +
+		`write it as a double-quoted string: attributes."a/b"`, fake: true, why: whyKeyChars},
 	{filter: `attributes.iana.org = "en"`, want: `attribute key iana.org at column 12 has characters other than letters`},
 	{filter: "attributes:`a.b`", want: "attribute key `a.b` at column 12: backquotes do not quote keys; write it as a double-quoted string: attributes.\"a.b\""},
 	{filter: `attributes.a = 'x'`, want: `single-quoted string 'x' at column 16: Pub/Sub string literals use double quotes`, fake: true, why: whySingleQuotes},
@@ -70,7 +72,8 @@ var filterCases = []filterCase{
 	{filter: `attributes.type != "report"`, valid: true, fake: true},
 	{filter: `attributes:type`, valid: true, fake: true},
 	{filter: `attributes.type == "report"`, want: `"==" at column 17 is not an operator (equality is a single =)`},
-	{filter: `type = "report"`, want: `"type" at column 1 is not an attribute reference (write attributes.type = "value", or attributes:type to test that the key exists)`},
+	{filter: `type = "report"`,
+		want: `"type" at column 1 is not an attribute reference (write attributes.type = "value", or attributes:type to test that the key exists)`},
 	{filter: `attributes.a > "1"`, want: `">" at column 14 is not a Pub/Sub operator`, fake: true, why: whyOrdering},
 	{filter: `attributes.a >= "1"`, want: `">=" at column 14 is not a Pub/Sub operator`, fake: true, why: whyOrdering},
 	{filter: `attributes.a < "1"`, want: `"<" at column 14 is not a Pub/Sub operator`, fake: true, why: whyOrdering},
@@ -105,10 +108,13 @@ var filterCases = []filterCase{
 	{filter: `(NOT attributes:name) OR attributes.name = "co"`, valid: true, fake: true},
 	{filter: `NOT (attributes:name OR attributes.lang = "jp")`, valid: true, fake: true},
 	{filter: "  attributes:a\n\tAND attributes:b  ", valid: true, fake: true},
-	{filter: `attributes.a = "1" AND attributes.b = "2" OR attributes.c = "3"`, want: "AND (at column 20) and OR (at column 43) are mixed without parentheses", fake: true, why: whyMixing},
-	{filter: `attributes.a = "1" OR attributes.b = "2" AND attributes.c = "3"`, want: "AND (at column 42) and OR (at column 20) are mixed without parentheses", fake: true, why: whyMixing},
+	{filter: `attributes.a = "1" AND attributes.b = "2" OR attributes.c = "3"`,
+		want: "AND (at column 20) and OR (at column 43) are mixed without parentheses", fake: true, why: whyMixing},
+	{filter: `attributes.a = "1" OR attributes.b = "2" AND attributes.c = "3"`,
+		want: "AND (at column 42) and OR (at column 20) are mixed without parentheses", fake: true, why: whyMixing},
 	{filter: `attributes:lang AND attributes.lang = "en" OR attributes.lang = "de"`, want: "are mixed without parentheses", fake: true, why: whyMixing},
-	{filter: `attributes:a AND (attributes:b OR attributes:c) OR attributes:d`, want: "AND (at column 14) and OR (at column 49) are mixed", fake: true, why: whyMixing},
+	{filter: `attributes:a AND (attributes:b OR attributes:c) OR attributes:d`,
+		want: "AND (at column 14) and OR (at column 49) are mixed", fake: true, why: whyMixing},
 	{filter: `NOT attributes:a AND attributes:b OR attributes:c`, want: "are mixed without parentheses", fake: true, why: whyMixing},
 	{filter: "attributes:a AND\nattributes:b OR attributes:c", want: "AND (at line 1, column 14) and OR (at line 2, column 14)", fake: true, why: whyMixing},
 	{filter: `attributes:a and attributes:b`, want: `"and" at column 14: AND, OR and NOT must be uppercase`},

@@ -121,7 +121,8 @@ func TestTopicAndDeadLetters(t *testing.T) {
 	plantest.Inputs(t, agentSub, map[string]any{"role": "roles/pubsub.subscriber", "member": agent, "subscription": "jobs-worker-x1"})
 	plantest.ReplacedWith(t, agentSub, sub)
 	consumer := plantest.Find(t, plan, "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember", "topic-jobs-worker-subscriber-0")
-	plantest.Inputs(t, consumer, map[string]any{"role": "roles/pubsub.subscriber", "member": "serviceAccount:consumer@p.iam.gserviceaccount.com", "subscription": "jobs-worker-x1"})
+	plantest.Inputs(t, consumer,
+		map[string]any{"role": "roles/pubsub.subscriber", "member": "serviceAccount:consumer@p.iam.gserviceaccount.com", "subscription": "jobs-worker-x1"})
 	plantest.ReplacedWith(t, consumer, sub)
 
 	push := plantest.Find(t, plan, "gcp:pubsub/subscription:Subscription", "topic-jobs-push")
@@ -195,13 +196,17 @@ func TestTopicSpecValidation(t *testing.T) {
 		{"ack deadline 601s", func(s *TopicSpec) { s.Subscriptions[0].AckDeadline = duration.Of(601 * time.Second) }, "t.subscriptions[0].ackDeadline"},
 		{"retention 5m", func(s *TopicSpec) { s.Subscriptions[0].MessageRetention = duration.Of(5 * time.Minute) }, "t.subscriptions[0].messageRetention"},
 		{"retention 32d", func(s *TopicSpec) { s.Subscriptions[0].MessageRetention = duration.Of(32 * 24 * time.Hour) }, "t.subscriptions[0].messageRetention"},
-		{"backoff over 600s", func(s *TopicSpec) { s.Subscriptions[0].Retry.MaximumBackoff = duration.Of(601 * time.Second) }, "t.subscriptions[0].retry.maximumBackoff"},
-		{"backoff min above max", func(s *TopicSpec) { s.Subscriptions[0].Retry.MinimumBackoff = duration.Of(700 * time.Second) }, "t.subscriptions[0].retry.minimumBackoff"},
+		{"backoff over 600s", func(s *TopicSpec) { s.Subscriptions[0].Retry.MaximumBackoff = duration.Of(601 * time.Second) },
+			"t.subscriptions[0].retry.maximumBackoff"},
+		{"backoff min above max", func(s *TopicSpec) { s.Subscriptions[0].Retry.MinimumBackoff = duration.Of(700 * time.Second) },
+			"t.subscriptions[0].retry.minimumBackoff"},
 		{"backoff missing", func(s *TopicSpec) { s.Subscriptions[0].Retry.MinimumBackoff = duration.Duration{} }, "t.subscriptions[0].retry.minimumBackoff"},
 		{"exactly once on push", func(s *TopicSpec) { s.Subscriptions[1].ExactlyOnce = true }, "t.subscriptions[1].exactlyOnce"},
 		{"delivery attempts 4", func(s *TopicSpec) { s.Subscriptions[0].DeadLetter.MaxDeliveryAttempts = 4 }, "t.subscriptions[0].deadLetter.maxDeliveryAttempts"},
-		{"delivery attempts 101", func(s *TopicSpec) { s.Subscriptions[0].DeadLetter.MaxDeliveryAttempts = 101 }, "t.subscriptions[0].deadLetter.maxDeliveryAttempts"},
-		{"dead letter retention 40d", func(s *TopicSpec) { s.Subscriptions[0].DeadLetter.MessageRetention = duration.Of(40 * 24 * time.Hour) }, "t.subscriptions[0].deadLetter.messageRetention"},
+		{"delivery attempts 101", func(s *TopicSpec) { s.Subscriptions[0].DeadLetter.MaxDeliveryAttempts = 101 },
+			"t.subscriptions[0].deadLetter.maxDeliveryAttempts"},
+		{"dead letter retention 40d", func(s *TopicSpec) { s.Subscriptions[0].DeadLetter.MessageRetention = duration.Of(40 * 24 * time.Hour) },
+			"t.subscriptions[0].deadLetter.messageRetention"},
 		{"push path without slash", func(s *TopicSpec) { s.Subscriptions[1].Push.Path = "pubsub" }, "t.subscriptions[1].push.path"},
 		{"filter too long", func(s *TopicSpec) { s.Subscriptions[0].Filter = strings.Repeat("x", 257) }, "t.subscriptions[0].filter"},
 		{"subscription name empty", func(s *TopicSpec) { s.Subscriptions[0].Name = "" }, "t.subscriptions[0].name"},

@@ -161,11 +161,13 @@ func (s SubscriptionSpec) Validate(path *field.Path) field.ErrorList {
 			}
 		}
 		if !s.Retry.Unread.Any("minimumBackoff", "maximumBackoff") && s.Retry.MinimumBackoff.Duration > s.Retry.MaximumBackoff.Duration {
-			errs = append(errs, field.Invalid(r.Child("maximumBackoff"), s.Retry.MaximumBackoff.Written(), fmt.Sprintf("must be >= minimumBackoff (%s)", s.Retry.MinimumBackoff.Written())))
+			errs = append(errs, field.Invalid(r.Child("maximumBackoff"), s.Retry.MaximumBackoff.Written(),
+				fmt.Sprintf("must be >= minimumBackoff (%s)", s.Retry.MinimumBackoff.Written())))
 		}
 	}
 	if s.ExactlyOnce && s.Push != nil && !s.Unread.Any("exactlyOnce", "push") {
-		errs = append(errs, field.Invalid(path.Child("exactlyOnce"), true, "exactly-once delivery is only available on pull subscriptions; remove push or exactlyOnce"))
+		errs = append(errs, field.Invalid(path.Child("exactlyOnce"), true,
+			"exactly-once delivery is only available on pull subscriptions; remove push or exactlyOnce"))
 	}
 	if len(s.Filter) > MaxFilterBytes {
 		errs = append(errs, field.TooLong(path.Child("filter"), s.Filter, MaxFilterBytes))

@@ -47,7 +47,8 @@ func TestCompletionsMetric(t *testing.T) {
 	if !reflect.DeepEqual(keys, []string{"cronjob", "namespace"}) || len(m.Extractors) != 2 {
 		t.Errorf("labels %v, extractors %v: want cronjob and namespace, which CronJobFilter selects by", keys, m.Extractors)
 	}
-	if f := CronJobFilter(m.Name, Cluster{Project: "p-gke", Location: "l", Name: "c", Namespace: "ns"}, "j"); !strings.Contains(f, `metric.label.namespace="ns" AND metric.label.cronjob="j"`) {
+	if f := CronJobFilter(m.Name, Cluster{Project: "p-gke", Location: "l", Name: "c", Namespace: "ns"}, "j"); !strings.Contains(f,
+		`metric.label.namespace="ns" AND metric.label.cronjob="j"`) {
 		t.Errorf("an overdue alert's filter %s does not select by the metric's labels", f)
 	}
 }

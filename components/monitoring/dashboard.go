@@ -176,7 +176,8 @@ func BuildDashboard(a Args) Dashboard {
 	heading(fmt.Sprintf("## Worker `%s`\nCloud Run, %s. Requests come from the Cloud Tasks queues and push subscriptions.", w.Service, w.Region))
 	add(chart(fmt.Sprintf("Worker %s: requests/s by response class", w.Service), alertLine("5xx alert", t.Worker5xxPerSecond),
 		line(ServiceFilter(MetricRunRequests, a.Project, w.Region, w.Service),
-			Aggregation{Aligner: "ALIGN_RATE", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.response_code_class"}}, "${metric.labels.response_code_class}", "LINE")))
+			Aggregation{Aligner: "ALIGN_RATE", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.response_code_class"}},
+			"${metric.labels.response_code_class}", "LINE")))
 	latency := ServiceFilter(MetricRunLatencies, a.Project, w.Region, w.Service)
 	add(chart(fmt.Sprintf("Worker %s: request latency (ms)", w.Service), nil,
 		line(latency, Aggregation{Aligner: "ALIGN_DELTA", Reducer: "REDUCE_PERCENTILE_50", GroupBy: []string{"resource.label.service_name"}}, "p50", "LINE"),
@@ -186,7 +187,8 @@ func BuildDashboard(a Args) Dashboard {
 			Aggregation{Aligner: "ALIGN_MAX", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.state"}}, "${metric.labels.state}", "STACKED_AREA")))
 
 	if len(a.Subscriptions) > 0 {
-		heading("## Subscriptions\nBacklog, oldest unacknowledged message and dead letters of every worker subscription. Inspect and replay dead letters with `bin/deadletters`.")
+		heading("## Subscriptions\nBacklog, oldest unacknowledged message and dead letters of every worker subscription. " +
+			"Inspect and replay dead letters with `bin/deadletters`.")
 	}
 	for _, s := range a.Subscriptions {
 		add(chart(fmt.Sprintf("%s: undelivered messages", s.Name), alertLine("alert", float64(t.UndeliveredMessages)),
@@ -208,11 +210,13 @@ func BuildDashboard(a Args) Dashboard {
 			line(QueueFilter(MetricQueueDepth, a.Project, q.Location, q.ID), Aggregation{Aligner: "ALIGN_MEAN"}, q.ID, "LINE")))
 		add(chart(fmt.Sprintf("%s: dispatch attempts/s by response code", q.ID), nil,
 			line(QueueFilter(MetricTaskAttempts, a.Project, q.Location, q.ID),
-				Aggregation{Aligner: "ALIGN_RATE", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.response_code"}}, "${metric.labels.response_code}", "STACKED_AREA")))
+				Aggregation{Aligner: "ALIGN_RATE", Reducer: "REDUCE_SUM", GroupBy: []string{"metric.label.response_code"}},
+				"${metric.labels.response_code}", "STACKED_AREA")))
 	}
 
 	if len(a.CronJobs) > 0 {
-		heading(fmt.Sprintf("## CronJobs\nRuns completed, failed and missed, counted from the Kubernetes events of cluster `%s`, namespace `%s`.", a.Cluster.Name, a.Cluster.Namespace))
+		heading(fmt.Sprintf("## CronJobs\nRuns completed, failed and missed, counted from the Kubernetes events of cluster `%s`, namespace `%s`.",
+			a.Cluster.Name, a.Cluster.Namespace))
 	}
 	names := a.metricNames()
 	for _, c := range a.CronJobs {

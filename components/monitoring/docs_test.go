@@ -110,7 +110,8 @@ func TestRunbookWithoutCluster(t *testing.T) {
 	a.Cluster = Cluster{}
 	r := &renderer{}
 	for _, doc := range []string{r.oldestUnackedDocs(a, a.Subscriptions[0], 0), r.undeliveredDocs(a, a.Subscriptions[0])} {
-		if !strings.Contains(doc, "```\ngcloud pubsub subscriptions describe jobs-worker-x1 --project p\n# no subscriber Deployment in this stack") || strings.Contains(doc, "kubectl") {
+		if !strings.Contains(doc, "```\ngcloud pubsub subscriptions describe jobs-worker-x1 --project p\n# no subscriber Deployment in this stack") ||
+			strings.Contains(doc, "kubectl") {
 			t.Errorf("without a cluster the runbook still names kubectl or lacks the push note:\n%s", doc)
 		}
 	}

@@ -307,14 +307,22 @@ func newLogMetrics(ctx *pulumi.Context, name string, a Args, opts pulumi.Resourc
 			Description: "Jobs of the asyncjobs CronJobs that failed: retries used up or active deadline passed (Job controller events).",
 			Filter:      JobEventsFilter(a.Cluster, jobs, ReasonsFailed),
 			Labels:      []MetricLabel{labelCronJob, labelNamespace, labelReason},
-			Extractors:  map[string]string{"cronjob": jobNameExtractor, "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"},
+			Extractors: map[string]string{
+				"cronjob":   jobNameExtractor,
+				"namespace": "EXTRACT(jsonPayload.involvedObject.namespace)",
+				"reason":    "EXTRACT(jsonPayload.reason)",
+			},
 		}},
 		{"missed", LogMetric{
 			Name:        names.missed,
 			Description: "Scheduled runs of the asyncjobs CronJobs that did not start (CronJob controller events).",
 			Filter:      CronJobEventsFilter(a.Cluster, jobs, ReasonsMissed),
 			Labels:      []MetricLabel{labelCronJob, labelNamespace, labelReason},
-			Extractors:  map[string]string{"cronjob": "EXTRACT(jsonPayload.involvedObject.name)", "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"},
+			Extractors: map[string]string{
+				"cronjob":   "EXTRACT(jsonPayload.involvedObject.name)",
+				"namespace": "EXTRACT(jsonPayload.involvedObject.namespace)",
+				"reason":    "EXTRACT(jsonPayload.reason)",
+			},
 		}},
 	}
 	var out []pulumi.Resource

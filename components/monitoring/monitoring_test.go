@@ -90,9 +90,11 @@ func TestAlertPolicies(t *testing.T) {
 	plan := record(t, testArgs())
 	comp := plantest.Find(t, plan, TypeToken, "monitoring")
 	const (
-		sub       = `resource.type="pubsub_subscription" AND resource.label.project_id="p" AND resource.label.subscription_id=`
-		queue     = `resource.type="cloud_tasks_queue" AND resource.label.project_id="p" AND resource.label.location="asia-northeast1" AND resource.label.queue_id="sample-queue-x1"`
-		cluster   = `resource.type="k8s_cluster" AND resource.label.project_id="p-gke" AND resource.label.location="asia-northeast1" AND resource.label.cluster_name="c1" AND metric.label.namespace="jobs" AND metric.label.cronjob=`
+		sub   = `resource.type="pubsub_subscription" AND resource.label.project_id="p" AND resource.label.subscription_id=`
+		queue = `resource.type="cloud_tasks_queue" AND resource.label.project_id="p" AND resource.label.location="asia-northeast1"` +
+			` AND resource.label.queue_id="sample-queue-x1"`
+		cluster = `resource.type="k8s_cluster" AND resource.label.project_id="p-gke" AND resource.label.location="asia-northeast1"` +
+			` AND resource.label.cluster_name="c1" AND metric.label.namespace="jobs" AND metric.label.cronjob=`
 		userTypes = `metric.type="logging.googleapis.com/user/asyncjobs-cronjob-`
 	)
 	cases := []struct {
@@ -109,13 +111,15 @@ func TestAlertPolicies(t *testing.T) {
 		logMatch []string
 	}{
 		{"worker-5xx", KindWorker5xx, SeverityError,
-			`metric.type="run.googleapis.com/request_count" AND resource.type="cloud_run_revision" AND resource.label.project_id="p" AND resource.label.location="asia-northeast1" AND resource.label.service_name="worker-x1" AND metric.label.response_code_class="5xx"`,
+			`metric.type="run.googleapis.com/request_count" AND resource.type="cloud_run_revision" AND resource.label.project_id="p"` +
+				` AND resource.label.location="asia-northeast1" AND resource.label.service_name="worker-x1" AND metric.label.response_code_class="5xx"`,
 			false, 0.1, "300s", "300s", "ALIGN_RATE", "REDUCE_SUM", []any{"resource.label.service_name"},
 			[]string{"`worker-x1`", "gcloud run revisions list --service worker-x1 --region asia-northeast1 --project p", "update-traffic worker-x1"}, nil},
 		{"sub-jobs-jobs-worker-oldest-unacked", KindOldestUnacked, SeverityError,
 			`metric.type="pubsub.googleapis.com/subscription/oldest_unacked_message_age" AND ` + sub + `"jobs-worker-x1"`,
 			false, 3300, "300s", "300s", "ALIGN_MAX", "", nil,
-			[]string{"more than 55m", "gcloud pubsub subscriptions describe jobs-worker-x1 --project p", "kubectl --namespace jobs get deployments,hpa,pods", "bin/deadletters inspect --stack test --pair jobs/jobs-worker"}, nil},
+			[]string{"more than 55m", "gcloud pubsub subscriptions describe jobs-worker-x1 --project p", "kubectl --namespace jobs get deployments,hpa,pods",
+				"bin/deadletters inspect --stack test --pair jobs/jobs-worker"}, nil},
 		{"sub-jobs-jobs-worker-undelivered", KindUndelivered, SeverityWarning,
 			`metric.type="pubsub.googleapis.com/subscription/num_undelivered_messages" AND ` + sub + `"jobs-worker-x1"`,
 			false, 1000, "300s", "300s", "ALIGN_MEAN", "", nil,
@@ -140,7 +144,8 @@ func TestAlertPolicies(t *testing.T) {
 			false, 0.1, "300s", "300s", "ALIGN_RATE", "REDUCE_SUM", []any{"resource.label.queue_id"},
 			[]string{"other than 2xx", `resource.labels.queue_id="sample-queue-x1"`, "bin/enqueue --stack test --queue sample-queue"}, nil},
 		{"cronjob-every-minute-failed", KindCronJobFailed, SeverityError, "", false, 0, "", "", "", "", nil,
-			[]string{"BackoffLimitExceeded", "DeadlineExceeded", "`asyncjobs-cronjob-failed-x1`", "gcloud container clusters get-credentials c1 --location asia-northeast1 --project p-gke",
+			[]string{"BackoffLimitExceeded", "DeadlineExceeded", "`asyncjobs-cronjob-failed-x1`",
+				"gcloud container clusters get-credentials c1 --location asia-northeast1 --project p-gke",
 				"kubectl --namespace jobs get jobs -l app.kubernetes.io/name=every-minute", "create job every-minute-manual-$(date +%s) --from=cronjob/every-minute"},
 			[]string{`logName="projects/p-gke/logs/events"`, `resource.labels.cluster_name="c1"`, `jsonPayload.involvedObject.kind="Job"`,
 				`jsonPayload.involvedObject.namespace="jobs"`, `jsonPayload.involvedObject.name=~"^(every-minute)-[0-9]+$"`,
@@ -361,13 +366,15 @@ func TestLogMetrics(t *testing.T) {
 			append(append([]string{}, events...), `jsonPayload.involvedObject.kind="Job"`, `jsonPayload.involvedObject.namespace="jobs"`, jobs,
 				`jsonPayload.reason=("BackoffLimitExceeded" OR "DeadlineExceeded")`),
 			[]string{"cronjob", "namespace", "reason"},
-			map[string]any{"cronjob": `REGEXP_EXTRACT(jsonPayload.involvedObject.name, "^(.+)-[0-9]+$")`, "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"}},
+			map[string]any{"cronjob": `REGEXP_EXTRACT(jsonPayload.involvedObject.name, "^(.+)-[0-9]+$")`,
+				"namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"}},
 		{"monitoring-cronjob-missed", "asyncjobs-cronjob-missed-x1",
 			append(append([]string{}, events...), `jsonPayload.involvedObject.kind="CronJob"`, `jsonPayload.involvedObject.namespace="jobs"`,
 				`jsonPayload.involvedObject.name=("every-minute" OR "nightly.report")`,
 				`jsonPayload.reason=("MissSchedule" OR "TooManyMissedTimes" OR "JobAlreadyActive")`),
 			[]string{"cronjob", "namespace", "reason"},
-			map[string]any{"cronjob": "EXTRACT(jsonPayload.involvedObject.name)", "namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"}},
+			map[string]any{"cronjob": "EXTRACT(jsonPayload.involvedObject.name)",
+				"namespace": "EXTRACT(jsonPayload.involvedObject.namespace)", "reason": "EXTRACT(jsonPayload.reason)"}},
 	}
 	if n := len(plan.ByType(metricType)); n != len(cases) {
 		t.Fatalf("%d log-based metrics, want %d", n, len(cases))
@@ -461,10 +468,11 @@ func TestDashboard(t *testing.T) {
 		"Worker worker-x1: requests/s by response class": {[]string{ServiceFilter(MetricRunRequests, "p", "asia-northeast1", "worker-x1")}, []float64{0.1}},
 		"Worker worker-x1: request latency (ms)": {[]string{ServiceFilter(MetricRunLatencies, "p", "asia-northeast1", "worker-x1"),
 			ServiceFilter(MetricRunLatencies, "p", "asia-northeast1", "worker-x1")}, nil},
-		"Worker worker-x1: instances":                           {[]string{ServiceFilter(MetricRunInstances, "p", "asia-northeast1", "worker-x1")}, nil},
-		"jobs-worker-x1: undelivered messages":                  {[]string{SubscriptionFilter(MetricUndeliveredMessages, "p", sub.Name)}, []float64{1000}},
-		"jobs-worker-x1: oldest unacked message age (s)":        {[]string{SubscriptionFilter(MetricOldestUnackedAge, "p", sub.Name)}, []float64{3300}},
-		"jobs-worker-x1: dead letters":                          {[]string{SubscriptionFilter(MetricDeadLetterMessages, "p", sub.Name), SubscriptionFilter(MetricUndeliveredMessages, "p", dl)}, nil},
+		"Worker worker-x1: instances":                    {[]string{ServiceFilter(MetricRunInstances, "p", "asia-northeast1", "worker-x1")}, nil},
+		"jobs-worker-x1: undelivered messages":           {[]string{SubscriptionFilter(MetricUndeliveredMessages, "p", sub.Name)}, []float64{1000}},
+		"jobs-worker-x1: oldest unacked message age (s)": {[]string{SubscriptionFilter(MetricOldestUnackedAge, "p", sub.Name)}, []float64{3300}},
+		"jobs-worker-x1: dead letters": {[]string{SubscriptionFilter(MetricDeadLetterMessages, "p", sub.Name),
+			SubscriptionFilter(MetricUndeliveredMessages, "p", dl)}, nil},
 		"sample-queue-x1: queue depth":                          {[]string{QueueFilter(MetricQueueDepth, "p", q.Location, q.ID)}, []float64{1000}},
 		"sample-queue-x1: dispatch attempts/s by response code": {[]string{QueueFilter(MetricTaskAttempts, "p", q.Location, q.ID)}, nil},
 	}

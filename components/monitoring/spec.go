@@ -43,7 +43,7 @@ const (
 // Spec is the stack's alerting configuration.
 type Spec struct {
 	Enabled              bool       `json:"enabled" doc:"declare the alert policies and notification channels (the dashboard is declared either way)"`
-	NotificationChannels []string   `json:"notificationChannels" doc:"existing notification channels every alert notifies, projects/<project>/notificationChannels/<id>"`
+	NotificationChannels []string   `json:"notificationChannels" doc:"existing notification channels every alert notifies, projects/<project>/notificationChannels/<id>"` //nolint:lll // a struct tag cannot be wrapped
 	Emails               []string   `json:"emails" doc:"e-mail addresses; each gets an e-mail notification channel that every alert notifies"`
 	Thresholds           Thresholds `json:"thresholds" doc:"when the alerts fire"`
 	// Names are resolved by the stack (package stacks, Config.resolve)
@@ -64,13 +64,13 @@ type Names struct {
 // Thresholds say when each alert fires. They apply to every resource of
 // their kind.
 type Thresholds struct {
-	OldestUnackedAge        duration.Duration `json:"oldestUnackedAge" doc:"oldest unacknowledged message on a worker subscription older than this, 1s-31d (unset: per subscription, deliveryAttempts x (ackDeadline + maximumBackoff), at least 10m)"`
+	OldestUnackedAge        duration.Duration `json:"oldestUnackedAge" doc:"oldest unacknowledged message on a worker subscription older than this, 1s-31d (unset: per subscription, deliveryAttempts x (ackDeadline + maximumBackoff), at least 10m)"` //nolint:lll // a struct tag cannot be wrapped
 	UndeliveredMessages     int64             `json:"undeliveredMessages" doc:"more messages than this waiting on a worker subscription, >= 1"`
 	QueueDepth              int64             `json:"queueDepth" doc:"more tasks than this in a queue, >= 1"`
-	FailedAttemptsPerSecond float64           `json:"failedAttemptsPerSecond" doc:"task attempts per second answered with other than 2xx, per queue, above this; >= 0 (0: any)"`
+	FailedAttemptsPerSecond float64           `json:"failedAttemptsPerSecond" doc:"task attempts per second answered with other than 2xx, per queue, above this; >= 0 (0: any)"` //nolint:lll // a struct tag cannot be wrapped
 	Worker5xxPerSecond      float64           `json:"worker5xxPerSecond" doc:"worker responses per second with a 5xx status above this; >= 0 (0: any)"`
 	Window                  duration.Duration `json:"window" doc:"alignment period every value is computed over, 60s-25h in whole minutes"`
-	Duration                duration.Duration `json:"duration" doc:"how long a threshold must be crossed before an alert opens, 0s-24h in whole minutes (0s: at once); dead letters and CronJob failures alert at once"`
+	Duration                duration.Duration `json:"duration" doc:"how long a threshold must be crossed before an alert opens, 0s-24h in whole minutes (0s: at once); dead letters and CronJob failures alert at once"` //nolint:lll // a struct tag cannot be wrapped
 }
 
 // DefaultSpec returns the defaults.

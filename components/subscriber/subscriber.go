@@ -67,7 +67,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.Spec.Names.Account == "" || args.SubscriptionName == "" {
 		// The stack's resolve step fills them; a guess here could name
 		// resources other than the ones validated and watched.
-		return nil, fmt.Errorf("subscriber %q: physical names not resolved (Spec.Names is %+v, SubscriptionName %q; package stacks resolves them)", args.Spec.Name, args.Spec.Names, args.SubscriptionName)
+		return nil, fmt.Errorf("subscriber %q: physical names not resolved (Spec.Names is %+v, SubscriptionName %q; package stacks resolves them)",
+			args.Spec.Name, args.Spec.Names, args.SubscriptionName)
 	}
 	s := &Subscriber{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, s, opts...); err != nil {

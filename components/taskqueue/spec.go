@@ -116,10 +116,12 @@ func (s Spec) Validate(path *field.Path) field.ErrorList {
 	}
 	rl := path.Child("rateLimits")
 	if s.RateLimits.MaxDispatchesPerSecond <= 0 || s.RateLimits.MaxDispatchesPerSecond > MaxDispatchesPerSecond {
-		errs = append(errs, field.Invalid(rl.Child("maxDispatchesPerSecond"), s.RateLimits.MaxDispatchesPerSecond, fmt.Sprintf("must be > 0 and <= %d", MaxDispatchesPerSecond)))
+		errs = append(errs, field.Invalid(rl.Child("maxDispatchesPerSecond"), s.RateLimits.MaxDispatchesPerSecond,
+			fmt.Sprintf("must be > 0 and <= %d", MaxDispatchesPerSecond)))
 	}
 	if s.RateLimits.MaxConcurrentDispatches < 1 || s.RateLimits.MaxConcurrentDispatches > MaxConcurrentDispatches {
-		errs = append(errs, field.Invalid(rl.Child("maxConcurrentDispatches"), s.RateLimits.MaxConcurrentDispatches, fmt.Sprintf("must be between 1 and %d", MaxConcurrentDispatches)))
+		errs = append(errs, field.Invalid(rl.Child("maxConcurrentDispatches"), s.RateLimits.MaxConcurrentDispatches,
+			fmt.Sprintf("must be between 1 and %d", MaxConcurrentDispatches)))
 	}
 	r := path.Child("retry")
 	if s.Retry.MaxAttempts < UnlimitedAttempts || s.Retry.MaxAttempts == 0 {
@@ -131,7 +133,8 @@ func (s Spec) Validate(path *field.Path) field.ErrorList {
 	if s.Retry.MaxBackoff.Duration < 0 {
 		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.Written(), "must be >= 0s"))
 	} else if !s.Retry.Unread.Any("minBackoff", "maxBackoff") && s.Retry.MaxBackoff.Duration < s.Retry.MinBackoff.Duration {
-		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.Written(), fmt.Sprintf("must be >= minBackoff (%s)", s.Retry.MinBackoff.Written())))
+		errs = append(errs, field.Invalid(r.Child("maxBackoff"), s.Retry.MaxBackoff.Written(),
+			fmt.Sprintf("must be >= minBackoff (%s)", s.Retry.MinBackoff.Written())))
 	}
 	// Cloud Tasks truncates these to whole seconds: a fraction would be
 	// dropped without a word.

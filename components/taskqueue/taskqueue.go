@@ -22,7 +22,9 @@ const TypeToken = "asyncjobs:taskqueue:Queue"
 // Invoker grants roles/run.invoker on the worker service; the worker
 // component implements it so the grant stays on that one service.
 type Invoker interface {
-	GrantInvoker(ctx *pulumi.Context, name string, member pulumi.StringInput, account pulumi.Resource, opts ...pulumi.ResourceOption) (*cloudrunv2.ServiceIamMember, error)
+	GrantInvoker(
+		ctx *pulumi.Context, name string, member pulumi.StringInput, account pulumi.Resource, opts ...pulumi.ResourceOption,
+	) (*cloudrunv2.ServiceIamMember, error)
 }
 
 // Args are the queue's settings: the project, the labels (Cloud Tasks

@@ -63,7 +63,7 @@ type Spec struct {
 	Invokers         []string          `json:"invokers" doc:"extra IAM members granted run.invoker on this service only"`
 	ServiceAccountID string            `json:"serviceAccountId" doc:"runtime service account id (default <name>-run)"`
 	// PushServiceAccountID names the identity only push subscriptions use.
-	PushServiceAccountID string `json:"pushServiceAccountId" doc:"service account id in Pub/Sub push tokens (default <name>-push); created, and checked, only when a subscription pushes"`
+	PushServiceAccountID string `json:"pushServiceAccountId" doc:"service account id in Pub/Sub push tokens (default <name>-push); created, and checked, only when a subscription pushes"` //nolint:lll // a struct tag cannot be wrapped
 	// Names are resolved by the stack (package stacks, Config.resolve)
 	// before validation; configuration cannot set them.
 	Names Names `json:"-"`

@@ -192,7 +192,9 @@ func (a Args) checkNames() error {
 // that asks for it. The grant is re-created whenever the service or the
 // account is replaced: IAM on the old service goes with it, and a binding
 // to a deleted account does not pass to a new one of the same e-mail.
-func (w *Worker) GrantInvoker(ctx *pulumi.Context, name string, member pulumi.StringInput, account pulumi.Resource, opts ...pulumi.ResourceOption) (*cloudrunv2.ServiceIamMember, error) {
+func (w *Worker) GrantInvoker(
+	ctx *pulumi.Context, name string, member pulumi.StringInput, account pulumi.Resource, opts ...pulumi.ResourceOption,
+) (*cloudrunv2.ServiceIamMember, error) {
 	return cloudrunv2.NewServiceIamMember(ctx, name, &cloudrunv2.ServiceIamMemberArgs{
 		Name:     w.ServiceName,
 		Location: w.Location,
@@ -203,7 +205,9 @@ func (w *Worker) GrantInvoker(ctx *pulumi.Context, name string, member pulumi.St
 
 // grantActAs grants roles/iam.serviceAccountUser on account, and nothing
 // wider, to each deployer; re-created with the account.
-func grantActAs(ctx *pulumi.Context, name string, account *serviceaccount.Account, deployers []string, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+func grantActAs(
+	ctx *pulumi.Context, name string, account *serviceaccount.Account, deployers []string, opts ...pulumi.ResourceOption,
+) ([]pulumi.Resource, error) {
 	var grants []pulumi.Resource
 	for i, m := range deployers {
 		g, err := serviceaccount.NewIAMMember(ctx, fmt.Sprintf("%s-deployer-%d", name, i), &serviceaccount.IAMMemberArgs{

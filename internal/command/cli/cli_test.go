@@ -114,7 +114,8 @@ func TestFirstSignalCancelsSecondExits(t *testing.T) {
 		second = next("the second message")
 		return WithExit(ExitInterrupted, errors.New("stopped"))
 	}
-	code := mainWith("tool", run, nil, nil, io.Discard, stderr, func(code int) { exited <- code }, OnInterrupt("handing work back", "exiting now; held work comes back by itself"))
+	code := mainWith("tool", run, nil, nil, io.Discard, stderr, func(code int) { exited <- code },
+		OnInterrupt("handing work back", "exiting now; held work comes back by itself"))
 	if code != ExitInterrupted {
 		t.Errorf("exit %d, want %d", code, ExitInterrupted)
 	}

@@ -54,7 +54,8 @@ func (c *Common) EndpointFromEnv(env string) error {
 func (c *Common) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.OutputsFile, "outputs", "", "read the stack outputs from this `file` (the JSON `pulumi stack output --json` prints)")
 	fs.StringVar(&c.Stack, "stack", "", "read the outputs of this Pulumi `stack` by running `pulumi stack output --json --stack NAME`")
-	fs.StringVar(&c.Impersonate, "impersonate-service-account", "", "call Google Cloud as this service account `email`, impersonated with your application default credentials (needs roles/iam.serviceAccountTokenCreator on it)")
+	fs.StringVar(&c.Impersonate, "impersonate-service-account", "", "call Google Cloud as this service account `email`, "+
+		"impersonated with your application default credentials (needs roles/iam.serviceAccountTokenCreator on it)")
 	fs.StringVar(&c.Endpoint, "endpoint", "", "test hook: a loopback `host:port` reached without TLS or credentials")
 }
 

@@ -60,7 +60,8 @@ func TestCommonValidate(t *testing.T) {
 		{name: "endpoint without port", c: Common{Endpoint: "127.0.0.1"}, want: []string{"--endpoint", "host:port"}},
 		{name: "both sources", c: Common{OutputsFile: "o.json", Stack: "dev"}, want: []string{"--outputs", "--stack", "only one"}},
 		{name: "bad impersonation target", c: Common{Impersonate: "me@example.com"}, want: []string{"--impersonate-service-account", "me@example.com"}},
-		{name: "endpoint with impersonation", c: Common{Endpoint: "127.0.0.1:1", Impersonate: "sa@p.iam.gserviceaccount.com"}, want: []string{"takes no credentials"}},
+		{name: "endpoint with impersonation", c: Common{Endpoint: "127.0.0.1:1", Impersonate: "sa@p.iam.gserviceaccount.com"},
+			want: []string{"takes no credentials"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

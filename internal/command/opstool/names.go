@@ -26,7 +26,8 @@ const MaxTaskIDLength = 500
 // CheckQueuePath checks a full Cloud Tasks queue name.
 func CheckQueuePath(p string) error {
 	if m := queuePathRE.FindStringSubmatch(p); len(m) < 4 || !gcpname.IsQueueID(m[3]) {
-		return fmt.Errorf("%q is not a queue name: want projects/PROJECT/locations/LOCATION/queues/QUEUE with QUEUE made of letters, digits and hyphens (at most %d)", p, gcpname.MaxQueue)
+		return fmt.Errorf("%q is not a queue name: want projects/PROJECT/locations/LOCATION/queues/QUEUE "+
+			"with QUEUE made of letters, digits and hyphens (at most %d)", p, gcpname.MaxQueue)
 	}
 	return nil
 }
@@ -59,7 +60,8 @@ func checkPubSubPath(p, collection, placeholder string) error {
 	}
 	id := parts[3]
 	if !gcpname.IsPubSubID(id) {
-		return fmt.Errorf("%q: %s ID %q must start with a letter, use only letters, digits and -_.~+%%, be %d to %d characters and not start with goog", p, strings.TrimSuffix(collection, "s"), id, gcpname.MinPubSub, gcpname.MaxPubSub)
+		return fmt.Errorf("%q: %s ID %q must start with a letter, use only letters, digits and -_.~+%%, be %d to %d characters and not start with goog",
+			p, strings.TrimSuffix(collection, "s"), id, gcpname.MinPubSub, gcpname.MaxPubSub)
 	}
 	return nil
 }

@@ -81,11 +81,15 @@ func TestOutputsSelection(t *testing.T) {
 		wantErr  []string
 	}{
 		{name: "queue by name", pick: func() (string, string, error) { k, q, err := two.Queue("b"); return k, q.QueuePath, err }, wantKey: "b", wantPath: "qb"},
-		{name: "several queues need a name", pick: func() (string, string, error) { k, q, err := two.Queue(""); return k, q.QueuePath, err }, wantErr: []string{"--queue is required", "a, b"}},
-		{name: "unknown queue", pick: func() (string, string, error) { k, q, err := two.Queue("c"); return k, q.QueuePath, err }, wantErr: []string{`--queue="c"`, "have: a, b"}},
+		{name: "several queues need a name", pick: func() (string, string, error) { k, q, err := two.Queue(""); return k, q.QueuePath, err },
+			wantErr: []string{"--queue is required", "a, b"}},
+		{name: "unknown queue", pick: func() (string, string, error) { k, q, err := two.Queue("c"); return k, q.QueuePath, err },
+			wantErr: []string{`--queue="c"`, "have: a, b"}},
 		{name: "only pair chosen", pick: func() (string, string, error) { k, d, err := two.DeadLetter(""); return k, d.Topic, err }, wantKey: "t/s", wantPath: "T"},
-		{name: "no queues", pick: func() (string, string, error) { k, q, err := (&Outputs{}).Queue(""); return k, q.QueuePath, err }, wantErr: []string{"no queues entries"}},
-		{name: "no pairs, named", pick: func() (string, string, error) { k, d, err := (&Outputs{}).DeadLetter("x/y"); return k, d.Topic, err }, wantErr: []string{`--pair="x/y"`, "no deadLetters entries"}},
+		{name: "no queues", pick: func() (string, string, error) { k, q, err := (&Outputs{}).Queue(""); return k, q.QueuePath, err },
+			wantErr: []string{"no queues entries"}},
+		{name: "no pairs, named", pick: func() (string, string, error) { k, d, err := (&Outputs{}).DeadLetter("x/y"); return k, d.Topic, err },
+			wantErr: []string{`--pair="x/y"`, "no deadLetters entries"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -154,11 +154,13 @@ func Inspect(st Stack, resources []Resource, bootstrapStack string) (Report, err
 		if _, err := clientcmd.Load([]byte(kubeconfig)); err == nil {
 			continue
 		} else if n := len(users[res.URN]); n > 0 {
-			return Report{}, fmt.Errorf("the Kubernetes provider %s records a kubeconfig that does not parse (%v), and %d resources use it: this command removes only a provider that created nothing", res.URN, firstLine(err.Error()), n)
+			return Report{}, fmt.Errorf("the Kubernetes provider %s records a kubeconfig that does not parse (%v), and %d resources use it: "+
+				"this command removes only a provider that created nothing", res.URN, firstLine(err.Error()), n)
 		} else {
 			r.State = append(r.State, Removal{
 				URN: res.URN,
-				Why: fmt.Sprintf("the recorded kubeconfig does not parse (%v), so every preview and up fails comparing with it; the provider created nothing", firstLine(err.Error())),
+				Why: fmt.Sprintf("the recorded kubeconfig does not parse (%v), so every preview and up fails comparing with it; the provider created nothing",
+					firstLine(err.Error())),
 			})
 		}
 	}
@@ -171,7 +173,8 @@ func Inspect(st Stack, resources []Resource, bootstrapStack string) (Report, err
 			r.Deletes = append(r.Deletes, Removal{
 				URN:  res.URN,
 				Name: name,
-				Why:  "the stack's own completions counter (a test stack's, named with its suffix): since v0.2.0 its overdue alerts read the bootstrap's counter of the project and nothing reads this one",
+				Why: "the stack's own completions counter (a test stack's, named with its suffix): " +
+					"since v0.2.0 its overdue alerts read the bootstrap's counter of the project and nothing reads this one",
 			})
 			continue
 		}
@@ -182,7 +185,9 @@ func Inspect(st Stack, resources []Resource, bootstrapStack string) (Report, err
 		r.State = append(r.State, Removal{
 			URN:  res.URN,
 			Name: name,
-			Why:  fmt.Sprintf("the bootstrap owns the completions metric of project %s since v0.2.0: this leaves it in Google (the overdue alerts go on reading it) and only removes the stack's claim, which its next up would otherwise act on by deleting it", project),
+			Why: fmt.Sprintf("the bootstrap owns the completions metric of project %s since v0.2.0: "+
+				"this leaves it in Google (the overdue alerts go on reading it) and only removes the stack's claim, "+
+				"which its next up would otherwise act on by deleting it", project),
 		})
 		args := []string{"import"}
 		if bootstrapStack != "" {
@@ -192,7 +197,8 @@ func Inspect(st Stack, resources []Resource, bootstrapStack string) (Report, err
 		if !slices.ContainsFunc(r.Bootstrap, func(s Step) bool { return slices.Equal(s.Args, args) }) {
 			r.Bootstrap = append(r.Bootstrap, Step{
 				Args: args,
-				Why:  fmt.Sprintf("the bootstrap adopts the metric %s of project %s as it is, instead of creating it (409); its next up brings the filter and description to this release's", name, project),
+				Why: fmt.Sprintf("the bootstrap adopts the metric %s of project %s as it is, instead of creating it (409); "+
+					"its next up brings the filter and description to this release's", name, project),
 			})
 		}
 	}
@@ -205,7 +211,8 @@ func Inspect(st Stack, resources []Resource, bootstrapStack string) (Report, err
 			}
 		}
 		if n > 0 {
-			r.Notices = append(r.Notices, fmt.Sprintf("asyncjobs:protect is true: the next up protects %d more resources of this stack (every one, where v0.1.0 protected the stateful ones); preview --diff does not show protection", n))
+			r.Notices = append(r.Notices, fmt.Sprintf("asyncjobs:protect is true: the next up protects %d more resources of this stack "+
+				"(every one, where v0.1.0 protected the stateful ones); preview --diff does not show protection", n))
 		}
 	}
 	return r, nil
@@ -245,7 +252,8 @@ func deployerNotices(st Stack, resources []Resource) []string {
 	}
 	slices.Sort(gone)
 	slices.Sort(added)
-	return []string{fmt.Sprintf("the deployers change: the next up grants actAs on the worker's accounts to %s and removes it from %s, so run that up (and every later one) as the new deployer; a pipeline still running as the old one stops at the actAs gate",
+	return []string{fmt.Sprintf("the deployers change: the next up grants actAs on the worker's accounts to %s and removes it from %s, "+
+		"so run that up (and every later one) as the new deployer; a pipeline still running as the old one stops at the actAs gate",
 		orNone(added), strings.Join(gone, ", "))}
 }
 

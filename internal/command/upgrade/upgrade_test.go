@@ -46,7 +46,8 @@ func metric(name string, protect bool) Resource {
 }
 
 func deployerGrant(member string) Resource {
-	return Resource{URN: "urn:pulumi:dev::asyncjobs::asyncjobs:worker:Worker$" + TypeServiceAccountIAM + "::worker-runtime-deployer-0", Type: TypeServiceAccountIAM, Custom: true,
+	return Resource{URN: "urn:pulumi:dev::asyncjobs::asyncjobs:worker:Worker$" + TypeServiceAccountIAM + "::worker-runtime-deployer-0",
+		Type: TypeServiceAccountIAM, Custom: true,
 		Inputs: map[string]any{"member": member, "role": "roles/iam.serviceAccountUser"}}
 }
 
@@ -68,25 +69,30 @@ func TestInspect(t *testing.T) {
 		{name: "secret kubeconfig that does not parse", stack: dev, resources: []Resource{provider(secret(invalidConfig))},
 			state: []string{providerURN}},
 		{name: "secret kubeconfig that parses", stack: dev, resources: []Resource{provider(secret(validConfig)), namespace}},
-		{name: "secret exported without its value", stack: dev, resources: []Resource{provider(map[string]any{secretSig: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"})},
+		{name: "secret exported without its value", stack: dev, resources: []Resource{provider(map[string]any{
+			secretSig: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"})},
 			err: "--show-secrets"},
 		{name: "provider that objects use is never removed", stack: dev, resources: []Resource{provider(invalidConfig), namespace},
 			err: "1 resources use it"},
 		{name: "completions metric moves to the bootstrap", stack: dev, resources: []Resource{metric(monitoring.MetricCronJobCompleted, false)},
 			state: []string{metricURN},
-			boot:  []string{"import --stack example --yes --protect=false --generate-code=false gcp:logging/metric:Metric cronjob-completed-asyncjobs-dev asyncjobs-dev " + monitoring.MetricCronJobCompleted}},
+			boot: []string{"import --stack example --yes --protect=false --generate-code=false " +
+				"gcp:logging/metric:Metric cronjob-completed-asyncjobs-dev asyncjobs-dev " + monitoring.MetricCronJobCompleted}},
 		{name: "protected completions metric", stack: dev, resources: []Resource{metric(monitoring.MetricCronJobCompleted, true)},
 			state: []string{metricURN},
-			boot:  []string{"import --stack example --yes --protect=false --generate-code=false gcp:logging/metric:Metric cronjob-completed-asyncjobs-dev asyncjobs-dev " + monitoring.MetricCronJobCompleted}},
+			boot: []string{"import --stack example --yes --protect=false --generate-code=false " +
+				"gcp:logging/metric:Metric cronjob-completed-asyncjobs-dev asyncjobs-dev " + monitoring.MetricCronJobCompleted}},
 		{name: "a test stack's own metric is deleted by its next up", stack: dev, resources: []Resource{metric(monitoring.MetricCronJobCompleted+"-x1", false)},
 			deletes: []string{monitoring.MetricCronJobCompleted + "-x1"}},
 		{name: "deployer changes", stack: dev, resources: []Resource{deployerGrant("serviceAccount:old@p.iam.gserviceaccount.com")},
 			notices: []string{"to serviceAccount:new@p.iam.gserviceaccount.com and removes it from serviceAccount:old@p.iam.gserviceaccount.com"}},
 		{name: "deployer unchanged", stack: dev, resources: []Resource{deployerGrant("serviceAccount:new@p.iam.gserviceaccount.com")}},
-		{name: "no stack file: deployers not compared", stack: Stack{Name: "pr-1"}, resources: []Resource{deployerGrant("serviceAccount:old@p.iam.gserviceaccount.com")}},
+		{name: "no stack file: deployers not compared", stack: Stack{Name: "pr-1"},
+			resources: []Resource{deployerGrant("serviceAccount:old@p.iam.gserviceaccount.com")}},
 		{name: "protected stack gains protection", stack: Stack{Name: "prod", Protect: true},
-			resources: []Resource{{URN: "s", Type: typeStack}, provider(validConfig), metric("asyncjobs-cronjob-failed", false), metric("asyncjobs-cronjob-missed", true)},
-			notices:   []string{"protects 1 more resources"}},
+			resources: []Resource{{URN: "s", Type: typeStack}, provider(validConfig), metric("asyncjobs-cronjob-failed", false),
+				metric("asyncjobs-cronjob-missed", true)},
+			notices: []string{"protects 1 more resources"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			boot := "example"
@@ -199,7 +205,8 @@ func TestRemove(t *testing.T) {
 
 	for _, tc := range []struct{ name, export, urn, err string }{
 		{"not in the state", export, "urn:nope", "not in the state"},
-		{"provider of one that stays", `{"deployment": {"resources": [{"urn": "p", "type": "pulumi:providers:kubernetes"}, {"urn": "n", "provider": "p::1"}]}}`, "p", "provider of n"},
+		{"provider of one that stays",
+			`{"deployment": {"resources": [{"urn": "p", "type": "pulumi:providers:kubernetes"}, {"urn": "n", "provider": "p::1"}]}}`, "p", "provider of n"},
 		{"parent of one that stays", `{"deployment": {"resources": [{"urn": "c"}, {"urn": "n", "parent": "c"}]}}`, "c", "parent of n"},
 		{"no resources", `{"deployment": {}}`, "c", "no deployment.resources"},
 		{"not JSON", `{`, "c", "reading the stack export"},

@@ -70,9 +70,11 @@ func enginePlans() (base, head *recorder.Plan) {
 	base, head = mk("jobs", false), mk("jobs2", true)
 	base.Resources = append(base.Resources,
 		&recorder.Resource{URN: metricURN, Type: "gcp:logging/metric:Metric", Name: "m", Custom: true, RetainOnDelete: true, Inputs: map[string]any{"name": "m"}},
-		&recorder.Resource{URN: "urn:pulumi:s::p::gcp:serviceaccount/account:Account::old", Type: "gcp:serviceaccount/account:Account", Name: "old", Custom: true, Protect: true, Inputs: map[string]any{"accountId": "old"}},
+		&recorder.Resource{URN: "urn:pulumi:s::p::gcp:serviceaccount/account:Account::old", Type: "gcp:serviceaccount/account:Account", Name: "old",
+			Custom: true, Protect: true, Inputs: map[string]any{"accountId": "old"}},
 	)
-	head.Resources = append(head.Resources, &recorder.Resource{URN: newURN, Type: "gcp:pubsub/topic:Topic", Name: "new", Custom: true, Inputs: map[string]any{"name": "new"}})
+	head.Resources = append(head.Resources,
+		&recorder.Resource{URN: newURN, Type: "gcp:pubsub/topic:Topic", Name: "new", Custom: true, Inputs: map[string]any{"name": "new"}})
 	return base, head
 }
 
@@ -150,7 +152,8 @@ func TestClassifyEngineRules(t *testing.T) {
 	for _, r := range d.AtRisk() {
 		risky = append(risky, r.Name+": "+r.Holds)
 	}
-	want := []string{"q: queued tasks", "t: messages", "t-sub: unacknowledged messages", "ns: every object in it", "m: metric history", "old: identity and its grants"}
+	want := []string{"q: queued tasks", "t: messages", "t-sub: unacknowledged messages", "ns: every object in it", "m: metric history",
+		"old: identity and its grants"}
 	slices.Sort(risky)
 	slices.Sort(want)
 	if !slices.Equal(risky, want) {

@@ -39,8 +39,10 @@ var keySettings = map[string][]string{
 		"spec.template.spec.serviceAccountName", "spec.template.spec.terminationGracePeriodSeconds",
 		"spec.template.spec.securityContext.runAsUser", "spec.template.spec.securityContext.seccompProfile.type",
 	},
-	"kubernetes:autoscaling/v2:HorizontalPodAutoscaler": {"metadata.name", "spec.minReplicas", "spec.maxReplicas", "spec.metrics.0.resource.target.averageUtilization"},
-	"kubernetes:policy/v1:PodDisruptionBudget":          {"metadata.name", "spec.maxUnavailable"},
+	"kubernetes:autoscaling/v2:HorizontalPodAutoscaler": {
+		"metadata.name", "spec.minReplicas", "spec.maxReplicas", "spec.metrics.0.resource.target.averageUtilization",
+	},
+	"kubernetes:policy/v1:PodDisruptionBudget": {"metadata.name", "spec.maxUnavailable"},
 	"kubernetes:batch/v1:CronJob": {
 		"metadata.name", "spec.schedule", "spec.timeZone", "spec.concurrencyPolicy", "spec.startingDeadlineSeconds",
 		"spec.jobTemplate.spec.activeDeadlineSeconds", "spec.jobTemplate.spec.backoffLimit",

@@ -11,7 +11,8 @@ import (
 func TestGrantsNameComputedMembersByTheirSource(t *testing.T) {
 	plan := &recorder.Plan{Project: "p", Stack: "s", Preview: true, Resources: []*recorder.Resource{
 		{URN: "urn:c", Type: "asyncjobs:x:C", Name: "c", Inputs: map[string]any{}},
-		{URN: "urn:sa", Parent: "urn:c", Type: "gcp:serviceaccount/account:Account", Name: "queue-invoker", Custom: true, Inputs: map[string]any{"accountId": "q-invoker"}},
+		{URN: "urn:sa", Parent: "urn:c", Type: "gcp:serviceaccount/account:Account", Name: "queue-invoker", Custom: true,
+			Inputs: map[string]any{"accountId": "q-invoker"}},
 		{URN: "urn:g", Parent: "urn:c", Type: "gcp:cloudtasks/queueIamMember:QueueIamMember", Name: "g", Custom: true,
 			Inputs:               map[string]any{"role": "roles/cloudtasks.enqueuer", "member": recorder.Computed, "name": "sample-queue"},
 			PropertyDependencies: map[string][]string{"member": {"urn:sa"}}},
@@ -28,7 +29,10 @@ func TestGrantsNameComputedMembersByTheirSource(t *testing.T) {
 	if err := Write(&out, plan); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"asyncjobs:x:C c\n  gcp:serviceaccount/account:Account queue-invoker\n      accountId = q-invoker", "IAM grants (1", "roles/cloudtasks.enqueuer  cloudtasks queue sample-queue  <member of queue-invoker>"} {
+	for _, s := range []string{
+		"asyncjobs:x:C c\n  gcp:serviceaccount/account:Account queue-invoker\n      accountId = q-invoker", "IAM grants (1",
+		"roles/cloudtasks.enqueuer  cloudtasks queue sample-queue  <member of queue-invoker>",
+	} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, out.String())
 		}

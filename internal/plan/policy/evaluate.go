@@ -115,7 +115,8 @@ func violation(rule Rule, msg string, index map[string]indexed) (Violation, erro
 		}
 		i += 2 + next
 	}
-	return Violation{}, fmt.Errorf("rule %s: message does not start with \"<type> <name>: \" of a resource in the plan (build it with message()): %q", rule.ID, msg)
+	return Violation{}, fmt.Errorf("rule %s: message does not start with \"<type> <name>: \" of a resource in the plan (build it with message()): %q",
+		rule.ID, msg)
 }
 
 // Sort orders violations: errors first, then by rule, resource and message.

@@ -86,10 +86,14 @@ func TestKubeScoreFindsHardeningGaps(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, remove, check, typ, object string
 	}{
-		{"no starting deadline", "cronjob.yaml", "  startingDeadlineSeconds: 300\n", "cronjob-has-deadline", "kubernetes:batch/v1:CronJob", "asyncjobs-workers/report"},
-		{"writable root filesystem", "deployment.yaml", "            readOnlyRootFilesystem: true\n", "container-security-context-readonlyrootfilesystem", "kubernetes:apps/v1:Deployment", "asyncjobs-workers/subscriber"},
-		{"no limits", "cronjob.yaml", "                limits:\n                  cpu: 500m\n                  memory: 128Mi\n", "container-resources", "kubernetes:batch/v1:CronJob", "asyncjobs-workers/report"},
-		{"no seccomp profile", "deployment.yaml", "        seccompProfile:\n          type: RuntimeDefault\n", "container-seccomp-profile", "kubernetes:apps/v1:Deployment", "asyncjobs-workers/subscriber"},
+		{"no starting deadline", "cronjob.yaml", "  startingDeadlineSeconds: 300\n", "cronjob-has-deadline", "kubernetes:batch/v1:CronJob",
+			"asyncjobs-workers/report"},
+		{"writable root filesystem", "deployment.yaml", "            readOnlyRootFilesystem: true\n", "container-security-context-readonlyrootfilesystem",
+			"kubernetes:apps/v1:Deployment", "asyncjobs-workers/subscriber"},
+		{"no limits", "cronjob.yaml", "                limits:\n                  cpu: 500m\n                  memory: 128Mi\n", "container-resources",
+			"kubernetes:batch/v1:CronJob", "asyncjobs-workers/report"},
+		{"no seccomp profile", "deployment.yaml", "        seccompProfile:\n          type: RuntimeDefault\n", "container-seccomp-profile",
+			"kubernetes:apps/v1:Deployment", "asyncjobs-workers/subscriber"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

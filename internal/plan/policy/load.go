@@ -193,7 +193,8 @@ func (r *Rule) check() error {
 		prefix = "stack_" + prefix
 	}
 	if want := prefix + strings.ReplaceAll(r.ID, "-", "_"); r.Entry != want {
-		return fmt.Errorf("id %s with severity %s is the rule %s (or stack_%s)", r.ID, r.Severity, strings.TrimPrefix(want, "stack_"), strings.TrimPrefix(want, "stack_"))
+		return fmt.Errorf("id %s with severity %s is the rule %s (or stack_%s)",
+			r.ID, r.Severity, strings.TrimPrefix(want, "stack_"), strings.TrimPrefix(want, "stack_"))
 	}
 	return nil
 }

@@ -67,17 +67,22 @@ var ruleCases = []ruleCase{
 			"project": "asyncjobs-prod", "role": "roles/logging.logWriter", "member": "serviceAccount:worker-run@asyncjobs-prod.iam.gserviceaccount.com"}})},
 	{name: "node role to a worker account", rule: "iam-no-project-level", want: [2]string{"gcp:projects/iAMMember:IAMMember", "worker-node-role"},
 		mutate: add(recorder.Resource{Type: "gcp:projects/iAMMember:IAMMember", Name: "worker-node-role", Inputs: map[string]any{
-			"project": "asyncjobs-prod", "role": "roles/container.defaultNodeServiceAccount", "member": "serviceAccount:worker-run@asyncjobs-prod.iam.gserviceaccount.com"}})},
+			"project": "asyncjobs-prod", "role": "roles/container.defaultNodeServiceAccount",
+			"member": "serviceAccount:worker-run@asyncjobs-prod.iam.gserviceaccount.com"}})},
 	{name: "node role with a condition", rule: "iam-no-project-level", want: [2]string{"gcp:projects/iAMMember:IAMMember", "other-nodes-role"},
 		mutate: add(recorder.Resource{Type: "gcp:projects/iAMMember:IAMMember", Name: "other-nodes-role", Inputs: map[string]any{
 			"project": "asyncjobs-prod", "role": "roles/container.defaultNodeServiceAccount", "member": "serviceAccount:c-nodes@asyncjobs-prod.iam.gserviceaccount.com",
 			"condition": map[string]any{"title": "t", "expression": "true"}}})},
-	{name: "node role to a -nodes account of another project", rule: "iam-no-project-level", want: [2]string{"gcp:projects/iAMMember:IAMMember", "other-nodes-role"},
+	{name: "node role to a -nodes account of another project", rule: "iam-no-project-level",
+		want: [2]string{"gcp:projects/iAMMember:IAMMember", "other-nodes-role"},
 		mutate: add(recorder.Resource{Type: "gcp:projects/iAMMember:IAMMember", Name: "other-nodes-role", Inputs: map[string]any{
-			"project": "asyncjobs-prod", "role": "roles/container.defaultNodeServiceAccount", "member": "serviceAccount:c-nodes@other-project.iam.gserviceaccount.com"}})},
-	{name: "node role to a -nodes account no cluster uses", rule: "iam-node-role-for-cluster-nodes-only", want: [2]string{"gcp:projects/iAMMember:IAMMember", "other-nodes-role"},
+			"project": "asyncjobs-prod", "role": "roles/container.defaultNodeServiceAccount",
+			"member": "serviceAccount:c-nodes@other-project.iam.gserviceaccount.com"}})},
+	{name: "node role to a -nodes account no cluster uses", rule: "iam-node-role-for-cluster-nodes-only",
+		want: [2]string{"gcp:projects/iAMMember:IAMMember", "other-nodes-role"},
 		mutate: add(recorder.Resource{Type: "gcp:projects/iAMMember:IAMMember", Name: "other-nodes-role", Inputs: map[string]any{
-			"project": "asyncjobs-prod", "role": "roles/container.defaultNodeServiceAccount", "member": "serviceAccount:c-nodes@asyncjobs-prod.iam.gserviceaccount.com"}})},
+			"project": "asyncjobs-prod", "role": "roles/container.defaultNodeServiceAccount",
+			"member": "serviceAccount:c-nodes@asyncjobs-prod.iam.gserviceaccount.com"}})},
 	{name: "folder-level grant", rule: "iam-no-project-level", want: [2]string{"gcp:folder/iAMMember:IAMMember", "folder-viewer"},
 		mutate: add(recorder.Resource{Type: "gcp:folder/iAMMember:IAMMember", Name: "folder-viewer", Inputs: map[string]any{
 			"folder": "folders/123", "role": "roles/pubsub.viewer", "member": "group:ops@example.com"}})},
@@ -101,7 +106,8 @@ var ruleCases = []ruleCase{
 			"topic": "jobs", "policyData": `{"bindings":[{"role":"roles/owner","members":["user:someone@example.com"]}]}`}})},
 	{name: "token creator on the queue", rule: "iam-impersonation-on-service-account-only", want: [2]string{queueIAM, enqueuer},
 		mutate: set(queueIAM, enqueuer, "role", "roles/iam.serviceAccountTokenCreator")},
-	{name: "project-level serviceAccountUser", rule: "iam-impersonation-on-service-account-only", want: [2]string{"gcp:projects/iAMMember:IAMMember", "enqueuer-actas"},
+	{name: "project-level serviceAccountUser", rule: "iam-impersonation-on-service-account-only",
+		want: [2]string{"gcp:projects/iAMMember:IAMMember", "enqueuer-actas"},
 		also: []string{"iam-no-project-level"},
 		mutate: add(recorder.Resource{Type: "gcp:projects/iAMMember:IAMMember", Name: "enqueuer-actas", Inputs: map[string]any{
 			"project": "asyncjobs-prod", "role": "roles/iam.serviceAccountUser", "member": recorder.Computed}})},
@@ -224,7 +230,8 @@ var ruleCases = []ruleCase{
 		also: []string{"monitoring-alert-notification-channels-in-production"},
 		mutate: add(recorder.Resource{Type: "gcp:monitoring/alertPolicy:AlertPolicy", Name: "dead-letters", Inputs: map[string]any{
 			"displayName": "dead letters", "combiner": "OR", "conditions": []any{map[string]any{"displayName": "undelivered"}}}})},
-	{name: "alert without channels in production", rule: "monitoring-alert-notification-channels-in-production", want: [2]string{"gcp:monitoring/alertPolicy:AlertPolicy", "dead-letters"},
+	{name: "alert without channels in production", rule: "monitoring-alert-notification-channels-in-production",
+		want: [2]string{"gcp:monitoring/alertPolicy:AlertPolicy", "dead-letters"},
 		also: []string{"monitoring-alert-notification-channels"},
 		mutate: add(recorder.Resource{Type: "gcp:monitoring/alertPolicy:AlertPolicy", Name: "dead-letters", Inputs: map[string]any{
 			"displayName": "dead letters", "combiner": "OR", "conditions": []any{map[string]any{"displayName": "undelivered"}}}})},
@@ -235,9 +242,11 @@ var ruleCases = []ruleCase{
 	{name: "unprotected worker in production", rule: "protect-everything-in-production", want: [2]string{runService, worker},
 		mutate: modify(runService, worker, func(r *recorder.Resource) { r.Protect = false })},
 	{name: "unprotected grant in production", rule: "protect-everything-in-production",
-		want:   [2]string{"gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember", "topic-jobs-jobs-worker-dl-agent-subscriber"},
-		mutate: modify("gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember", "topic-jobs-jobs-worker-dl-agent-subscriber", func(r *recorder.Resource) { r.Protect = false })},
-	{name: "unprotected Deployment in production", rule: "protect-everything-in-production", want: [2]string{"kubernetes:apps/v1:Deployment", "deployment-subscriber"},
+		want: [2]string{"gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember", "topic-jobs-jobs-worker-dl-agent-subscriber"},
+		mutate: modify("gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember", "topic-jobs-jobs-worker-dl-agent-subscriber",
+			func(r *recorder.Resource) { r.Protect = false })},
+	{name: "unprotected Deployment in production", rule: "protect-everything-in-production",
+		want:   [2]string{"kubernetes:apps/v1:Deployment", "deployment-subscriber"},
 		mutate: modify("kubernetes:apps/v1:Deployment", "deployment-subscriber", func(r *recorder.Resource) { r.Protect = false })},
 }
 
@@ -375,7 +384,8 @@ func TestLoadRefuses(t *testing.T) {
 	const meta = "# METADATA\n# title: T\n# description: D\n# custom:\n#   id: some-rule\n#   severity: error\n"
 	for _, tc := range []struct{ name, src, want string }{
 		{"no metadata", header + "deny_some_rule contains \"x\" if true\n", "no METADATA"},
-		{"severity against the name", header + strings.Replace(meta, "error", "warning", 1) + "deny_some_rule contains \"x\" if true\n", "is the rule warn_some_rule"},
+		{"severity against the name", header + strings.Replace(meta, "error", "warning", 1) + "deny_some_rule contains \"x\" if true\n",
+			"is the rule warn_some_rule"},
 		{"id against the name", header + meta + "deny_other_rule contains \"x\" if true\n", "is the rule deny_some_rule"},
 		{"two bodies", header + meta + "deny_some_rule contains \"x\" if true\n\ndeny_some_rule contains \"y\" if true\n", "has 2 bodies"},
 		{"helper named like a rule", header + meta + "deny_some_rule contains \"x\" if true\n\nrequire_things := true\n", "named like a rule"},

@@ -254,7 +254,8 @@ func TestSettle(t *testing.T) {
 		{"placeholder only in base", recorder.Computed, "a", false, placeholderOld, resource.NewStringProperty("a")},
 		{"nested", map[string]any{"x": []any{recorder.Computed}}, map[string]any{"x": []any{recorder.Computed, "b"}}, false,
 			resource.NewObjectProperty(resource.PropertyMap{"x": resource.NewArrayProperty([]resource.PropertyValue{placeholderBoth})}),
-			resource.NewObjectProperty(resource.PropertyMap{"x": resource.NewArrayProperty([]resource.PropertyValue{placeholderBoth, resource.NewStringProperty("b")})})},
+			resource.NewObjectProperty(resource.PropertyMap{"x": resource.NewArrayProperty([]resource.PropertyValue{
+				placeholderBoth, resource.NewStringProperty("b")})})},
 	} {
 		var unknown map[resource.PropertyKey]bool
 		if tc.unknown {

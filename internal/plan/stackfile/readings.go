@@ -111,7 +111,8 @@ func ambiguous(s string) string {
 			return fmt.Sprintf("YAML reads %s as the octal number %d; write %s for the decimal number, or quote it (%s) for the text",
 				s, n, strings.TrimLeft(strings.TrimLeft(s, "+-"), "0_"), quoted(s))
 		}
-		return fmt.Sprintf("YAML 1.1 readers take a leading 0 for octal, and %s is not octal; write it without the leading zeros for the number, or quote it (%s) for the text", s, quoted(s))
+		return fmt.Sprintf("YAML 1.1 readers take a leading 0 for octal, and %s is not octal; "+
+			"write it without the leading zeros for the number, or quote it (%s) for the text", s, quoted(s))
 	case sexagesimal.MatchString(s):
 		return fmt.Sprintf("YAML 1.1 reads %s as a base-60 number (1:30 is 90); quote it (%s) for the text", s, quoted(s))
 	case infinity.MatchString(s):
@@ -120,7 +121,8 @@ func ambiguous(s string) string {
 		return fmt.Sprintf("YAML reads %s as not-a-number, which no setting takes; write a number, or quote it (%s) for the text", s, quoted(s))
 	}
 	if b, ok := yaml11Bools[s]; ok {
-		return fmt.Sprintf("YAML 1.1 reads %s as the boolean %t, YAML 1.2 as the text %s; write %t for the boolean, or quote it (%s) for the text", s, b, quoted(s), b, quoted(s))
+		return fmt.Sprintf("YAML 1.1 reads %s as the boolean %t, YAML 1.2 as the text %s; write %t for the boolean, or quote it (%s) for the text",
+			s, b, quoted(s), b, quoted(s))
 	}
 	return ""
 }

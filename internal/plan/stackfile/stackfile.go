@@ -95,7 +95,8 @@ func Load(dir, stack string) (*Stack, error) {
 	for _, k := range slices.Sorted(maps.Keys(project.Config)) {
 		one := *project
 		one.Config = map[string]workspace.ProjectConfigType{k: project.Config[k]}
-		if err := workspace.ValidateStackConfigAndApplyProjectConfig(context.Background(), stack, &one, esc.Value{}, copyMap(cfg), config.NopEncrypter, config.NewBlindingDecrypter()); err != nil {
+		if err := workspace.ValidateStackConfigAndApplyProjectConfig(context.Background(), stack, &one, esc.Value{}, copyMap(cfg),
+			config.NopEncrypter, config.NewBlindingDecrypter()); err != nil {
 			problems = append(problems, &field.Error{Type: field.ErrorTypeInvalid, Field: k, BadValue: written(cfg, k), Detail: err.Error()})
 		}
 	}

@@ -284,7 +284,9 @@ func TestDescribe(t *testing.T) {
 		name, json, want string
 	}{
 		{"key file", `{"type":"service_account","client_email":"ci@p.iam.gserviceaccount.com"}`, "serviceAccount:ci@p.iam.gserviceaccount.com"},
-		{"workload identity federation", `{"type":"external_account","service_account_impersonation_url":"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/pulumi-dev@ci.iam.gserviceaccount.com:generateAccessToken"}`, "serviceAccount:pulumi-dev@ci.iam.gserviceaccount.com"},
+		{"workload identity federation", `{"type":"external_account","service_account_impersonation_url":` +
+			`"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/pulumi-dev@ci.iam.gserviceaccount.com:generateAccessToken"}`,
+			"serviceAccount:pulumi-dev@ci.iam.gserviceaccount.com"},
 		{"gcloud user", `{"type":"authorized_user","client_id":"x"}`, "your user account"},
 		{"federation without a service account", `{"type":"external_account"}`, "the identity of your external_account credentials"},
 	} {

@@ -130,7 +130,8 @@ func providerCredentials(ctx context.Context, getenv func(string) string, p Prov
 	} else {
 		var err error
 		if base, err = credentials.DetectDefault(&credentials.DetectOptions{Scopes: []string{cloudPlatformScope}}); err != nil {
-			return nil, "", fmt.Errorf("no Google credentials (the gcp provider needs them too: gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS): %w", err)
+			return nil, "", fmt.Errorf("no Google credentials "+
+				"(the gcp provider needs them too: gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS): %w", err)
 		}
 		who = describe(ctx, base)
 	}

@@ -34,7 +34,8 @@ func ValidateMember(path *field.Path, member string) field.ErrorList {
 	var errs field.ErrorList
 	lower := strings.ToLower(strings.TrimSpace(member))
 	if public[lower] {
-		return append(errs, field.Forbidden(path, fmt.Sprintf("%q would make the resource public; asyncjobs never grants access to allUsers or allAuthenticatedUsers", member)))
+		return append(errs, field.Forbidden(path,
+			fmt.Sprintf("%q would make the resource public; asyncjobs never grants access to allUsers or allAuthenticatedUsers", member)))
 	}
 	if strings.HasPrefix(lower, "principal://") || strings.HasPrefix(lower, "principalset://") {
 		if strings.Contains(member, " ") {
@@ -44,7 +45,8 @@ func ValidateMember(path *field.Path, member string) field.ErrorList {
 	}
 	kind, value, ok := strings.Cut(member, ":")
 	if !ok || value == "" {
-		return append(errs, field.Invalid(path, member, "must be <kind>:<id> with kind user, serviceAccount, group or domain, or a principal:// or principalSet:// identifier"))
+		return append(errs, field.Invalid(path, member,
+			"must be <kind>:<id> with kind user, serviceAccount, group or domain, or a principal:// or principalSet:// identifier"))
 	}
 	switch {
 	case emailKinds[kind]:
@@ -53,7 +55,8 @@ func ValidateMember(path *field.Path, member string) field.ErrorList {
 			return append(errs, field.Invalid(path, member, fmt.Sprintf("%s members need an e-mail address", kind)))
 		}
 		if kind == "serviceAccount" && IsDefaultServiceAccount(value) {
-			errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q is a default service account (Compute Engine or App Engine), which holds broad project roles; use a dedicated service account", value)))
+			errs = append(errs, field.Forbidden(path, fmt.Sprintf(
+				"%q is a default service account (Compute Engine or App Engine), which holds broad project roles; use a dedicated service account", value)))
 		}
 	case kind == "domain":
 		if !strings.Contains(value, ".") || strings.ContainsAny(value, "@ /") {

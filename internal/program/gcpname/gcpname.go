@@ -56,7 +56,8 @@ func ValidateProject(path *field.Path, s string) field.ErrorList {
 	if projectRE.MatchString(s) {
 		return nil
 	}
-	return field.ErrorList{field.Invalid(path, s, "must be a project id: 6-30 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen")}
+	return field.ErrorList{field.Invalid(path, s,
+		"must be a project id: 6-30 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen")}
 }
 
 // ValidateRegion checks a Google Cloud region name such as asia-northeast1.
@@ -70,10 +71,12 @@ func ValidateRegion(path *field.Path, s string) field.ErrorList {
 // ValidateServiceAccountID checks a service account id (the part before @).
 func ValidateServiceAccountID(path *field.Path, id string) field.ErrorList {
 	if len(id) < MinServiceAccount || len(id) > MaxServiceAccount {
-		return field.ErrorList{field.Invalid(path, id, fmt.Sprintf("service account ids are %d-%d characters (this one has %d)", MinServiceAccount, MaxServiceAccount, len(id)))}
+		return field.ErrorList{field.Invalid(path, id,
+			fmt.Sprintf("service account ids are %d-%d characters (this one has %d)", MinServiceAccount, MaxServiceAccount, len(id)))}
 	}
 	if !serviceAccountRE.MatchString(id) {
-		return field.ErrorList{field.Invalid(path, id, "service account ids are lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen")}
+		return field.ErrorList{field.Invalid(path, id,
+			"service account ids are lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen")}
 	}
 	return nil
 }

@@ -16,10 +16,12 @@ func TestNames(t *testing.T) {
 		good  []string
 		bad   []string
 	}{
-		{"service account", ValidateServiceAccountID, []string{"worker-run", "abcdef", strings.Repeat("a", 30)}, []string{"abcde", strings.Repeat("a", 31), "Worker-run", "1worker", "worker-", "work_er"}},
+		{"service account", ValidateServiceAccountID, []string{"worker-run", "abcdef", strings.Repeat("a", 30)},
+			[]string{"abcde", strings.Repeat("a", 31), "Worker-run", "1worker", "worker-", "work_er"}},
 		{"cloud run", ValidateRunService, []string{"worker", "w-1", strings.Repeat("w", 49)}, []string{strings.Repeat("w", 50), "Worker", "1worker", "worker-", ""}},
 		{"queue", ValidateQueue, []string{"sample-queue", "Q1", strings.Repeat("q", 100)}, []string{"", "sample_queue", strings.Repeat("q", 101), "a.b"}},
-		{"pubsub", ValidatePubSub, []string{"jobs", "jobs.v1_x~y+z%", strings.Repeat("t", 255)}, []string{"", "ab", "1jobs", "goog-jobs", "Google", "jobs space", strings.Repeat("t", 256)}},
+		{"pubsub", ValidatePubSub, []string{"jobs", "jobs.v1_x~y+z%", strings.Repeat("t", 255)},
+			[]string{"", "ab", "1jobs", "goog-jobs", "Google", "jobs space", strings.Repeat("t", 256)}},
 		{"project", ValidateProject, []string{"asyncjobs-dev", "abcdef"}, []string{"abc", "My-project", "project-", strings.Repeat("p", 31)}},
 		{"region", ValidateRegion, []string{"asia-northeast1", "us-central1", "europe-west4"}, []string{"tokyo", "asia-northeast", "Asia-northeast1"}},
 		{"suffix", ValidateSuffix, []string{"", "a1", "abcd1234"}, []string{"A1", "a-1", "abcd12345"}},
@@ -64,7 +66,9 @@ func TestIDPredicates(t *testing.T) {
 			t.Errorf("IsQueueID(%q) = %v, ValidateQueue accepts: %v", id, got, want)
 		}
 	}
-	for _, id := range []string{"", "ab", "abc", "1abc", "goog-x", "Goog", "a-b_c.d~e+f%g", strings.Repeat("a", MaxPubSub), strings.Repeat("a", MaxPubSub+1), "a/b"} {
+	for _, id := range []string{
+		"", "ab", "abc", "1abc", "goog-x", "Goog", "a-b_c.d~e+f%g", strings.Repeat("a", MaxPubSub), strings.Repeat("a", MaxPubSub+1), "a/b",
+	} {
 		if got, want := IsPubSubID(id), len(ValidatePubSub(p, id)) == 0; got != want {
 			t.Errorf("IsPubSubID(%q) = %v, ValidatePubSub accepts: %v", id, got, want)
 		}

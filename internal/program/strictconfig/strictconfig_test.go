@@ -95,7 +95,8 @@ func TestDecodeOver(t *testing.T) {
 		t.Errorf("written zero: %+v, %v", s, err)
 	}
 	var list []overSpec
-	if err := json.Unmarshal([]byte(`[{}, {"count": 1}]`), &list); err != nil || len(list) != 2 || list[0] != (overSpec{"default", 3}) || list[1] != (overSpec{"default", 1}) {
+	if err := json.Unmarshal([]byte(`[{}, {"count": 1}]`), &list); err != nil || len(list) != 2 ||
+		list[0] != (overSpec{"default", 3}) || list[1] != (overSpec{"default", 1}) {
 		t.Errorf("list elements: %+v, %v", list, err)
 	}
 	before := overSpec{Name: "kept", Count: 9}
@@ -123,9 +124,11 @@ func TestWholeNumberRanges(t *testing.T) {
 	}{
 		{"tagged", float64(math.MaxInt32), ""},
 		{"tagged", float64(math.MinInt32), ""},
-		{"tagged", float64(math.MaxInt32) + 1, "x.tagged: Invalid value: 2147483648: out of range: a whole number from -2147483648 to 2147483647 (the API field is an int32)"},
+		{"tagged", float64(math.MaxInt32) + 1,
+			"x.tagged: Invalid value: 2147483648: out of range: a whole number from -2147483648 to 2147483647 (the API field is an int32)"},
 		{"tagged", float64(math.MinInt32) - 1, "x.tagged: Invalid value: -2147483649: out of range"},
-		{"narrow", float64(math.MaxInt32) + 1, "x.narrow: Invalid value: 2147483648: out of range: a whole number from -2147483648 to 2147483647 (an int32, as the API field)"},
+		{"narrow", float64(math.MaxInt32) + 1,
+			"x.narrow: Invalid value: 2147483648: out of range: a whole number from -2147483648 to 2147483647 (an int32, as the API field)"},
 		{"wide", float64(math.MaxInt32) + 1, ""},
 		{"wide", 1e19, "x.wide: Invalid value: 1e+19: out of range: a whole number from -9223372036854775808 to 9223372036854775807 (a 64-bit integer)"},
 		{"wide", -1e30, "out of range"},

@@ -26,9 +26,11 @@ func cloudTasksSummary(r TaskRetry, t Timeline) string {
 		return fmt.Sprintf("%s over %s, then the task is deleted: retrying stops once %s are both reached",
 			plural(t.Attempts, "attempt"), Span(t.Total), limits)
 	case t.Attempts == 0 && noLimit:
-		return fmt.Sprintf("never given up: %s set no limit and minBackoff is 0s, so the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, Span(TaskRetention))
+		return fmt.Sprintf("never given up: %s set no limit and minBackoff is 0s, "+
+			"so the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, Span(TaskRetention))
 	case t.Attempts == 0:
-		return fmt.Sprintf("never given up: minBackoff is 0s, so no time passes between attempts and %s are never both reached; the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, Span(TaskRetention))
+		return fmt.Sprintf("never given up: minBackoff is 0s, so no time passes between attempts and %s are never both reached; "+
+			"the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, Span(TaskRetention))
 	case noLimit:
 		return fmt.Sprintf("%s over %s, never given up: %s set no limit, so the task is retried until Cloud Tasks deletes it %s after it was created",
 			plural(t.Attempts, "attempt"), Span(t.Total), limits, Span(TaskRetention))
@@ -44,7 +46,8 @@ func pubSubSummary(s Subscription, t Timeline) string {
 	if s.RetryPolicy {
 		redelivery = fmt.Sprintf("redelivery backoff from %s doubling up to %s", Span(s.MinimumBackoff), Span(s.MaximumBackoff))
 	}
-	return fmt.Sprintf("dead-lettered after %s: %s after the first delivery when every attempt is nacked, %s when every attempt runs out the %s ack deadline; %s; Pub/Sub applies both best effort",
+	return fmt.Sprintf("dead-lettered after %s: %s after the first delivery when every attempt is nacked, "+
+		"%s when every attempt runs out the %s ack deadline; %s; Pub/Sub applies both best effort",
 		plural(t.Attempts, "delivery attempt"), Span(t.Total), Span(t.TotalIfTimedOut), Span(t.AckDeadline), redelivery)
 }
 

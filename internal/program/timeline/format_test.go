@@ -34,7 +34,8 @@ queue q (asyncjobs:queues[0].retry)
           9     5m  19m10s
 
 subscription jobs/jobs-worker (asyncjobs:topics[0].subscriptions[0])
-  dead-lettered after 5 delivery attempts: 0s after the first delivery when every attempt is nacked, 5m when every attempt runs out the 1m ack deadline; redelivered at once (no retry policy); Pub/Sub applies both best effort
+  dead-lettered after 5 delivery attempts: 0s after the first delivery when every attempt is nacked, ` +
+		`5m when every attempt runs out the 1m ack deadline; redelivered at once (no retry policy); Pub/Sub applies both best effort
           attempt  after  at  at if each times out
                 1         0s                    0s
                 2     0s  0s                    1m
@@ -75,12 +76,15 @@ func TestSummaries(t *testing.T) {
 		lim  time.Duration
 		want []string
 	}{
-		{"given up", 10, 10 * time.Second, 0, []string{"10 attempts over 29m10s, then the task is deleted", "maxAttempts 10 and maxRetryDuration 0s (unlimited) are both reached"}},
+		{"given up", 10, 10 * time.Second, 0,
+			[]string{"10 attempts over 29m10s, then the task is deleted", "maxAttempts 10 and maxRetryDuration 0s (unlimited) are both reached"}},
 		{"given up by duration", -1, 10 * time.Second, time.Hour, []string{"then the task is deleted", "maxAttempts -1 (unlimited) and maxRetryDuration 1h"}},
 		{"no limit", -1, 10 * time.Second, 0, []string{"never given up", "set no limit", "31d after it was created"}},
-		{"limits beyond the retention", -1, 10 * time.Second, 40 * 24 * time.Hour, []string{"never given up", "are not both reached before Cloud Tasks deletes the task 31d"}},
+		{"limits beyond the retention", -1, 10 * time.Second, 40 * 24 * time.Hour,
+			[]string{"never given up", "are not both reached before Cloud Tasks deletes the task 31d"}},
 		{"zero backoff, no limit", -1, 0, 0, []string{"never given up", "set no limit and minBackoff is 0s", "without pause"}},
-		{"zero backoff, duration limit", 10, 0, time.Hour, []string{"never given up", "minBackoff is 0s, so no time passes", "maxRetryDuration 1h are never both reached"}},
+		{"zero backoff, duration limit", 10, 0, time.Hour,
+			[]string{"never given up", "minBackoff is 0s, so no time passes", "maxRetryDuration 1h are never both reached"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -239,7 +239,8 @@ func TestJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = `{"end":"dead-lettered","attempts":5,"intervalsSeconds":[0,0,0,0],"startsSeconds":[0,0,0,0,0],"listed":true,"totalSeconds":0,"ackDeadlineSeconds":60,"totalIfTimedOutSeconds":300}`
+	want = `{"end":"dead-lettered","attempts":5,"intervalsSeconds":[0,0,0,0],"startsSeconds":[0,0,0,0,0],"listed":true,` +
+		`"totalSeconds":0,"ackDeadlineSeconds":60,"totalIfTimedOutSeconds":300}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}

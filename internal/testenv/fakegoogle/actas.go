@@ -76,7 +76,8 @@ var actAsChecks = []struct {
 			"cluster.autoscaling.autoprovisioningNodePoolDefaults.serviceAccount"}},
 	{host: "container.googleapis.com", method: http.MethodPut, path: regexp.MustCompile(`^/v1(beta1)?/projects/[^/]+/(locations|zones)/[^/]+/clusters/[^/:]+$`),
 		fields: []string{"update.desiredClusterAutoscaling.autoprovisioningNodePoolDefaults.serviceAccount"}},
-	{host: "container.googleapis.com", method: http.MethodPost, path: regexp.MustCompile(`^/v1(beta1)?/projects/[^/]+/(locations|zones)/[^/]+/clusters/[^/:]+/nodePools$`),
+	{host: "container.googleapis.com", method: http.MethodPost,
+		path:   regexp.MustCompile(`^/v1(beta1)?/projects/[^/]+/(locations|zones)/[^/]+/clusters/[^/:]+/nodePools$`),
 		fields: []string{"nodePool.config.serviceAccount"}},
 }
 

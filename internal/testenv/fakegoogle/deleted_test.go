@@ -32,7 +32,8 @@ func TestDeletedPrincipal(t *testing.T) {
 		t.Errorf("the delete is recorded with rule %q, want deleted-principal", r)
 	}
 	newAccount(t, c, project, "worker-run")
-	own := must(t, "getIamPolicy of the new account", do(t, c, http.MethodPost, "iam.googleapis.com", accountPath+":getIamPolicy", map[string]any{}), http.StatusOK).obj
+	own := must(t, "getIamPolicy of the new account", do(t, c, http.MethodPost, "iam.googleapis.com", accountPath+":getIamPolicy", map[string]any{}),
+		http.StatusOK).obj
 	if b := bindingsOf(own); len(b) != 0 {
 		t.Errorf("a new account of the same e-mail inherits the deleted one's policy: %v", b)
 	}

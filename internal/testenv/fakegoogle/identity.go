@@ -153,9 +153,13 @@ func (r authentication) handle(x *exchange, next func() *reply) *reply {
 // unauthenticated is Google's 401: for a token it does not know, or for
 // none at all.
 func unauthenticated(rule string, hadToken bool) *reply {
-	msg := "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project."
+	msg := "Request is missing required authentication credential. " +
+		"Expected OAuth 2 access token, login cookie or other valid authentication credential. " +
+		"See https://developers.google.com/identity/sign-in/web/devconsole-project."
 	if hadToken {
-		msg = "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project."
+		msg = "Request had invalid authentication credentials. " +
+			"Expected OAuth 2 access token, login cookie or other valid authentication credential. " +
+			"See https://developers.google.com/identity/sign-in/web/devconsole-project."
 	}
 	rep := googleError(rule, http.StatusUnauthorized, "UNAUTHENTICATED", msg)
 	rep.header.Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="invalid_token"`)

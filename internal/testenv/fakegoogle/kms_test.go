@@ -30,7 +30,9 @@ func TestCloudKMS(t *testing.T) {
 		http.StatusNotFound, "NOT_FOUND", "KeyRing")
 
 	// The provider's delete: destroy what is not destroyed, stop rotating.
-	versions := must(t, "list versions", do(t, c, http.MethodGet, kms, "/v1/"+key+"/cryptoKeyVersions?filter=state%20!%3D%20DESTROYED%20AND%20state%20!%3D%20DESTROY_SCHEDULED", nil), http.StatusOK).obj
+	versions := must(t, "list versions",
+		do(t, c, http.MethodGet, kms, "/v1/"+key+"/cryptoKeyVersions?filter=state%20!%3D%20DESTROYED%20AND%20state%20!%3D%20DESTROY_SCHEDULED", nil),
+		http.StatusOK).obj
 	list, _ := versions["cryptoKeyVersions"].([]any)
 	if len(list) != 1 {
 		t.Fatalf("versions: %v", versions)
@@ -43,7 +45,8 @@ func TestCloudKMS(t *testing.T) {
 	if got["rotationPeriod"] != nil || got["nextRotationTime"] != nil {
 		t.Errorf("the key still rotates: %v", got)
 	}
-	if after := do(t, c, http.MethodGet, kms, "/v1/"+key+"/cryptoKeyVersions?filter=state%20!%3D%20DESTROYED%20AND%20state%20!%3D%20DESTROY_SCHEDULED", nil).obj; after["cryptoKeyVersions"] != nil {
+	if after := do(t, c, http.MethodGet, kms, "/v1/"+key+"/cryptoKeyVersions?filter=state%20!%3D%20DESTROYED%20AND%20state%20!%3D%20DESTROY_SCHEDULED",
+		nil).obj; after["cryptoKeyVersions"] != nil {
 		t.Errorf("versions left after destroying: %v", after)
 	}
 
@@ -88,7 +91,8 @@ func TestBucketIAM(t *testing.T) {
 	p["bindings"] = []any{map[string]any{"role": "roles/storage.objectUser", "members": []any{"serviceAccount:" + email}}}
 	must(t, "set policy", do(t, c, http.MethodPut, gcs, iamPath, p), http.StatusOK)
 	wantError(t, "set with a stale etag", do(t, c, http.MethodPut, gcs, iamPath, p), http.StatusPreconditionFailed, "FAILED_PRECONDITION", "")
-	wantError(t, "a missing bucket", do(t, c, http.MethodGet, gcs, "/storage/v1/b/none/iam", nil), http.StatusNotFound, "NOT_FOUND", "The specified bucket does not exist.")
+	wantError(t, "a missing bucket", do(t, c, http.MethodGet, gcs, "/storage/v1/b/none/iam", nil), http.StatusNotFound, "NOT_FOUND",
+		"The specified bucket does not exist.")
 
 	must(t, "delete the account", do(t, c, http.MethodDelete, "iam.googleapis.com", "/v1/projects/"+project+"/serviceAccounts/"+email, nil), http.StatusOK)
 	p = must(t, "get policy", do(t, c, http.MethodGet, gcs, iamPath, nil), http.StatusOK).obj

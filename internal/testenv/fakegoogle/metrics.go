@@ -120,7 +120,8 @@ func (r metricDelay) handle(x *exchange, next func() *reply) *reply {
 					}
 					if !known {
 						return googleError(r.name(), http.StatusNotFound, "NOT_FOUND", fmt.Sprintf(
-							"Cannot find metric(s) that match type = %q. If a metric was created recently, it could take up to 10 minutes to become available. Please try again soon.",
+							"Cannot find metric(s) that match type = %q. "+
+								"If a metric was created recently, it could take up to 10 minutes to become available. Please try again soon.",
 							userMetricPrefix+m[1]))
 					}
 				}

@@ -40,7 +40,8 @@ func TestMetricDelay(t *testing.T) {
 	refused := func(what string, a answer, metric string) {
 		t.Helper()
 		wantError(t, what, a, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf(
-			`Cannot find metric(s) that match type = "logging.googleapis.com/user/%s". If a metric was created recently, it could take up to 10 minutes to become available. Please try again soon.`, metric))
+			`Cannot find metric(s) that match type = "logging.googleapis.com/user/%s". `+
+				`If a metric was created recently, it could take up to 10 minutes to become available. Please try again soon.`, metric))
 	}
 
 	newMetric(project, "fresh")
@@ -75,12 +76,14 @@ func TestMetricDelay(t *testing.T) {
 	policy := must(t, "policy on an old metric", do(t, c, http.MethodPost, "monitoring.googleapis.com", policies, alertPolicy("bootstrap", "")), http.StatusOK).obj
 	name, _ := policy["name"].(string)
 	changed := alertPolicy("fresh", "")
-	refused("patching the conditions to read a new metric", do(t, c, http.MethodPatch, "monitoring.googleapis.com", "/v3/"+name+"?updateMask=conditions", changed), "fresh")
+	refused("patching the conditions to read a new metric",
+		do(t, c, http.MethodPatch, "monitoring.googleapis.com", "/v3/"+name+"?updateMask=conditions", changed), "fresh")
 	must(t, "patching only the display name", do(t, c, http.MethodPatch, "monitoring.googleapis.com", "/v3/"+name+"?updateMask=displayName",
 		map[string]any{"displayName": "renamed"}), http.StatusOK)
 
 	time.Sleep(time.Until(created.Add(delay)))
-	must(t, "the same policy once the metric is old enough", do(t, c, http.MethodPost, "monitoring.googleapis.com", policies, alertPolicy("fresh", "")), http.StatusOK)
+	must(t, "the same policy once the metric is old enough", do(t, c, http.MethodPost, "monitoring.googleapis.com", policies, alertPolicy("fresh", "")),
+		http.StatusOK)
 
 	t.Run("the mock alone", func(t *testing.T) {
 		a := direct(t, g, http.MethodPost, "monitoring.googleapis.com", policies, alertPolicy("never-created", ""))

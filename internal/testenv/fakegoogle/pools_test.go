@@ -123,7 +123,8 @@ func TestWorkloadIdentityPools(t *testing.T) {
 	}
 
 	// The project may be named by its number, as Google's own names do.
-	must(t, "get the pool by project number", do(t, c, http.MethodGet, iam, "/v1/projects/"+number+"/locations/global/workloadIdentityPools/github", nil), http.StatusOK)
+	must(t, "get the pool by project number",
+		do(t, c, http.MethodGet, iam, "/v1/projects/"+number+"/locations/global/workloadIdentityPools/github", nil), http.StatusOK)
 
 	t.Run("the mock alone", func(t *testing.T) {
 		a := direct(t, g, http.MethodPost, iam, pools+"?workloadIdentityPoolId=other", map[string]any{})

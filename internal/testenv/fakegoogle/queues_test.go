@@ -44,7 +44,8 @@ func TestQueueNameReserved(t *testing.T) {
 	t.Run("the mock alone", func(t *testing.T) {
 		must(t, "create", direct(t, g, http.MethodPost, "cloudtasks.googleapis.com", parent, queue("jobs")), http.StatusOK)
 		must(t, "delete", direct(t, g, http.MethodDelete, "cloudtasks.googleapis.com", parent+"/jobs", nil), http.StatusOK)
-		must(t, "the mock re-creates a deleted queue's name at once", direct(t, g, http.MethodPost, "cloudtasks.googleapis.com", parent, queue("jobs")), http.StatusOK)
+		must(t, "the mock re-creates a deleted queue's name at once", direct(t, g, http.MethodPost, "cloudtasks.googleapis.com", parent, queue("jobs")),
+			http.StatusOK)
 	})
 }
 

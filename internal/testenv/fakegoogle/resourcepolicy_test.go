@@ -39,7 +39,8 @@ func TestResourcePolicy(t *testing.T) {
 			if tc.grants == 0 {
 				grant(t, c, "pubsub.googleapis.com", sub, "roles/pubsub.subscriber", "serviceAccount:reader@"+project+".iam.gserviceaccount.com")
 			} else {
-				policy := map[string]any{"bindings": []any{map[string]any{"role": "roles/pubsub.subscriber", "members": []any{"serviceAccount:reader@" + project + ".iam.gserviceaccount.com"}}}}
+				policy := map[string]any{"bindings": []any{map[string]any{"role": "roles/pubsub.subscriber",
+					"members": []any{"serviceAccount:reader@" + project + ".iam.gserviceaccount.com"}}}}
 				must(t, "set", tc.send(http.MethodPost, sub+":setIamPolicy", map[string]any{"policy": policy}), http.StatusOK)
 			}
 			must(t, "delete", tc.send(http.MethodDelete, sub, nil), http.StatusOK)

@@ -161,11 +161,13 @@ func TestServiceUsage(t *testing.T) {
 
 	// Another project has its own state; an unknown project is refused as
 	// the mock refuses it.
-	other := must(t, "get sts in "+project2, do(t, c, http.MethodGet, serviceUsageHost, "/v1/projects/"+project2+"/services/sts.googleapis.com", nil), http.StatusOK).obj
+	other := must(t, "get sts in "+project2, do(t, c, http.MethodGet, serviceUsageHost, "/v1/projects/"+project2+"/services/sts.googleapis.com", nil),
+		http.StatusOK).obj
 	if other["state"] != "DISABLED" {
 		t.Errorf("sts in %s: %v, want DISABLED", project2, other)
 	}
-	wantError(t, "enable sts in an unknown project", do(t, c, http.MethodPost, serviceUsageHost, "/v1/projects/nowhere/services/sts.googleapis.com:enable", map[string]any{}),
+	wantError(t, "enable sts in an unknown project",
+		do(t, c, http.MethodPost, serviceUsageHost, "/v1/projects/nowhere/services/sts.googleapis.com:enable", map[string]any{}),
 		http.StatusForbidden, "PERMISSION_DENIED", "Project 'nowhere' not found or permission denied.")
 }
 
@@ -224,7 +226,8 @@ func TestServiceUsageBatchEnable(t *testing.T) {
 
 	t.Run("the mock refuses", func(t *testing.T) {
 		p := "/v1/projects/" + project2 + "/services:batchEnable"
-		must(t, "disable sts", do(t, c, http.MethodPost, serviceUsageHost, "/v1/projects/"+project2+"/services/sts.googleapis.com:disable", map[string]any{}), http.StatusOK)
+		must(t, "disable sts",
+			do(t, c, http.MethodPost, serviceUsageHost, "/v1/projects/"+project2+"/services/sts.googleapis.com:disable", map[string]any{}), http.StatusOK)
 		wantError(t, "batchEnable with a service nobody knows", do(t, c, http.MethodPost, serviceUsageHost, p,
 			map[string]any{"serviceIds": []string{"unknown.example.com", "sts.googleapis.com"}}), http.StatusForbidden, "PERMISSION_DENIED", "unknown.example.com")
 		got := must(t, "get sts", do(t, c, http.MethodGet, serviceUsageHost, "/v1/projects/"+project2+"/services/sts.googleapis.com", nil), http.StatusOK).obj

@@ -383,7 +383,9 @@ func rolledOutStatus(d *deployment, newRS string, replicas int64, now time.Time)
 // labels and the selector get the pod-template-hash label (so the
 // ReplicaSets of one Deployment select disjoint pods), and the Deployment's
 // annotations are copied.
-func (e *Env) createReplicaSet(ctx context.Context, d *deployment, name, hash, rev string, replicas int64, scaleAnnotations map[string]string) (*replicaSet, error) {
+func (e *Env) createReplicaSet(
+	ctx context.Context, d *deployment, name, hash, rev string, replicas int64, scaleAnnotations map[string]string,
+) (*replicaSet, error) {
 	var template, selector map[string]any
 	if err := convert(d.Spec.Template, &template); err != nil {
 		return nil, err

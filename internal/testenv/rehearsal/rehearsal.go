@@ -260,7 +260,10 @@ func StartWith(t *testing.T, o Options) *Env {
 	kube.RollOutDeployments(ctx)
 
 	base := t.TempDir()
-	e := &Env{t: t, Dir: filepath.Join(base, "repo"), BackendDir: filepath.Join(base, "backend"), Kube: kube, Log: &SyncBuffer{}, cli: cli, bin: filepath.Join(base, "bin")}
+	e := &Env{
+		t: t, Dir: filepath.Join(base, "repo"), BackendDir: filepath.Join(base, "backend"),
+		Kube: kube, Log: &SyncBuffer{}, cli: cli, bin: filepath.Join(base, "bin"),
+	}
 	for _, d := range []string{e.BackendDir, e.bin} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)

@@ -217,7 +217,10 @@ func holding(t *testing.T, prev rehearsal.Release, stack string, state []rehears
 	for _, r := range state {
 		have[r.Type]++
 	}
-	for _, typ := range []string{"gcp:pubsub/topic:Topic", "gcp:pubsub/subscription:Subscription", "gcp:cloudtasks/queue:Queue", "gcp:serviceaccount/account:Account", upgrade.TypeLogMetric} {
+	for _, typ := range []string{
+		"gcp:pubsub/topic:Topic", "gcp:pubsub/subscription:Subscription", "gcp:cloudtasks/queue:Queue", "gcp:serviceaccount/account:Account",
+		upgrade.TypeLogMetric,
+	} {
 		if have[typ] == 0 {
 			t.Errorf("%s's deployment of %s holds no %s: the upgrade rehearsal could not see one lost", prev.Tag, stack, typ)
 		}

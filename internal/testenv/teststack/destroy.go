@@ -46,7 +46,8 @@ func (m *Manager) Destroy(ctx context.Context, name string, force bool) (*Destro
 	case errors.Is(err, errNoMeta) && force:
 		m.logf(name, "no teststack record (%v); destroying anyway (--force)", err)
 	case errors.Is(err, errNoMeta):
-		return nil, stepErr(name, "read metadata", fmt.Errorf("not a test stack (%v); refusing to destroy it (use --force for a stack teststack did not create)", err))
+		return nil, stepErr(name, "read metadata",
+			fmt.Errorf("not a test stack (%v); refusing to destroy it (use --force for a stack teststack did not create)", err))
 	default:
 		return nil, stepErr(name, "read metadata", err)
 	}

@@ -77,7 +77,8 @@ func TestUpKeepsSuffix(t *testing.T) {
 					t.Errorf("NoTags: tags were written: %v", tags)
 				}
 			} else {
-				want := map[string]string{KeyCreated: "2030-01-02T03:04:05Z", KeyUpdated: "2030-01-02T03:04:05Z", KeyTTL: "6h0m0s", KeyOwner: "alice", KeyTemplate: "dev", TagSuffix: suffix}
+				want := map[string]string{KeyCreated: "2030-01-02T03:04:05Z", KeyUpdated: "2030-01-02T03:04:05Z", KeyTTL: "6h0m0s", KeyOwner: "alice",
+					KeyTemplate: "dev", TagSuffix: suffix}
 				for k, v := range want {
 					if tags[k] != v {
 						t.Errorf("tag %s = %q, want %q", k, tags[k], v)

@@ -200,7 +200,8 @@ func TestPrefixWriterDropsTheStackRmHint(t *testing.T) {
 	if _, err := w.Write([]byte("Resources:\n    - 3 deleted\n")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write([]byte("The resources in the stack have been deleted, but the history and configuration associated with the stack are still maintained.\n")); err != nil {
+	if _, err := w.Write([]byte("The resources in the stack have been deleted, " +
+		"but the history and configuration associated with the stack are still maintained.\n")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.Write([]byte("If you want to remove the stack completely, run `pulumi stack rm pr-1`.\nDuration: 2s\n")); err != nil {

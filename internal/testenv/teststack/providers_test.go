@@ -117,10 +117,12 @@ func TestCheckProviders(t *testing.T) {
 			delete(findResource(t, s, k8s)["inputs"].(map[string]any), "version")
 		}, "no version"},
 		{"a version hidden in a secret", func(t *testing.T, s map[string]any) {
-			findResource(t, s, gcp)["inputs"].(map[string]any)["version"] = map[string]any{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}
+			findResource(t, s, gcp)["inputs"].(map[string]any)["version"] = map[string]any{
+				"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}
 		}, "is not a plain string"},
 		{"__internal hidden in a secret", func(t *testing.T, s map[string]any) {
-			findResource(t, s, gcp)["inputs"].(map[string]any)["__internal"] = map[string]any{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}
+			findResource(t, s, gcp)["inputs"].(map[string]any)["__internal"] = map[string]any{
+				"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}
 		}, "__internal.4dabf18193072939515e22adb298388d"},
 		{"a renamed package", func(t *testing.T, s map[string]any) {
 			findResource(t, s, gcp)["inputs"].(map[string]any)["__internal"] = map[string]any{"name": "evil"}
@@ -128,8 +130,10 @@ func TestCheckProviders(t *testing.T) {
 		{"a parameterized package", func(t *testing.T, s map[string]any) {
 			findResource(t, s, k8s)["inputs"].(map[string]any)["__internal"] = map[string]any{"parameterization": "ZXZpbA=="}
 		}, "__internal.parameterization"},
-		{"a provider of another package", func(t *testing.T, s map[string]any) { plant(s, "evil", "1.0.0", "https://plugins.invalid/") }, `a provider of package "evil", which is not pinned`},
-		{"a planted gcp provider of the pinned version", func(t *testing.T, s map[string]any) { plant(s, "gcp", "7.38.0", "https://plugins.invalid/") }, `::pulumi:providers:gcp::planted: inputs: __internal.pluginDownloadURL "https://plugins.invalid/"`},
+		{"a provider of another package", func(t *testing.T, s map[string]any) { plant(s, "evil", "1.0.0", "https://plugins.invalid/") },
+			`a provider of package "evil", which is not pinned`},
+		{"a planted gcp provider of the pinned version", func(t *testing.T, s map[string]any) { plant(s, "gcp", "7.38.0", "https://plugins.invalid/") },
+			`::pulumi:providers:gcp::planted: inputs: __internal.pluginDownloadURL "https://plugins.invalid/"`},
 		{"a resource of another package", func(t *testing.T, s map[string]any) {
 			r := findResource(t, s, "kubernetes:core/v1:Namespace::gke-asyncjobs")
 			r["type"] = "evil:index:Thing"
@@ -167,7 +171,8 @@ func TestPinsFromGoMod(t *testing.T) {
 		}
 		return p
 	}
-	p := write("module x\n\ngo 1.26\n\nrequire github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.25.0\n\nrequire (\n\t// the gcp SDK\n\tgithub.com/pulumi/pulumi-gcp/sdk/v7 v7.38.0 // pinned\n\tgithub.com/other/x v1.0.0\n)\n")
+	p := write("module x\n\ngo 1.26\n\nrequire github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.25.0\n\n" +
+		"require (\n\t// the gcp SDK\n\tgithub.com/pulumi/pulumi-gcp/sdk/v7 v7.38.0 // pinned\n\tgithub.com/other/x v1.0.0\n)\n")
 	pins, err := PinsFromGoMod(p)
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +180,8 @@ func TestPinsFromGoMod(t *testing.T) {
 	if pins["gcp"] != "7.38.0" || pins["kubernetes"] != "4.25.0" || len(pins) != 2 || pins.String() != "gcp 7.38.0, kubernetes 4.25.0" {
 		t.Errorf("pins %v", pins)
 	}
-	if _, err := PinsFromGoMod(write("module x\n\nrequire github.com/pulumi/pulumi-gcp/sdk/v7 v7.38.0\n")); err == nil || !strings.Contains(err.Error(), "pulumi-kubernetes") {
+	if _, err := PinsFromGoMod(write("module x\n\nrequire github.com/pulumi/pulumi-gcp/sdk/v7 v7.38.0\n")); err == nil ||
+		!strings.Contains(err.Error(), "pulumi-kubernetes") {
 		t.Errorf("go.mod without the kubernetes SDK: err %v", err)
 	}
 	// The repository's own go.mod names both.
@@ -277,12 +283,14 @@ func TestPlantedPluginIsNeverRun(t *testing.T) {
 	}
 	vars["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "false"
 	open := e.manager(now)
-	open.Source = InlineSource{ProjectDir: e.dir, Project: testProject, Program: program, Options: append(append([]auto.LocalWorkspaceOption{}, e.opts...), auto.EnvVars(vars))}
+	open.Source = InlineSource{ProjectDir: e.dir, Project: testProject, Program: program,
+		Options: append(append([]auto.LocalWorkspaceOption{}, e.opts...), auto.EnvVars(vars))}
 	if _, err := open.Destroy(ctx, "pr-11", false); err == nil {
 		t.Error("destroy with both off succeeded, though the plugin server has no plugin")
 	}
 	if n := asked.Load(); n == 0 {
-		t.Error("with the check and PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION off, the engine did not ask the planted server: the test does not plant what the engine reads")
+		t.Error("with the check and PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION off, the engine did not ask the planted server: " +
+			"the test does not plant what the engine reads")
 	} else {
 		t.Logf("with both off the engine asked the planted server %d times (last %v)", n, lastPath.Load())
 	}

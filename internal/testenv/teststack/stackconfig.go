@@ -177,7 +177,9 @@ func (m *Manager) testConfig(tmpl *workspace.ProjectStack, meta Meta) (config.Ma
 // of the template are ciphertext of the template's key: they are read
 // through the template stack (which decrypts them) and set as secrets of the
 // test stack (which encrypts them with its own key).
-func (m *Manager) writeConfig(ctx context.Context, ws auto.Workspace, stack auto.Stack, name, from string, cfg config.Map, secure []string, tmpl *workspace.ProjectStack) error {
+func (m *Manager) writeConfig(
+	ctx context.Context, ws auto.Workspace, stack auto.Stack, name, from string, cfg config.Map, secure []string, tmpl *workspace.ProjectStack,
+) error {
 	// A fresh document keeps only the secrets provider's settings of the
 	// existing file (written by stack init or restored from the last
 	// deployment); every value is written anew.
