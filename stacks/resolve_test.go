@@ -1,6 +1,11 @@
 package stacks
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -224,5 +229,48 @@ func TestResolveFillsMonitoringNames(t *testing.T) {
 				t.Errorf("monitoring arguments carry %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPhysicalNamesComputedOnce: gcpname.Physical, which turns a base name
+// into a physical one, is called by resolve alone among the module's
+// non-test files, so every physical name is computed in one function.
+func TestPhysicalNamesComputedOnce(t *testing.T) {
+	var calls []string
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "build" || strings.HasPrefix(d.Name(), ".") && path != "..") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if fn, ok := n.(*ast.FuncDecl); ok {
+				ast.Inspect(fn, func(n ast.Node) bool {
+					if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "Physical" {
+						if x, ok := sel.X.(*ast.Ident); ok && x.Name == "gcpname" {
+							calls = append(calls, filepath.ToSlash(path)+" "+fn.Name.Name)
+						}
+					}
+					return true
+				})
+				return false
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || calls[0] != "../stacks/resolve.go resolve" {
+		t.Errorf("gcpname.Physical is called in %v, want in stacks/resolve.go's resolve only", calls)
 	}
 }

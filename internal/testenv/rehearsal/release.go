@@ -24,3 +24,14 @@ var PreviousRelease = Release{
 	// first Kubernetes object.
 	KnownFailure: "failed to parse kubeconfig",
 }
+
+// LatestRelease is the newest tagged release. Users deploy tags (README,
+// "Versions"), so most stacks this tree meets were deployed by it: the
+// rehearsal deploys it and takes it to this tree as `git pull` does, and
+// with the committed stack files nothing may change. When a release is
+// tagged, it becomes the new one (CHANGELOG.md, "Releasing");
+// TestPreviousRelease fails until it is.
+var LatestRelease = Release{
+	Tag:    "v0.2.0",
+	Commit: "774b71052b252a96512c2a91e64e04ad84cb22b7",
+}

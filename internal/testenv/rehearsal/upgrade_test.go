@@ -209,6 +209,48 @@ func TestUpgrade(t *testing.T) {
 	}
 }
 
+// TestUpgradeFromLatestRelease deploys the latest release (LatestRelease)
+// on dev and prod as its users did, bootstrapped as it expects (the
+// completions metric exists), then takes each to this tree as `git pull`
+// does. For the committed stack files CHANGELOG.md asks for no step, and
+// this tree's changes are meant to change no resource: the real engine,
+// with the real providers, must find nothing to change in a preview, a
+// refresh and an up, and nothing may be deleted in Google.
+func TestUpgradeFromLatestRelease(t *testing.T) {
+	t.Parallel()
+	rel := rehearsal.LatestRelease
+	for _, stack := range []string{"dev", "prod"} {
+		t.Run(stack, func(t *testing.T) {
+			t.Parallel()
+			e := rehearsal.Start(t)
+			ctx := context.Background()
+
+			e.Checkout(ctx, rel.Commit)
+			e.Init(ctx, stack)
+			deploy(t, e, rel, stack, func() *rehearsal.Run { return e.Up(ctx, stack) })
+			before := e.State(ctx, "", stack)
+			holding(t, rel, stack, before)
+			start := len(e.Google.Requests())
+
+			e.CheckoutCurrent()
+			noChanges(t, e, "", stack)
+			u := e.Up(ctx, stack)
+			if u.Err != nil {
+				t.Fatal(u.Err)
+			}
+			if ch := u.Steps.Changed(); len(ch) > 0 {
+				t.Errorf("this tree's up of a %s deployment of %s changes %v", rel.Tag, stack, ch)
+			}
+			if d := deletions(e.Google, start, nil); len(d) > 0 {
+				t.Errorf("the upgrade deleted in Google:\n  %s", strings.Join(d, "\n  "))
+			}
+			if got, want := urns(e.State(ctx, "", stack)), urns(before); !slices.Equal(got, want) {
+				t.Errorf("the state's resources changed:\n%s", diffLines(want, got))
+			}
+		})
+	}
+}
+
 // holding: the previous release's deployment of a stack holds what the
 // upgrade must not lose, each kind at least once.
 func holding(t *testing.T, prev rehearsal.Release, stack string, state []rehearsal.Resource) {
