@@ -30,7 +30,7 @@ func TestPreviousRelease(t *testing.T) {
 	// The latest release is CHANGELOG.md's first release heading, and the
 	// newest v0 tag where the clone has tags.
 	first := regexp.MustCompile(`(?m)^## (v0\.\d+\.\d+) `).FindSubmatch(log)
-	if first == nil || string(first[1]) != rehearsal.LatestRelease.Tag {
+	if len(first) < 2 || string(first[1]) != rehearsal.LatestRelease.Tag {
 		t.Errorf("CHANGELOG.md's newest release heading is %q, LatestRelease is %s", first, rehearsal.LatestRelease.Tag)
 	}
 	out, err := exec.Command("git", "-C", root, "tag", "--list", "v0.*", "--sort=-v:refname").Output()
