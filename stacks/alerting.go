@@ -61,7 +61,8 @@ func (w Warning) String() string { return w.Path + ": " + w.Message }
 // alerts must notify someone.
 func (c Config) validateAlerting() field.ErrorList {
 	errs := c.Alerting.Validate(key("alerting"))
-	if c.Alerting.Enabled && !c.Alerting.HasChannels() && c.IsProduction() {
+	read := !c.Alerting.Unread.Any("enabled", "notificationChannels", "emails")
+	if read && c.Alerting.Enabled && !c.Alerting.HasChannels() && c.IsProduction() {
 		errs = append(errs, field.Required(key("alerting").Child("notificationChannels"),
 			fmt.Sprintf("alerts in a production stack (%s) must notify someone: set notificationChannels or emails", strings.Join(c.ProductionReasons(), "; "))))
 	}

@@ -176,7 +176,10 @@ func (s Spec) Validate(path *field.Path) field.ErrorList {
 	errs = append(errs, s.Container.Validate(path.Child("container"))...)
 	if g := s.GoogleServiceAccount; g != nil {
 		gp := path.Child("googleServiceAccount")
-		errs = append(errs, gcpname.ValidateServiceAccountID(gp.Child("accountId"), s.Names.Account)...)
+		if g.AccountID != "" || !s.Unread["name"] {
+			// A derived id is checked once the name it derives from was read.
+			errs = append(errs, gcpname.ValidateServiceAccountID(gp.Child("accountId"), s.Names.Account)...)
+		}
 		for i, grant := range g.Grants {
 			p := gp.Child("grants").Index(i)
 			switch {

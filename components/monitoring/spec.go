@@ -49,6 +49,8 @@ type Spec struct {
 	// Names are resolved by the stack (package stacks, Config.resolve)
 	// before validation; configuration cannot set them.
 	Names Names `json:"-"`
+	// Unread lists the keys that did not decode (strictconfig.Unread).
+	Unread strictconfig.Unread `json:"-"`
 }
 
 // Names are the stack's name, which display names and the commands in the

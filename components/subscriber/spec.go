@@ -59,7 +59,10 @@ func (s Spec) Validate(path *field.Path) field.ErrorList {
 	for _, msg := range validation.IsDNS1123Label(s.Name) {
 		errs = append(errs, field.Invalid(path.Child("name"), s.Name, msg))
 	}
-	errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("serviceAccountId"), s.Names.Account)...)
+	if s.ServiceAccountID != "" || !s.Unread["name"] {
+		// A derived id is checked once the name it derives from was read.
+		errs = append(errs, gcpname.ValidateServiceAccountID(path.Child("serviceAccountId"), s.Names.Account)...)
+	}
 	errs = append(errs, s.Container.Validate(path.Child("container"))...)
 	if s.MinReplicas < 1 {
 		errs = append(errs, field.Invalid(path.Child("minReplicas"), s.MinReplicas, "must be >= 1"))
