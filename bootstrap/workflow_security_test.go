@@ -102,12 +102,9 @@ func triggerProblems(t *testing.T, name string, src []byte) []string {
 // deployer and the prod previewer, were the pools to admit it), and no
 // fork-triggerable workflow checks out a pull request's head.
 func TestForkTriggeredWorkflowsMintNoTokens(t *testing.T) {
-	for _, f := range workflowFiles(t) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range triggerProblems(t, filepath.Base(f), src) {
+	for _, w := range readWorkflows(t) {
+		f, src := w.name, w.src
+		for _, p := range triggerProblems(t, f, src) {
 			t.Error(p)
 		}
 	}
@@ -188,12 +185,9 @@ func acquisitionProblems(t *testing.T, name string, src []byte) []string {
 // checksums), never by a bare `pulumi plugin install`.
 func TestPluginAcquisitionDisabled(t *testing.T) {
 	n := 0
-	for _, f := range workflowFiles(t) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range acquisitionProblems(t, filepath.Base(f), src) {
+	for _, w := range readWorkflows(t) {
+		f, src := w.name, w.src
+		for _, p := range acquisitionProblems(t, f, src) {
 			t.Error(p)
 		}
 		wf := parseWorkflow(t, src)
@@ -309,12 +303,9 @@ func hasScopeOK(job *actionlint.Job, name, value string) bool {
 
 // TestNoSharedCacheWhereTokensAre: see cacheProblems.
 func TestNoSharedCacheWhereTokensAre(t *testing.T) {
-	for _, f := range workflowFiles(t) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range cacheProblems(t, filepath.Base(f), src) {
+	for _, w := range readWorkflows(t) {
+		f, src := w.name, w.src
+		for _, p := range cacheProblems(t, f, src) {
 			t.Error(p)
 		}
 	}
@@ -375,12 +366,9 @@ func stateCheckProblems(t *testing.T, name string, src []byte) []string {
 // TestStateCheckedBeforeUp: see stateCheckProblems.
 func TestStateCheckedBeforeUp(t *testing.T) {
 	ups := 0
-	for _, f := range workflowFiles(t) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range stateCheckProblems(t, filepath.Base(f), src) {
+	for _, w := range readWorkflows(t) {
+		f, src := w.name, w.src
+		for _, p := range stateCheckProblems(t, f, src) {
 			t.Error(p)
 		}
 		ups += strings.Count(string(src), "command: up")
@@ -465,12 +453,9 @@ func settingsProblems(t *testing.T, name string, src []byte) []string {
 // TestProductionWaitsForTheGitHubSettings: see settingsProblems.
 func TestProductionWaitsForTheGitHubSettings(t *testing.T) {
 	prod := 0
-	for _, f := range workflowFiles(t) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range settingsProblems(t, filepath.Base(f), src) {
+	for _, w := range readWorkflows(t) {
+		f, src := w.name, w.src
+		for _, p := range settingsProblems(t, f, src) {
 			t.Error(p)
 		}
 		prod += strings.Count(string(src), "environment: production")

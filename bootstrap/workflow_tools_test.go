@@ -262,19 +262,16 @@ func sortedKeys[V any](m map[string]V) []string {
 // update or destroy, and the runner image for the rest.
 func TestWorkflowTools(t *testing.T) {
 	checked := 0
-	for _, f := range workflowFiles(t) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range missingTools(t, filepath.Base(f), src) {
+	for _, w := range readWorkflows(t) {
+		f, src := w.name, w.src
+		for _, p := range missingTools(t, f, src) {
 			t.Error(p)
 		}
 		checked++
 	}
 	// The installs are pinned.
-	for _, f := range workflowFiles(t) {
-		src, _ := os.ReadFile(f)
+	for _, w := range readWorkflows(t) {
+		f, src := w.name, w.src
 		s := string(src)
 		if strings.Contains(s, "google-cloud-cli-gke-gcloud-auth-plugin") &&
 			!regexp.MustCompile(`GKE_AUTH_PLUGIN_VERSION: \d+\.\d+\.\d+-\d+`).MatchString(s) {
@@ -448,12 +445,9 @@ func secretsProblems(t *testing.T, name string, src []byte) []string {
 // Pulumi on a stack takes it from the stack's state, and a step that may
 // create a stack creates it with the environment's key from the bootstrap.
 func TestWorkflowSecretsProvider(t *testing.T) {
-	for _, f := range workflowFiles(t) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range secretsProblems(t, filepath.Base(f), src) {
+	for _, w := range readWorkflows(t) {
+		f, src := w.name, w.src
+		for _, p := range secretsProblems(t, f, src) {
 			t.Error(p)
 		}
 	}

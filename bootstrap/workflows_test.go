@@ -36,6 +36,26 @@ func workflowFiles(t *testing.T) []string {
 	return files
 }
 
+// workflow is a committed workflow file: its name and its text.
+type workflow struct {
+	name string
+	src  []byte
+}
+
+// readWorkflows reads every committed workflow.
+func readWorkflows(t *testing.T) []workflow {
+	t.Helper()
+	var out []workflow
+	for _, f := range workflowFiles(t) {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, workflow{name: filepath.Base(f), src: src})
+	}
+	return out
+}
+
 // exportedVariables are the repository variables the bootstrap stack
 // tells the user to set (its githubVariables output).
 func exportedVariables(t *testing.T) []string {
@@ -110,11 +130,8 @@ var (
 // comment naming the version.
 func TestActionsPinned(t *testing.T) {
 	n := 0
-	for _, f := range workflowFiles(t) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, w := range readWorkflows(t) {
+		f, src := w.name, w.src
 		for i, line := range strings.Split(string(src), "\n") {
 			m := usesLineRE.FindStringSubmatch(line)
 			if m == nil {
@@ -162,11 +179,8 @@ func TestActionsPinned(t *testing.T) {
 // comment is posted, and nothing else is ever written.
 func TestPermissions(t *testing.T) {
 	jobs := 0
-	for _, f := range workflowFiles(t) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, w := range readWorkflows(t) {
+		f, src := w.name, w.src
 		wf, errs := actionlint.Parse(src)
 		if len(errs) > 0 {
 			t.Fatalf("%s: %v", f, errs)
@@ -240,12 +254,9 @@ func hasScope(job *actionlint.Job, name, value string) bool {
 // production environment only) is read only by jobs in that environment,
 // and those read no other Pulumi token.
 func TestSecretsUsed(t *testing.T) {
-	for _, f := range workflowFiles(t) {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range secretProblems(t, filepath.Base(f), src) {
+	for _, w := range readWorkflows(t) {
+		f, src := w.name, w.src
+		for _, p := range secretProblems(t, f, src) {
 			t.Error(p)
 		}
 		if strings.Contains(string(src), "credentials_json") || strings.Contains(string(src), "GOOGLE_CREDENTIALS") {

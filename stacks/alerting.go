@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
 )
 
 // What makes a stack production. policy/lib.rego holds the same definition
@@ -96,7 +97,7 @@ func (c Config) alertingWarnings() []Warning {
 		case !o.OK:
 			add(p, "no overdue alert for CronJob %s: its runs are up to %s apart, so a run is overdue after %s without a completion, "+
 				"longer than the %s Cloud Monitoring allows an absence condition; its failed and missed runs are still alerted",
-				j.Name, monitoring.Span(o.Gap), monitoring.Span(o.Window), monitoring.Span(monitoring.MaxAbsence))
+				j.Name, duration.Human(o.Gap), duration.Human(o.Window), duration.Human(monitoring.MaxAbsence))
 		}
 	}
 	if len(c.CronJobs) > 0 && c.ClusterProject() != c.Project {

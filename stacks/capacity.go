@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
 	"github.com/asyncjobs/asyncjobs/internal/program/gcpiam"
 	"github.com/asyncjobs/asyncjobs/internal/program/tasklimits"
 	"github.com/asyncjobs/asyncjobs/internal/program/timeline"
@@ -38,15 +39,15 @@ func (cfg Config) capacityWarnings() []Warning {
 				"the worker's request timeout %s is shorter than the %s dispatch deadline Cloud Tasks gives a task created without one: "+
 					"Cloud Run ends such a task's slow attempt with 504 and Cloud Tasks retries it; "+
 					"create tasks with a dispatch deadline of at most %s (the enqueue tool does)",
-				timeline.Span(timeout), timeline.Span(tasklimits.DefaultDispatchDeadline), timeline.Span(timeout))
+				duration.Human(timeout), duration.Human(tasklimits.DefaultDispatchDeadline), duration.Human(timeout))
 		}
 		if timeout > tasklimits.MaxDispatchDeadline {
 			add(key("worker").Child("timeout"),
 				"the worker's request timeout %s is longer than the longest dispatch deadline Cloud Tasks allows (%s): "+
 					"an attempt still running then counts as failed and is retried while the worker goes on with it, "+
 					"so a task can run twice at once; keep task work under %s or lower the timeout to %s",
-				timeline.Span(timeout), timeline.Span(tasklimits.MaxDispatchDeadline),
-				timeline.Span(tasklimits.MaxDispatchDeadline), timeline.Span(tasklimits.MaxDispatchDeadline))
+				duration.Human(timeout), duration.Human(tasklimits.MaxDispatchDeadline),
+				duration.Human(tasklimits.MaxDispatchDeadline), duration.Human(tasklimits.MaxDispatchDeadline))
 		}
 	}
 
@@ -80,15 +81,15 @@ func (cfg Config) capacityWarnings() []Warning {
 					"push subscription %s/%s waits %s for the worker's response (the ack deadline, at most 10m, is the push request timeout) "+
 						"but the worker's request timeout is %s: a request still running after %s counts as failed "+
 						"and Pub/Sub redelivers the message while the worker goes on with it; keep push work under %s or use a pull subscriber",
-					tp.Name, s.Name, timeline.Span(ack), timeline.Span(timeout), timeline.Span(ack), timeline.Span(ack))
+					tp.Name, s.Name, duration.Human(ack), duration.Human(timeout), duration.Human(ack), duration.Human(ack))
 			}
 			if t := timeline.PubSub(timelineSubscription(s)); t.TotalIfTimedOut > s.MessageRetention.Duration {
 				add(p.Child("messageRetention"),
 					"subscription %s/%s keeps a message %s, but a message whose attempts all run out the %s ack deadline "+
 						"is dead-lettered only %s after its first delivery: it can expire instead of reaching the dead-letter topic; "+
 						"raise messageRetention or lower deadLetter.maxDeliveryAttempts",
-					tp.Name, s.Name, timeline.Span(s.MessageRetention.Duration), timeline.Span(s.AckDeadline.Duration),
-					timeline.Span(t.TotalIfTimedOut))
+					tp.Name, s.Name, duration.Human(s.MessageRetention.Duration), duration.Human(s.AckDeadline.Duration),
+					duration.Human(t.TotalIfTimedOut))
 			}
 		}
 	}

@@ -58,9 +58,6 @@ type Config struct {
 	// did not decode (strictconfig.Unread): the rules that read them do
 	// not run.
 	Unread strictconfig.Unread `json:"-"`
-	// decodeErrs are the decode errors' key paths: a rule about a key that
-	// did not decode is its decode error's, and is not reported again.
-	decodeErrs field.ErrorList
 }
 
 // Defaults returns the configuration a stack starts from; this is the one

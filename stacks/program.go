@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
@@ -20,6 +21,7 @@ import (
 	"github.com/asyncjobs/asyncjobs/internal/program/actas"
 	"github.com/asyncjobs/asyncjobs/internal/program/outputmap"
 	"github.com/asyncjobs/asyncjobs/internal/program/protect"
+	"github.com/asyncjobs/asyncjobs/internal/program/strictconfig"
 )
 
 // APIs are the Google APIs the stack uses.
@@ -133,10 +135,10 @@ func chooseGate(preview, mocks bool, getenv func(string) string, p actas.Provide
 func Load(stack string, src Source) (Config, error) {
 	cfg, errs := Decode(src)
 	cfg.Stack = stack
-	cfg.decodeErrs = errs
 	cfg.resolve()
+	decodeErrs := slices.Clip(errs)
 	for _, e := range cfg.Validate() {
-		if !cfg.ownedByDecodeError(e) {
+		if !ownedByDecodeError(e, decodeErrs) {
 			errs = append(errs, e)
 		}
 	}
@@ -150,9 +152,9 @@ func Load(stack string, src Source) (Config, error) {
 // not decode, or under it: the key holds its default, and its decode error
 // already says what is wrong. (Rules across keys, and references, do not
 // run on an unread key at all; see strictconfig.Unread.)
-func (c Config) ownedByDecodeError(e *field.Error) bool {
-	for _, d := range c.decodeErrs {
-		if e.Field == d.Field || strings.HasPrefix(e.Field, d.Field+".") || strings.HasPrefix(e.Field, d.Field+"[") {
+func ownedByDecodeError(e *field.Error, decodeErrs field.ErrorList) bool {
+	for _, d := range decodeErrs {
+		if strictconfig.Within(e.Field, d.Field) {
 			return true
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
 )
 
 // Severities of alert policies.
@@ -111,7 +113,7 @@ func Alerts(a Args) ([]Alert, error) {
 		add(Alert{
 			Key: "sub-" + s.Ref.key() + "-oldest-unacked", Kind: KindOldestUnacked, Resource: s.Name, Severity: SeverityError,
 			DisplayName: fmt.Sprintf("subscription %s: oldest unacked message", s.Name),
-			Subject:     fmt.Sprintf("subscription %s has a message unacked for more than %s", s.Name, Span(age)),
+			Subject:     fmt.Sprintf("subscription %s has a message unacked for more than %s", s.Name, duration.Human(age)),
 			Docs:        r.oldestUnackedDocs(a, s, age),
 			Condition: Condition{
 				Filter:     SubscriptionFilter(MetricOldestUnackedAge, a.Project, s.Name),
@@ -206,7 +208,7 @@ func Alerts(a Args) ([]Alert, error) {
 		add(Alert{
 			Key: "cronjob-" + c.Name + "-overdue", Kind: KindCronJobOverdue, Resource: c.Name, Severity: SeverityError,
 			DisplayName: fmt.Sprintf("CronJob %s: overdue run", c.Name),
-			Subject:     fmt.Sprintf("CronJob %s has completed no run for %s", c.Name, Span(window)),
+			Subject:     fmt.Sprintf("CronJob %s has completed no run for %s", c.Name, duration.Human(window)),
 			Docs:        r.cronJobOverdueDocs(a, c, window),
 			Condition: Condition{
 				Filter: CronJobFilter(MetricCronJobCompleted, a.Cluster, c.Name), Absent: true, Duration: window,

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
 )
 
 // The documentation every policy carries (Markdown, shown in notifications
@@ -71,7 +73,7 @@ type worker5xxRunbook struct {
 func (r *renderer) worker5xxDocs(a Args) string {
 	return r.runbook(KindWorker5xx, worker5xxRunbook{
 		Service: a.Worker.Service, Region: a.Worker.Region, Project: a.Project,
-		Threshold: number(a.Spec.Thresholds.Worker5xxPerSecond), Window: Span(a.Spec.Thresholds.Window.Duration),
+		Threshold: number(a.Spec.Thresholds.Worker5xxPerSecond), Window: duration.Human(a.Spec.Thresholds.Window.Duration),
 	})
 }
 
@@ -87,7 +89,7 @@ type oldestUnackedRunbook struct {
 func (r *renderer) oldestUnackedDocs(a Args, s Subscription, age time.Duration) string {
 	return r.runbook(KindOldestUnacked, oldestUnackedRunbook{
 		runbookCluster: clusterOf(a),
-		Subscription:   s.Name, Ref: s.Ref.String(), Project: a.Project, Stack: a.Spec.Names.Stack, Age: Span(age),
+		Subscription:   s.Name, Ref: s.Ref.String(), Project: a.Project, Stack: a.Spec.Names.Stack, Age: duration.Human(age),
 	})
 }
 
@@ -103,7 +105,7 @@ func (r *renderer) undeliveredDocs(a Args, s Subscription) string {
 	return r.runbook(KindUndelivered, undeliveredRunbook{
 		runbookCluster: clusterOf(a),
 		Subscription:   s.Name, Ref: s.Ref.String(), Project: a.Project,
-		Threshold: a.Spec.Thresholds.UndeliveredMessages, Window: Span(a.Spec.Thresholds.Window.Duration),
+		Threshold: a.Spec.Thresholds.UndeliveredMessages, Window: duration.Human(a.Spec.Thresholds.Window.Duration),
 	})
 }
 
@@ -143,7 +145,7 @@ type queueDepthRunbook struct {
 func (r *renderer) queueDepthDocs(a Args, q Queue) string {
 	return r.runbook(KindQueueDepth, queueDepthRunbook{
 		Queue: q.ID, Name: q.Name, Location: q.Location, Project: a.Project, Stack: a.Spec.Names.Stack,
-		Threshold: a.Spec.Thresholds.QueueDepth, Window: Span(a.Spec.Thresholds.Window.Duration),
+		Threshold: a.Spec.Thresholds.QueueDepth, Window: duration.Human(a.Spec.Thresholds.Window.Duration),
 	})
 }
 
@@ -157,7 +159,7 @@ type failedAttemptsRunbook struct {
 func (r *renderer) failedAttemptsDocs(a Args, q Queue) string {
 	return r.runbook(KindFailedAttempts, failedAttemptsRunbook{
 		Queue: q.ID, Name: q.Name, Location: q.Location, Project: a.Project, Stack: a.Spec.Names.Stack,
-		Threshold: number(a.Spec.Thresholds.FailedAttemptsPerSecond), Window: Span(a.Spec.Thresholds.Window.Duration),
+		Threshold: number(a.Spec.Thresholds.FailedAttemptsPerSecond), Window: duration.Human(a.Spec.Thresholds.Window.Duration),
 	})
 }
 
@@ -194,6 +196,6 @@ type cronJobOverdueRunbook struct {
 func (r *renderer) cronJobOverdueDocs(a Args, c CronJob, window time.Duration) string {
 	return r.runbook(KindCronJobOverdue, cronJobOverdueRunbook{
 		runbookCluster: clusterOf(a), CronJob: c.Name, Schedule: c.Schedule,
-		Window: Span(window), Metric: MetricCronJobCompleted,
+		Window: duration.Human(window), Metric: MetricCronJobCompleted,
 	})
 }

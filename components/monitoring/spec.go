@@ -152,9 +152,9 @@ func (s Spec) Validate(path *field.Path) field.ErrorList {
 func validateMinutes(path *field.Path, d duration.Duration, low, high time.Duration, what string) field.ErrorList {
 	switch {
 	case !d.Set:
-		return field.ErrorList{field.Required(path, fmt.Sprintf("%s of whole minutes between %s and %s", what, Span(low), Span(high)))}
+		return field.ErrorList{field.Required(path, fmt.Sprintf("%s of whole minutes between %s and %s", what, duration.Human(low), duration.Human(high)))}
 	case d.Duration < low || d.Duration > high:
-		return field.ErrorList{field.Invalid(path, d.Written(), fmt.Sprintf("%s must be between %s and %s", what, Span(low), Span(high)))}
+		return field.ErrorList{field.Invalid(path, d.Written(), fmt.Sprintf("%s must be between %s and %s", what, duration.Human(low), duration.Human(high)))}
 	case d.Duration%Granularity != 0:
 		return field.ErrorList{field.Invalid(path, d.Written(), what+" must be a multiple of 60s (Cloud Monitoring takes whole minutes)")}
 	}
@@ -189,10 +189,6 @@ func roundUp(d, unit time.Duration) time.Duration {
 	}
 	return d
 }
-
-// Span renders a duration for people, as everything in the project does
-// (duration.Human: 90000s as 25h, 84600s as 23h30m).
-func Span(d time.Duration) string { return duration.Human(d) }
 
 // seconds renders a duration as the API takes it ("300s").
 func seconds(d time.Duration) string { return fmt.Sprintf("%ds", int64(d/time.Second)) }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -110,6 +111,35 @@ func Parse(name string, data []byte) (*Outputs, error) {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("stack outputs from %s: unexpected data after the JSON object", name)
+	}
+	return &out, nil
+}
+
+// Exact decodes outputs and checks they are exactly what Outputs
+// describes, in both directions: no key that it does not describe (a
+// strict decode), and no key it describes missing (the decoded outputs,
+// encoded again, equal the input). Tests hold the program's exports to
+// the contract with it; the commands read with Parse.
+func Exact(data []byte) (*Outputs, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var out Outputs
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("the stack exports what package stackoutputs does not describe: %w", err)
+	}
+	again, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	var want, got any
+	if err := json.Unmarshal(data, &want); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(again, &got); err != nil {
+		return nil, err
+	}
+	if !reflect.DeepEqual(got, want) {
+		return nil, fmt.Errorf("package stackoutputs describes what the stack does not export:\nexported  %s\ndescribed %s", data, again)
 	}
 	return &out, nil
 }

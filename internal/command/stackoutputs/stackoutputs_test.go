@@ -111,3 +111,21 @@ func TestOutputsSelection(t *testing.T) {
 		})
 	}
 }
+
+// TestExact: outputs with a key the contract does not describe, or
+// without one it describes, are refused; the contract's own shape passes.
+func TestExact(t *testing.T) {
+	full := `{"project":"p","region":"r","worker":{"url":"u","serviceName":"s","serviceAccount":"a"},` +
+		`"queues":{},"topics":{},"deadLetters":{},"monitoring":{"dashboard":"d","alertPolicies":[],"notificationChannels":[]}}`
+	if _, err := Exact([]byte(full)); err != nil {
+		t.Errorf("the contract's shape refused: %v", err)
+	}
+	extra := strings.Replace(full, `"region":"r"`, `"region":"r","extra":1`, 1)
+	if _, err := Exact([]byte(extra)); err == nil || !strings.Contains(err.Error(), "does not describe") {
+		t.Errorf("an undescribed key: %v", err)
+	}
+	missing := strings.Replace(full, `"region":"r",`, ``, 1)
+	if _, err := Exact([]byte(missing)); err == nil || !strings.Contains(err.Error(), "does not export") {
+		t.Errorf("a described key missing: %v", err)
+	}
+}

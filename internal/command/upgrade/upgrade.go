@@ -59,6 +59,7 @@ type Resource struct {
 	Provider string         `json:"provider"`
 	Protect  bool           `json:"protect"`
 	Inputs   map[string]any `json:"inputs"`
+	Outputs  map[string]any `json:"outputs"`
 }
 
 // Deployment is the part of `pulumi stack export` the steps read.

@@ -9,12 +9,12 @@ package stackplan
 
 import (
 	"errors"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/asyncjobs/asyncjobs/internal/plan/recorder"
 	"github.com/asyncjobs/asyncjobs/internal/plan/stackfile"
+	"github.com/asyncjobs/asyncjobs/internal/program/strictconfig"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
 
@@ -65,7 +65,7 @@ func Record(dir, stack string) (*recorder.Plan, stacks.Config, error) {
 // reportedAt reports whether errs has an error at key or under it.
 func reportedAt(errs field.ErrorList, key string) bool {
 	for _, e := range errs {
-		if e.Field == key || strings.HasPrefix(e.Field, key+".") || strings.HasPrefix(e.Field, key+"[") {
+		if strictconfig.Within(e.Field, key) {
 			return true
 		}
 	}

@@ -198,7 +198,7 @@ func prune(path *field.Path, value any, bad map[string]bool) any {
 // under reports whether some bad path lies at or under p.
 func under(p string, bad map[string]bool) bool {
 	for b := range bad {
-		if b == p || strings.HasPrefix(b, p+".") || strings.HasPrefix(b, p+"[") {
+		if Within(b, p) {
 			return true
 		}
 	}

@@ -106,6 +106,12 @@ func fieldByJSON(v reflect.Value, name string) (reflect.Value, bool) {
 	return reflect.Value{}, false
 }
 
+// Within reports whether key path p is q or lies under it: "a.b[0].c" is
+// within "a.b", "a.b[0]" and itself, not within "a.bc".
+func Within(p, q string) bool {
+	return p == q || strings.HasPrefix(p, q+".") || strings.HasPrefix(p, q+"[")
+}
+
 // splitPath splits a key path such as "queues[0].retry.minBackoff" into
 // its keys, indexes and map keys: queues, 0, retry, minBackoff.
 func splitPath(p string) []string {

@@ -114,3 +114,17 @@ func TestRetiredKeys(t *testing.T) {
 }
 
 func fieldPath(p string) *field.Path { return field.NewPath(p) }
+
+func TestWithin(t *testing.T) {
+	for _, c := range []struct {
+		p, q string
+		want bool
+	}{
+		{"a.b[0].c", "a.b", true}, {"a.b[0].c", "a.b[0]", true}, {"a.b", "a.b", true},
+		{"a.bc", "a.b", false}, {"a.b", "a.b[0]", false}, {"labels[team]", "labels", true},
+	} {
+		if got := Within(c.p, c.q); got != c.want {
+			t.Errorf("Within(%q, %q) = %v, want %v", c.p, c.q, got, c.want)
+		}
+	}
+}

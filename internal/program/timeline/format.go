@@ -24,19 +24,19 @@ func cloudTasksSummary(r TaskRetry, t Timeline) string {
 	switch {
 	case t.End == GivenUp:
 		return fmt.Sprintf("%s over %s, then the task is deleted: retrying stops once %s are both reached",
-			plural(t.Attempts, "attempt"), Span(t.Total), limits)
+			plural(t.Attempts, "attempt"), duration.Human(t.Total), limits)
 	case t.Attempts == 0 && noLimit:
 		return fmt.Sprintf("never given up: %s set no limit and minBackoff is 0s, "+
-			"so the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, Span(TaskRetention))
+			"so the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, duration.Human(TaskRetention))
 	case t.Attempts == 0:
 		return fmt.Sprintf("never given up: minBackoff is 0s, so no time passes between attempts and %s are never both reached; "+
-			"the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, Span(TaskRetention))
+			"the task is retried without pause until Cloud Tasks deletes it %s after it was created", limits, duration.Human(TaskRetention))
 	case noLimit:
 		return fmt.Sprintf("%s over %s, never given up: %s set no limit, so the task is retried until Cloud Tasks deletes it %s after it was created",
-			plural(t.Attempts, "attempt"), Span(t.Total), limits, Span(TaskRetention))
+			plural(t.Attempts, "attempt"), duration.Human(t.Total), limits, duration.Human(TaskRetention))
 	default:
 		return fmt.Sprintf("%s over %s, never given up: %s are not both reached before Cloud Tasks deletes the task %s after it was created",
-			plural(t.Attempts, "attempt"), Span(t.Total), limits, Span(TaskRetention))
+			plural(t.Attempts, "attempt"), duration.Human(t.Total), limits, duration.Human(TaskRetention))
 	}
 }
 
@@ -44,11 +44,11 @@ func cloudTasksSummary(r TaskRetry, t Timeline) string {
 func pubSubSummary(s Subscription, t Timeline) string {
 	redelivery := "redelivered at once (no retry policy)"
 	if s.RetryPolicy {
-		redelivery = fmt.Sprintf("redelivery backoff from %s doubling up to %s", Span(s.MinimumBackoff), Span(s.MaximumBackoff))
+		redelivery = fmt.Sprintf("redelivery backoff from %s doubling up to %s", duration.Human(s.MinimumBackoff), duration.Human(s.MaximumBackoff))
 	}
 	return fmt.Sprintf("dead-lettered after %s: %s after the first delivery when every attempt is nacked, "+
 		"%s when every attempt runs out the %s ack deadline; %s; Pub/Sub applies both best effort",
-		plural(t.Attempts, "delivery attempt"), Span(t.Total), Span(t.TotalIfTimedOut), Span(t.AckDeadline), redelivery)
+		plural(t.Attempts, "delivery attempt"), duration.Human(t.Total), duration.Human(t.TotalIfTimedOut), duration.Human(t.AckDeadline), redelivery)
 }
 
 // Named is a timeline with the configuration it comes from.
@@ -109,16 +109,16 @@ func writeRows(b *strings.Builder, t Timeline) {
 	for i := range shown {
 		after := ""
 		if i > 0 {
-			after = Span(t.Intervals[i-1])
+			after = duration.Human(t.Intervals[i-1])
 		}
 		if pubsub {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\n", i+1, after, Span(starts[i]), Span(starts[i]+time.Duration(i)*t.AckDeadline))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\n", i+1, after, duration.Human(starts[i]), duration.Human(starts[i]+time.Duration(i)*t.AckDeadline))
 		} else {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t\n", i+1, after, Span(starts[i]))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t\n", i+1, after, duration.Human(starts[i]))
 		}
 	}
 	if pubsub {
-		fmt.Fprintf(tw, "dead-lettered\t\t%s\t%s\t\n", Span(t.Total), Span(t.TotalIfTimedOut))
+		fmt.Fprintf(tw, "dead-lettered\t\t%s\t%s\t\n", duration.Human(t.Total), duration.Human(t.TotalIfTimedOut))
 	}
 	tw.Flush()
 	for _, line := range strings.SplitAfter(table.String(), "\n") {
@@ -127,7 +127,7 @@ func writeRows(b *strings.Builder, t Timeline) {
 		}
 	}
 	if rest := t.Attempts - shown; rest > 0 {
-		fmt.Fprintf(b, "  … %d more attempts, the last at %s\n", rest, Span(t.Total))
+		fmt.Fprintf(b, "  … %d more attempts, the last at %s\n", rest, duration.Human(t.Total))
 	}
 }
 
@@ -149,9 +149,5 @@ func retryDurationText(d time.Duration) string {
 	if d.Truncate(time.Second) <= 0 {
 		return "0s (unlimited)"
 	}
-	return Span(d)
+	return duration.Human(d)
 }
-
-// Span renders a duration for people, as everything in the project does
-// (duration.Human).
-func Span(d time.Duration) string { return duration.Human(d) }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/asyncjobs/asyncjobs/internal/program/duration"
 )
 
 func TestFormatTimelines(t *testing.T) {
@@ -62,7 +64,7 @@ func TestFormatLongTimeline(t *testing.T) {
 	if n := strings.Count(out, "\n"); n != 4+1+shownRows+1 {
 		t.Errorf("%d lines, want the heading, summary, table header, %d rows and the rest:\n%s", n, shownRows, out)
 	}
-	if want := "  … 40 more attempts, the last at " + Span(tl.Total) + "\n"; !strings.HasSuffix(out, want) {
+	if want := "  … 40 more attempts, the last at " + duration.Human(tl.Total) + "\n"; !strings.HasSuffix(out, want) {
 		t.Errorf("output does not end with %q:\n%s", want, out)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/asyncjobs/asyncjobs/internal/program/duration"
 )
 
 func secs(ns ...int) []time.Duration {
@@ -243,14 +241,5 @@ func TestJSON(t *testing.T) {
 		`"totalSeconds":0,"ackDeadlineSeconds":60,"totalIfTimedOutSeconds":300}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
-	}
-}
-
-func TestSpan(t *testing.T) {
-	// The timelines write durations as everything else does.
-	for _, d := range []time.Duration{0, 90 * time.Minute, TaskRetention, 24*time.Hour + 70*time.Second, 1500 * time.Millisecond} {
-		if got, want := Span(d), duration.Human(d); got != want {
-			t.Errorf("Span(%v) = %q, want duration.Human's %q", d, got, want)
-		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
+	"github.com/asyncjobs/asyncjobs/internal/command/upgrade"
 	"github.com/asyncjobs/asyncjobs/internal/plan/stackfile"
 	"github.com/asyncjobs/asyncjobs/stacks"
 )
@@ -214,17 +215,9 @@ func (e *Env) Destroy(ctx context.Context, stack string, extra ...string) *Run {
 	return e.Pulumi(ctx, "", stack, append([]string{"destroy", "--stack", stack, "--non-interactive", "--yes", "--skip-preview"}, extra...)...)
 }
 
-// Resource is a resource of a stack's state, as the engine recorded it.
-type Resource struct {
-	URN     string         `json:"urn"`
-	Type    string         `json:"type"`
-	Custom  bool           `json:"custom"`
-	ID      string         `json:"id"`
-	Parent  string         `json:"parent"`
-	Protect bool           `json:"protect"`
-	Inputs  map[string]any `json:"inputs"`
-	Outputs map[string]any `json:"outputs"`
-}
+// Resource is a resource of a stack's state, as the engine recorded it
+// (the one description, package upgrade's, which reads the same export).
+type Resource = upgrade.Resource
 
 // State exports a stack's state with `pulumi stack export` (secrets stay
 // encrypted).

@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
 	"github.com/asyncjobs/asyncjobs/components/monitoring"
+	"github.com/asyncjobs/asyncjobs/internal/command/stackoutputs"
 	"github.com/asyncjobs/asyncjobs/internal/command/upgrade"
 	"github.com/asyncjobs/asyncjobs/internal/plan/plandiff"
 	"github.com/asyncjobs/asyncjobs/internal/testenv/fakegoogle"
@@ -215,7 +216,9 @@ func TestUpgrade(t *testing.T) {
 // does. For the committed stack files CHANGELOG.md asks for no step, and
 // this tree's changes are meant to change no resource: the real engine,
 // with the real providers, must find nothing to change in a preview, a
-// refresh and an up, and nothing may be deleted in Google.
+// refresh and an up, and nothing may be deleted in Google; the stack
+// outputs `pulumi stack output --json` prints are exactly package
+// stackoutputs' contract.
 func TestUpgradeFromLatestRelease(t *testing.T) {
 	t.Parallel()
 	rel := rehearsal.LatestRelease
@@ -246,6 +249,16 @@ func TestUpgradeFromLatestRelease(t *testing.T) {
 			}
 			if got, want := urns(e.State(ctx, "", stack)), urns(before); !slices.Equal(got, want) {
 				t.Errorf("the state's resources changed:\n%s", diffLines(want, got))
+			}
+			// The stack outputs as the real engine keeps them, and as the
+			// operator commands read them: exactly the contract.
+			out := e.Must(ctx, "", stack, "stack", "output", "--json", "--stack", stack)
+			outs, err := stackoutputs.Exact([]byte(out.Stdout))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, q, err := outs.Queue(""); err != nil || q.QueuePath == "" || q.WorkerURL == "" || q.WorkerTimeoutSeconds == 0 {
+				t.Errorf("the operator commands read the queue as %+v, %v", q, err)
 			}
 		})
 	}

@@ -26,13 +26,9 @@ func (m *Manager) Destroy(ctx context.Context, name string, force bool) (*Destro
 	if err := ValidateName(name, m.Protected); err != nil {
 		return nil, err
 	}
-	ws, err := m.Source.Workspace(ctx)
+	ws, full, exists, err := m.openStack(ctx, name)
 	if err != nil {
-		return nil, stepErr(name, "open workspace", err)
-	}
-	full, exists, err := findStack(ctx, ws, name)
-	if err != nil {
-		return nil, stepErr(name, "list stacks", err)
+		return nil, err
 	}
 	if !exists {
 		m.logf(name, "no such stack; nothing to destroy")

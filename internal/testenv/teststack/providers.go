@@ -247,13 +247,9 @@ func (m *Manager) CheckStack(ctx context.Context, name string) (*ProvidersResult
 	if m.Pins == nil {
 		return nil, fmt.Errorf("stack %s: no provider pins to check against", name)
 	}
-	ws, err := m.Source.Workspace(ctx)
+	ws, full, exists, err := m.openStack(ctx, name)
 	if err != nil {
-		return nil, stepErr(name, "open workspace", err)
-	}
-	full, exists, err := findStack(ctx, ws, name)
-	if err != nil {
-		return nil, stepErr(name, "list stacks", err)
+		return nil, err
 	}
 	if !exists {
 		return &ProvidersResult{Name: name, Missing: true}, nil

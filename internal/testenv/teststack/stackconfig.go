@@ -18,6 +18,20 @@ import (
 
 // findStack looks a stack up in the backend; names may be qualified on
 // either side.
+// openStack opens the workspace and finds the stack called name in it:
+// its full name, and whether it exists. Errors name the step.
+func (m *Manager) openStack(ctx context.Context, name string) (ws auto.Workspace, full string, exists bool, err error) {
+	ws, err = m.Source.Workspace(ctx)
+	if err != nil {
+		return nil, "", false, stepErr(name, "open workspace", err)
+	}
+	full, exists, err = findStack(ctx, ws, name)
+	if err != nil {
+		return nil, "", false, stepErr(name, "list stacks", err)
+	}
+	return ws, full, exists, nil
+}
+
 func findStack(ctx context.Context, ws auto.Workspace, name string) (string, bool, error) {
 	stacks, err := ws.ListStacks(ctx)
 	if err != nil {

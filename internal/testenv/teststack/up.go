@@ -59,13 +59,9 @@ func (m *Manager) Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, stepErr(name, "read template", err)
 	}
-	ws, err := m.Source.Workspace(ctx)
+	ws, _, exists, err := m.openStack(ctx, name)
 	if err != nil {
-		return nil, stepErr(name, "open workspace", err)
-	}
-	_, exists, err := findStack(ctx, ws, name)
-	if err != nil {
-		return nil, stepErr(name, "list stacks", err)
+		return nil, err
 	}
 
 	var meta Meta
